@@ -1,0 +1,21 @@
+//! What every coquelicot binary shares, so that the four of them behave alike:
+//!
+//! * [`duration`] — `500ms`, `2s`, `1m30s` on the command line and in the environment;
+//! * [`deadline`] — one overall deadline per run, from which every socket timeout is derived;
+//! * [`retry`] — bounded exponential backoff with jitter, retrying only what is retryable;
+//! * [`exit`] — the documented exit codes and the one-line failure they carry;
+//! * [`secret`] — passwords and tokens from a value or a `*_FILE`, never printed;
+//! * [`report`] — the final line (or `--json` object) and progress lines;
+//! * [`watchdog`] — a last-resort timer that ends the process at its deadline, whatever blocks.
+
+pub mod deadline;
+pub mod duration;
+pub mod exit;
+pub mod report;
+pub mod retry;
+pub mod secret;
+pub mod watchdog;
+
+pub use deadline::Deadline;
+pub use exit::{Exit, Failure};
+pub use secret::Secret;
