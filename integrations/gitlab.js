@@ -120,10 +120,10 @@ function glLabel(v) {
 // Only http(s) URLs; characters that end a Markdown link target are percent-encoded.
 function glUrl(v) {
 	const s = glStr(v).trim();
-	if (!/^https?:\/\/[^\s]+$/i.test(s)) {
+	if (!/^https?:\/\/[^\s/]/i.test(s)) {
 		return '';
 	}
-	return s.replace(/[()<>]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+	return s.replace(/[\s()<>]/g, (c) => '%' + ('0' + c.charCodeAt(0).toString(16).toUpperCase()).slice(-2));
 }
 
 function glLink(label, url) {
