@@ -860,27 +860,20 @@ function glEmoji(data) {
 	const emoji = glStr(attrs.name).replace(/[^\w+-]/g, '');
 	const revoke = glFirst(attrs.action, data.event_type) === 'revoke';
 	const url = glUrl(attrs.awarded_on_url);
-	let target = '';
-	const note = glObj(data.note);
-	if (glStr(attrs.awardable_type) === 'Note' || glIsObj(data.note)) {
-		target = 'a comment';
-		const parent = glNoteTarget({
-			object_attributes: { noteable_type: note.noteable_type, url: url },
-			issue: data.issue,
-			merge_request: data.merge_request,
-			snippet: data.snippet,
-			commit: data.commit,
-		}).trim();
+	// A reaction on a comment names the comment's parent (issue, MR, snippet, commit).
+	const onNote = glStr(attrs.awardable_type) === 'Note' || glIsObj(data.note);
+	const parent = glNoteTarget({
+		object_attributes: { noteable_type: onNote ? glObj(data.note).noteable_type : attrs.awardable_type, url: url },
+		issue: data.issue,
+		merge_request: data.merge_request,
+		snippet: data.snippet,
+		commit: data.commit,
+	}).trim();
+	let target;
+	if (onNote) {
 		target = parent ? 'a comment on ' + parent : glLink('a comment', url);
 	} else {
-		const t = glNoteTarget({
-			object_attributes: { noteable_type: attrs.awardable_type, url: url },
-			issue: data.issue,
-			merge_request: data.merge_request,
-			snippet: data.snippet,
-			commit: data.commit,
-		}).trim();
-		target = t || glLink('an item', url) || 'an item';
+		target = parent || glLink('an item', url);
 	}
 	const em = emoji ? ':' + emoji + ':' : 'an emoji';
 	return glMessage({
