@@ -1,0 +1,419 @@
+//! Replica-set config parsing/validation and member states, after
+//! src/mongo/db/repl/repl_set_config.cpp, member_config.cpp, member_state.h,
+//! repl_set_config_checks.cpp and check_quorum_for_config_change.cpp.
+
+use bson::{doc, oid::ObjectId, Bson, Document};
+
+/// Member states and their `stateStr` (src/mongo/db/repl/member_state.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    Startup,
+    Primary,
+    Secondary,
+    Startup2,
+    Down,
+    Removed,
+}
+
+impl MemberState {
+    pub fn code(self) -> i32 {
+        match self {
+            MemberState::Startup => 0,
+            MemberState::Primary => 1,
+            MemberState::Secondary => 2,
+            MemberState::Startup2 => 5,
+            MemberState::Down => 8,
+            MemberState::Removed => 10,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Startup => "STARTUP",
+            MemberState::Primary => "PRIMARY",
+            MemberState::Secondary => "SECONDARY",
+            MemberState::Startup2 => "STARTUP2",
+            // member_state.h: DOWN prints as "(not reachable/healthy)" in replSetGetStatus.
+            MemberState::Down => "(not reachable/healthy)",
+            MemberState::Removed => "REMOVED",
+        }
+    }
+}
+
+/// An error reply: code + codeName + errmsg (src/mongo/base/error_codes.yml).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CmdError {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl CmdError {
+    pub fn new(code: i32, msg: impl Into<String>) -> Self {
+        CmdError {
+            code,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// Names from src/mongo/base/error_codes.yml for the codes the emulator returns.
+pub fn code_name(code: i32) -> &'static str {
+    match code {
+        2 => "BadValue",
+        11 => "UserNotFound",
+        13 => "Unauthorized",
+        17 => "ProtocolError",
+        18 => "AuthenticationFailed",
+        23 => "AlreadyInitialized",
+        26 => "NamespaceNotFound",
+        59 => "CommandNotFound",
+        74 => "NodeNotFound",
+        76 => "NoReplicationEnabled",
+        93 => "InvalidReplicaSetConfig",
+        94 => "NotYetInitialized",
+        103 => "NewReplicaSetConfigurationIncompatible",
+        334 => "MechanismUnavailable",
+        10107 => "NotWritablePrimary",
+        11000 => "DuplicateKey",
+        13435 => "NotPrimaryNoSecondaryOk",
+        40414 => "IDLFailedToParse",
+        _ => "UnknownError",
+    }
+}
+
+pub fn num(b: Option<&Bson>) -> Option<f64> {
+    match b? {
+        Bson::Int32(i) => Some(*i as f64),
+        Bson::Int64(i) => Some(*i as f64),
+        Bson::Double(d) => Some(*d),
+        _ => None,
+    }
+}
+
+/// One member of a parsed config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigMember {
+    pub id: i64,
+    pub host: String,
+    pub priority: f64,
+    pub votes: i64,
+    pub arbiter: bool,
+    pub hidden: bool,
+}
+
+pub fn members(config: &Document) -> Vec<ConfigMember> {
+    config
+        .get_array("members")
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_document())
+                .map(|m| ConfigMember {
+                    id: num(m.get("_id")).unwrap_or(0.0) as i64,
+                    host: m.get_str("host").unwrap_or_default().to_string(),
+                    priority: num(m.get("priority")).unwrap_or(1.0),
+                    votes: num(m.get("votes")).unwrap_or(1.0) as i64,
+                    arbiter: m.get_bool("arbiterOnly").unwrap_or(false),
+                    hidden: m.get_bool("hidden").unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn version(config: &Document) -> i64 {
+    num(config.get("version")).unwrap_or(1.0) as i64
+}
+
+pub fn term(config: &Document) -> i64 {
+    num(config.get("term")).unwrap_or(0.0) as i64
+}
+
+/// `ConfigVersionAndTerm::toString()`: "{version: 1, term: 0}".
+pub fn version_and_term(config: &Document) -> String {
+    format!("{{version: {}, term: {}}}", version(config), term(config))
+}
+
+/// Parses and normalizes a config the way ReplSetConfig::parse fills defaults
+/// (src/mongo/db/repl/repl_set_config.idl, member_config.idl); `term` is set by the caller
+/// (initiate uses OpTime::kInitialTerm = 0).
+pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
+    let id = match config.get("_id") {
+        Some(Bson::String(s)) if !s.is_empty() => s.clone(),
+        Some(Bson::String(_)) => {
+            return Err(CmdError::new(
+                93,
+                "Replica set configuration must have non-empty _id field",
+            ))
+        }
+        Some(_) => {
+            return Err(CmdError::new(
+                93,
+                "BSON field 'ReplSetConfig._id' is the wrong type, expected type 'string'",
+            ))
+        }
+        None => {
+            return Err(CmdError::new(
+                40414,
+                "BSON field 'ReplSetConfig._id' is missing but a required field",
+            ))
+        }
+    };
+    let version = match config.get("version") {
+        None => 1,
+        Some(v) => match num(Some(v)) {
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => n as i64,
+            _ => {
+                return Err(CmdError::new(
+                    93,
+                    format!("version field value of {v} is out of range"),
+                ))
+            }
+        },
+    };
+    let raw_members = match config.get("members") {
+        Some(Bson::Array(a)) => a,
+        Some(_) => {
+            return Err(CmdError::new(
+                93,
+                "BSON field 'ReplSetConfig.members' is the wrong type, expected type 'array'",
+            ))
+        }
+        None => {
+            return Err(CmdError::new(
+                40414,
+                "BSON field 'ReplSetConfig.members' is missing but a required field",
+            ))
+        }
+    };
+    if raw_members.is_empty() {
+        // repl_set_config.cpp: validate() "Replica set configuration must contain at least one
+        // non-arbiter member with priority > 0" / member count checks.
+        return Err(CmdError::new(
+            93,
+            "Replica set configuration contains 0 members, but must have at least 1 and no more than  50",
+        ));
+    }
+    let mut out_members = Vec::new();
+    let mut seen_ids = Vec::new();
+    let mut seen_hosts: Vec<String> = Vec::new();
+    for (i, m) in raw_members.iter().enumerate() {
+        let m = m
+            .as_document()
+            .ok_or_else(|| CmdError::new(93, format!("Expected type object for members.{i}")))?;
+        let mid = num(m.get("_id")).ok_or_else(|| {
+            CmdError::new(
+                40414,
+                "BSON field 'MemberConfig._id' is missing but a required field",
+            )
+        })? as i64;
+        let host = m.get_str("host").map_err(|_| {
+            CmdError::new(
+                40414,
+                "BSON field 'MemberConfig.host' is missing but a required field",
+            )
+        })?;
+        let host = if host.contains(':') {
+            host.to_string()
+        } else {
+            // HostAndPort defaults the port to 27017.
+            format!("{host}:27017")
+        };
+        if seen_ids.contains(&mid) {
+            return Err(CmdError::new(
+                93,
+                format!(
+                    "Found two member configurations with same _id field, members.{i}._id == {mid}"
+                ),
+            ));
+        }
+        if seen_hosts.contains(&host) {
+            return Err(CmdError::new(
+                93,
+                format!("Found two member configurations with same host field, members.{i}.host == {host}"),
+            ));
+        }
+        seen_ids.push(mid);
+        seen_hosts.push(host.clone());
+        let arbiter = m.get_bool("arbiterOnly").unwrap_or(false);
+        let mut nm = doc! {
+            "_id": mid as i32,
+            "host": host,
+            "arbiterOnly": arbiter,
+            "buildIndexes": m.get_bool("buildIndexes").unwrap_or(true),
+            "hidden": m.get_bool("hidden").unwrap_or(false),
+            "priority": num(m.get("priority")).unwrap_or(if arbiter { 0.0 } else { 1.0 }),
+            "tags": m.get_document("tags").cloned().unwrap_or_default(),
+            "secondaryDelaySecs": Bson::Int64(num(m.get("secondaryDelaySecs")).unwrap_or(0.0) as i64),
+            "votes": num(m.get("votes")).unwrap_or(1.0) as i32,
+        };
+        if let Some(Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)) = m.get("votes") {
+            nm.insert("votes", num(m.get("votes")).unwrap_or(1.0) as i32);
+        }
+        out_members.push(Bson::Document(nm));
+    }
+    let mut settings = doc! {
+        "chainingAllowed": true,
+        "heartbeatIntervalMillis": 2000,
+        "heartbeatTimeoutSecs": 10,
+        "electionTimeoutMillis": 10000,
+        "catchUpTimeoutMillis": -1,
+        "catchUpTakeoverDelayMillis": 30000,
+        "getLastErrorModes": {},
+        "getLastErrorDefaults": {"w": 1, "wtimeout": 0},
+        "replicaSetId": ObjectId::new(),
+    };
+    if let Ok(user) = config.get_document("settings") {
+        for (k, v) in user {
+            settings.insert(k.clone(), v.clone());
+        }
+    }
+    let out = doc! {
+        "_id": id,
+        "version": version as i32,
+        "term": term,
+        "members": out_members,
+        "protocolVersion": Bson::Int64(1),
+        "writeConcernMajorityJournalDefault": true,
+        "settings": settings,
+    };
+    let ms = members(&out);
+    if !ms.iter().any(|m| !m.arbiter && m.priority > 0.0) {
+        return Err(CmdError::new(
+            93,
+            "Replica set configuration must contain at least one non-arbiter member with priority > 0",
+        ));
+    }
+    Ok(out)
+}
+
+/// check_quorum_for_config_change.cpp, initiate flavour (config version 1): every member must
+/// answer the heartbeat.
+pub fn initiate_quorum_error(failed: &[(String, String)]) -> Option<CmdError> {
+    if failed.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = failed
+        .iter()
+        .map(|(h, why)| format!("{h} failed with {why}"))
+        .collect();
+    Some(CmdError::new(
+        74,
+        format!(
+            "replSetInitiate quorum check failed because not all proposed set members responded affirmatively: {}",
+            list.join(", ")
+        ),
+    ))
+}
+
+/// Reconfig flavour: a majority of voting members must respond (same file,
+/// QuorumChecker::_onQuorumCheckComplete).
+pub fn reconfig_quorum_error(
+    voters: &[ConfigMember],
+    responded: &[String],
+    failed: &[(String, String)],
+) -> Option<CmdError> {
+    let total: usize = voters.len();
+    let required = total / 2 + 1;
+    let ok: Vec<&String> = voters
+        .iter()
+        .map(|m| &m.host)
+        .filter(|h| responded.contains(h))
+        .collect();
+    if ok.len() >= required {
+        return None;
+    }
+    let failed_s: Vec<String> = failed
+        .iter()
+        .map(|(h, w)| format!("{h} failed with {w}"))
+        .collect();
+    Some(CmdError::new(
+        74,
+        format!(
+            "Quorum check failed because not enough voting nodes responded; required {required} but only the following {} voting nodes responded: {}; the following nodes did not respond affirmatively: {}",
+            ok.len(),
+            ok.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            failed_s.join(", ")
+        ),
+    ))
+}
+
+/// Safe reconfig rule (4.4+, repl_set_config_checks.cpp validateSingleNodeChange):
+/// a non-force reconfig may add or remove at most one voting member.
+pub fn single_node_change_error(old: &Document, new: &Document) -> Option<CmdError> {
+    let voters = |c: &Document| -> Vec<String> {
+        members(c)
+            .into_iter()
+            .filter(|m| m.votes > 0)
+            .map(|m| m.host)
+            .collect()
+    };
+    let (o, n) = (voters(old), voters(new));
+    let added = n.iter().filter(|h| !o.contains(h)).count();
+    let removed = o.iter().filter(|h| !n.contains(h)).count();
+    if added + removed > 1 {
+        return Some(CmdError::new(
+            103,
+            "Non force replica set reconfig can only add or remove at most 1 voting member.",
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_fills_defaults() {
+        let c = normalize(
+            &doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1"}, {"_id": 1, "host": "b"}]},
+            0,
+        )
+        .unwrap();
+        assert_eq!(version(&c), 1);
+        assert_eq!(version_and_term(&c), "{version: 1, term: 0}");
+        let ms = members(&c);
+        assert_eq!(ms[1].host, "b:27017");
+        assert_eq!(ms[0].priority, 1.0);
+        assert_eq!(ms[0].votes, 1);
+    }
+
+    #[test]
+    fn normalize_rejects_bad_configs() {
+        assert_eq!(normalize(&doc! {"members": []}, 0).unwrap_err().code, 40414);
+        assert_eq!(
+            normalize(&doc! {"_id": "rs0", "members": []}, 0)
+                .unwrap_err()
+                .code,
+            93
+        );
+        let dup =
+            doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1"}, {"_id": 0, "host": "b:1"}]};
+        assert_eq!(normalize(&dup, 0).unwrap_err().code, 93);
+        let arb = doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1", "arbiterOnly": true}]};
+        assert_eq!(normalize(&arb, 0).unwrap_err().code, 93);
+    }
+
+    #[test]
+    fn quorum_messages() {
+        let e = initiate_quorum_error(&[("h2:1".into(), "Connection refused".into())]).unwrap();
+        assert_eq!(e.code, 74);
+        assert!(e
+            .msg
+            .ends_with("responded affirmatively: h2:1 failed with Connection refused"));
+        assert!(initiate_quorum_error(&[]).is_none());
+        let voters = members(
+            &doc! {"members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:1"},{"_id":2,"host":"c:1"}]},
+        );
+        assert!(reconfig_quorum_error(&voters, &["a:1".into(), "b:1".into()], &[]).is_none());
+        assert!(reconfig_quorum_error(&voters, &["a:1".into()], &[]).is_some());
+    }
+
+    #[test]
+    fn single_node_change() {
+        let a = doc! {"members": [{"_id":0,"host":"a:1"}]};
+        let b = doc! {"members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:1"}]};
+        let c = doc! {"members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:1"},{"_id":2,"host":"c:1"}]};
+        assert!(single_node_change_error(&a, &b).is_none());
+        assert_eq!(single_node_change_error(&a, &c).unwrap().code, 103);
+    }
+}

@@ -1,0 +1,1745 @@
+//! Listeners, connections, command dispatch and the replica-set state machine.
+
+use crate::cli::{split_host_port, Options, EXIT_DATA_DIR, EXIT_LISTEN};
+use crate::log;
+use crate::repl::{self, code_name, CmdError, MemberState};
+use crate::scram::{self, Conversation, Creds, Mech};
+use crate::wire::{self, Request, WireError, OP_QUERY, QUERY_SECONDARY_OK};
+use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document, Timestamp};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::{BufReader, ErrorKind};
+use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Limits reported by hello (https://www.mongodb.com/docs/manual/reference/command/hello/).
+const MAX_BSON_OBJECT_SIZE: i32 = 16 * 1024 * 1024;
+const MAX_WRITE_BATCH_SIZE: i32 = 100_000;
+/// Wire version of MongoDB 7.0 (src/mongo/db/wire_version.h: WIRE_VERSION_70 = 21).
+const MAX_WIRE_VERSION: i32 = 21;
+const CONFIG_FILE: &str = "mongo-sim-replset.bson";
+
+/// A sim member as bound (ports resolved when listening on port 0).
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub adv_host: String,
+    pub adv_port: u16,
+    pub listen_ip: String,
+    pub listen_port: u16,
+    pub down: bool,
+    /// topologyVersion.processId: new on every (re)start (hello docs, "topologyVersion").
+    pub process_id: ObjectId,
+}
+
+impl Member {
+    pub fn adv(&self) -> String {
+        format!("{}:{}", self.adv_host, self.adv_port)
+    }
+
+    /// isSelf emulation (src/mongo/db/repl/isself.cpp): the advertised name, or a loopback /
+    /// listen address on one of our ports.
+    pub fn maps(&self, host: &str) -> bool {
+        let Ok((h, p)) = split_host_port(host) else {
+            return false;
+        };
+        let h = h.to_ascii_lowercase();
+        if h == self.adv_host.to_ascii_lowercase() && p == self.adv_port {
+            return true;
+        }
+        if p != self.adv_port && p != self.listen_port {
+            return false;
+        }
+        if matches!(h.as_str(), "localhost" | "127.0.0.1" | "::1") || h == self.listen_ip {
+            return true;
+        }
+        let listen: Option<IpAddr> = self.listen_ip.parse().ok();
+        match (h.as_str(), p).to_socket_addrs() {
+            Ok(addrs) => addrs.map(|a| a.ip()).any(|ip| {
+                Some(ip) == listen
+                    || (ip.is_loopback() && listen.is_some_and(|l| l.is_unspecified()))
+            }),
+            Err(_) => false,
+        }
+    }
+}
+
+struct UserRec {
+    name: String,
+    role: String,
+    sha1: Creds,
+    sha256: Creds,
+}
+
+#[derive(Debug, Clone, Default)]
+struct MemberRt {
+    /// None: no config received yet (ghost / RSGhost in SDAM terms).
+    state: Option<MemberState>,
+    counter: i64,
+    writable: bool,
+}
+
+struct SetState {
+    config: Option<Document>,
+    rt: Vec<MemberRt>,
+    term: i64,
+    primary: Option<usize>,
+    generation: u64,
+    store: BTreeMap<String, Vec<Document>>,
+    last_write: DateTime,
+    election_date: DateTime,
+}
+
+pub struct Sim {
+    pub opts: Options,
+    pub members: Vec<Member>,
+    users: Vec<UserRec>,
+    st: Mutex<SetState>,
+    cv: Condvar,
+    conn_ids: AtomicI64,
+    started: Instant,
+}
+
+fn fail(code: i32, msg: impl Into<String>) -> CmdError {
+    CmdError::new(code, msg)
+}
+
+pub fn error_doc(e: &CmdError) -> Document {
+    doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)}
+}
+
+/// mongod's electionId in protocol version 1 is OID::fromTerm(term): 0x7fffffff then the term
+/// as a big-endian 64-bit integer (src/mongo/bson/oid.h).
+fn election_id(term: i64) -> ObjectId {
+    let mut b = [0u8; 12];
+    b[..4].copy_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
+    b[4..].copy_from_slice(&term.to_be_bytes());
+    ObjectId::from_bytes(b)
+}
+
+/// Renders a command like mongod's BSONObj::toString in "not authorized" messages.
+fn shellish(b: &Bson) -> String {
+    match b {
+        Bson::Document(d) => {
+            if d.is_empty() {
+                return "{}".into();
+            }
+            let parts: Vec<String> = d
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", shellish(v)))
+                .collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+        Bson::Array(a) => {
+            let parts: Vec<String> = a.iter().map(shellish).collect();
+            format!("[ {} ]", parts.join(", "))
+        }
+        Bson::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+impl Sim {
+    pub fn new(opts: Options, members: Vec<Member>) -> Arc<Sim> {
+        let users = opts
+            .users
+            .iter()
+            .map(|u| UserRec {
+                name: u.name.clone(),
+                role: u.role.clone(),
+                sha1: scram::make_creds(Mech::Sha1, &u.name, &u.password, scram::random_bytes(16)),
+                sha256: scram::make_creds(
+                    Mech::Sha256,
+                    &u.name,
+                    &u.password,
+                    scram::random_bytes(28),
+                ),
+            })
+            .collect();
+        let n = members.len();
+        Arc::new(Sim {
+            opts,
+            members,
+            users,
+            st: Mutex::new(SetState {
+                config: None,
+                rt: vec![MemberRt::default(); n],
+                term: 0,
+                primary: None,
+                generation: 0,
+                store: BTreeMap::new(),
+                last_write: DateTime::now(),
+                election_date: DateTime::now(),
+            }),
+            cv: Condvar::new(),
+            conn_ids: AtomicI64::new(0),
+            started: Instant::now(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SetState> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn repl_enabled(&self) -> bool {
+        self.opts.repl_set.is_some()
+    }
+
+    /// Sim member a config host refers to (first match), if any.
+    fn member_for(&self, host: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.maps(host))
+    }
+
+    /// Index into the config members for sim member `idx`.
+    fn config_host_of(&self, config: &Document, idx: usize) -> Option<String> {
+        repl::members(config)
+            .into_iter()
+            .find(|cm| self.member_for(&cm.host) == Some(idx))
+            .map(|cm| cm.host)
+    }
+
+    fn bump(&self, st: &mut SetState, idx: usize) {
+        st.rt[idx].counter += 1;
+        self.cv.notify_all();
+    }
+
+    fn transition(&self, st: &mut SetState, idx: usize, new: MemberState) {
+        let old = st.rt[idx].state.unwrap_or(MemberState::Startup);
+        st.rt[idx].state = Some(new);
+        // LOGV2 21358 in replication_coordinator_impl.cpp (_updateMemberStateFromTopologyCoordinator).
+        log::info(
+            "REPL",
+            21358,
+            "ReplCoord-0",
+            "Replica set state transition",
+            json!({"newState": new.as_str(), "oldState": old.as_str(), "member": self.members[idx].adv()}),
+        );
+        self.bump(st, idx);
+    }
+
+    /// Installs a config (initiate, reconfig or reload at start) and schedules the transitions
+    /// STARTUP2 -> SECONDARY -> (election) PRIMARY -> drain -> writable.
+    fn install_config(self: &Arc<Self>, st: &mut SetState, config: Document, is_reconfig: bool) {
+        log::info(
+            "REPL",
+            21392,
+            "ReplCoord-0",
+            "New replica set config in use",
+            json!({"config": Bson::Document(config.clone()).into_relaxed_extjson()}),
+        );
+        let in_config: Vec<Option<String>> = (0..self.members.len())
+            .map(|i| self.config_host_of(&config, i))
+            .collect();
+        st.config = Some(config);
+        for (i, host) in in_config.iter().enumerate() {
+            if self.members[i].down {
+                continue;
+            }
+            match (host, st.rt[i].state) {
+                (Some(h), None) | (Some(h), Some(MemberState::Removed)) => {
+                    log::info(
+                        "REPL",
+                        21393,
+                        "ReplCoord-0",
+                        "Found self in config",
+                        json!({"hostAndPort": h}),
+                    );
+                    self.transition(st, i, MemberState::Startup2);
+                }
+                (Some(_), Some(_)) => self.bump(st, i), // setVersion changed
+                (None, Some(_)) => {
+                    st.rt[i].writable = false;
+                    self.transition(st, i, MemberState::Removed);
+                }
+                (None, None) => {}
+            }
+        }
+        self.persist(st);
+        if !is_reconfig {
+            st.generation += 1;
+        }
+        let gen = st.generation;
+        let sim = Arc::clone(self);
+        thread::spawn(move || sim.timeline(gen, is_reconfig));
+    }
+
+    fn timeline(self: Arc<Self>, gen: u64, is_reconfig: bool) {
+        thread::sleep(self.opts.startup2_delay);
+        {
+            let mut st = self.lock();
+            if st.generation != gen {
+                return;
+            }
+            for i in 0..self.members.len() {
+                if st.rt[i].state == Some(MemberState::Startup2) {
+                    self.transition(&mut st, i, MemberState::Secondary);
+                }
+            }
+            if is_reconfig || st.primary.is_some() {
+                return;
+            }
+        }
+        // Election after electionTimeoutMillis-like delay (topology_coordinator.cpp: a
+        // SECONDARY that sees no primary stands for election).
+        thread::sleep(self.opts.election_delay);
+        let primary = {
+            let mut st = self.lock();
+            if st.generation != gen || st.primary.is_some() {
+                return;
+            }
+            let Some(config) = st.config.clone() else {
+                return;
+            };
+            let candidate = repl::members(&config).into_iter().find_map(|cm| {
+                if cm.arbiter || cm.priority <= 0.0 {
+                    return None;
+                }
+                let i = self.member_for(&cm.host)?;
+                (!self.members[i].down && st.rt[i].state == Some(MemberState::Secondary))
+                    .then_some(i)
+            });
+            let Some(p) = candidate else { return };
+            st.term += 1;
+            st.primary = Some(p);
+            st.election_date = DateTime::now();
+            let term = st.term;
+            // LOGV2 21450 (replication_coordinator_impl_elect_v1.cpp).
+            log::info(
+                "ELECTION",
+                21450,
+                "ReplCoord-1",
+                "Election succeeded, assuming primary role",
+                json!({"term": term, "member": self.members[p].adv()}),
+            );
+            // Primary drain mode: state PRIMARY but not yet accepting writes
+            // (ReplicationCoordinatorImpl::signalDrainComplete).
+            self.transition(&mut st, p, MemberState::Primary);
+            if let Some(c) = st.config.as_mut() {
+                c.insert("term", term);
+            }
+            self.persist(&st);
+            p
+        };
+        thread::sleep(self.opts.drain_delay);
+        let mut st = self.lock();
+        if st.generation != gen || st.primary != Some(primary) {
+            return;
+        }
+        st.rt[primary].writable = true;
+        let term = st.term;
+        // LOGV2 21331 (replication_coordinator_impl.cpp signalDrainComplete).
+        log::info(
+            "REPL",
+            21331,
+            "OplogApplier-0",
+            "Transition to primary complete; database writes are now permitted",
+            json!({"term": term, "member": self.members[primary].adv()}),
+        );
+        self.bump(&mut st, primary);
+    }
+
+    fn persist(&self, st: &SetState) {
+        let (Some(dir), Some(config)) = (&self.opts.data_dir, &st.config) else {
+            return;
+        };
+        let d = doc! {"config": config.clone(), "term": st.term};
+        let mut bytes = Vec::new();
+        if d.to_writer(&mut bytes).is_err() {
+            return;
+        }
+        // Atomic replace: write a temp file, then rename over the old one.
+        let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+        let res =
+            std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, dir.join(CONFIG_FILE)));
+        if let Err(e) = res {
+            log::line(
+                "E",
+                "STORAGE",
+                0,
+                "ReplCoord-0",
+                "Failed to persist replica set config",
+                json!({"error": e.to_string(), "dataDir": dir.display().to_string()}),
+            );
+        }
+    }
+
+    /// Reloads a persisted config at start (mongod reads local.system.replset).
+    pub fn load_persisted(self: &Arc<Self>) -> Result<(), String> {
+        let Some(dir) = &self.opts.data_dir else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create --data-dir {}: {e}", dir.display()))?;
+        let path: PathBuf = dir.join(CONFIG_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.log_no_local_config();
+                return Ok(());
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let d = Document::from_reader(&mut &bytes[..]).map_err(|e| {
+            format!(
+                "{} is not a mongo-sim config file ({e}); delete it or use another --data-dir",
+                path.display()
+            )
+        })?;
+        let config = d
+            .get_document("config")
+            .map_err(|_| {
+                format!(
+                    "{} has no config; delete it or use another --data-dir",
+                    path.display()
+                )
+            })?
+            .clone();
+        let name = config.get_str("_id").unwrap_or_default().to_string();
+        match &self.opts.repl_set {
+            Some(set) if *set == name => {
+                let mut st = self.lock();
+                st.term = repl::num(d.get("term")).unwrap_or(0.0) as i64;
+                self.install_config(&mut st, config, false);
+            }
+            Some(set) => {
+                // replication_coordinator_impl.cpp _finishLoadLocalConfig: set name mismatch.
+                log::line("W", "REPL", 21405, "initandlisten", "Local replica set configuration document set name differs from command line set name; ignoring it", json!({"localConfigSetName": name, "commandLineSetName": set}));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    pub fn log_no_local_config(&self) {
+        if self.repl_enabled() {
+            // LOGV2 21313 at startup when local.system.replset is empty.
+            log::info(
+                "REPL",
+                21313,
+                "initandlisten",
+                "Did not find local replica set configuration document at startup",
+                json!({"error": {"code": 47, "codeName": "NoMatchingDocument", "errmsg": "Did not find replica set configuration document in local.system.replset"}}),
+            );
+        }
+    }
+}
+
+/// Per-connection state.
+struct Conn {
+    id: i64,
+    member: usize,
+    remote: String,
+    user: Option<(String, String)>,
+    conv: Option<Conversation>,
+}
+
+/// Commands that run without authentication (their `requiresAuth()` is false in mongod:
+/// hello/isMaster, ping, buildInfo, saslStart/saslContinue, endSessions).
+const NO_AUTH: &[&str] = &[
+    "hello",
+    "isMaster",
+    "ismaster",
+    "ping",
+    "buildInfo",
+    "buildinfo",
+    "saslStart",
+    "saslContinue",
+    "endSessions",
+];
+
+const KNOWN: &[&str] = &[
+    "hello",
+    "isMaster",
+    "ismaster",
+    "ping",
+    "buildInfo",
+    "buildinfo",
+    "getParameter",
+    "endSessions",
+    "replSetInitiate",
+    "replSetGetStatus",
+    "replSetGetConfig",
+    "replSetReconfig",
+    "saslStart",
+    "saslContinue",
+    "insert",
+    "find",
+    "listDatabases",
+];
+
+impl Sim {
+    fn dispatch(self: &Arc<Self>, conn: &mut Conn, req: &Request) -> Document {
+        let Some(name) = req.body.keys().next().cloned() else {
+            return error_doc(&fail(59, "no such command: ''"));
+        };
+        if !KNOWN.contains(&name.as_str()) {
+            // service_entry_point_common.cpp: unknown command -> CommandNotFound.
+            return error_doc(&fail(59, format!("no such command: '{name}'")));
+        }
+        if self.opts.auth && conn.user.is_none() && !NO_AUTH.contains(&name.as_str()) {
+            // src/mongo/db/commands.cpp: "Command <name> requires authentication" (code 13).
+            return error_doc(&fail(13, format!("Command {name} requires authentication")));
+        }
+        if let Err(e) = self.check_role(conn, &name, req) {
+            return error_doc(&e);
+        }
+        let res = match name.as_str() {
+            "hello" | "isMaster" | "ismaster" => Ok(self.hello(conn, req, name != "hello")),
+            "ping" | "endSessions" => Ok(doc! {"ok": 1.0}),
+            "buildInfo" | "buildinfo" => Ok(self.build_info()),
+            "getParameter" => self.get_parameter(req),
+            "saslStart" => self.sasl_start(conn, req),
+            "saslContinue" => self.sasl_continue(conn, req),
+            "replSetInitiate" => self.repl_set_initiate(conn, req),
+            "replSetGetStatus" => self.repl_set_get_status(conn),
+            "replSetGetConfig" => self.repl_set_get_config(conn),
+            "replSetReconfig" => self.repl_set_reconfig(conn, req),
+            "insert" => self.insert(conn, req),
+            "find" => self.find(conn, req),
+            "listDatabases" => Ok(self.list_databases()),
+            _ => Err(fail(59, format!("no such command: '{name}'"))),
+        };
+        res.unwrap_or_else(|e| {
+            let mut d = error_doc(&e);
+            if e.code == 94 {
+                // checkReplEnabledForCommand appends this hint before failing.
+                d.insert("info", "run rs.initiate(...) if not yet done for the set");
+            }
+            d
+        })
+    }
+
+    /// Built-in role privileges, reduced (https://www.mongodb.com/docs/manual/reference/built-in-roles/).
+    fn check_role(&self, conn: &Conn, name: &str, req: &Request) -> Result<(), CmdError> {
+        let Some((_, role)) = &conn.user else {
+            return Ok(());
+        };
+        let allowed = match name {
+            "replSetInitiate" | "replSetReconfig" => {
+                matches!(role.as_str(), "root" | "clusterAdmin" | "clusterManager")
+            }
+            "replSetGetStatus" | "replSetGetConfig" => {
+                matches!(
+                    role.as_str(),
+                    "root" | "clusterAdmin" | "clusterManager" | "clusterMonitor"
+                )
+            }
+            "insert" => matches!(role.as_str(), "root" | "readWrite" | "readWriteAnyDatabase"),
+            "find" => matches!(
+                role.as_str(),
+                "root" | "readWrite" | "readWriteAnyDatabase" | "read" | "readAnyDatabase"
+            ),
+            _ => true,
+        };
+        if allowed {
+            return Ok(());
+        }
+        let mut cmd = req.body.clone();
+        cmd.remove("lsid");
+        cmd.remove("$clusterTime");
+        cmd.insert("$db", req.db.clone());
+        // AuthorizationSession: "not authorized on <db> to execute command <cmd>".
+        Err(fail(
+            13,
+            format!(
+                "not authorized on {} to execute command {}",
+                req.db,
+                shellish(&Bson::Document(cmd))
+            ),
+        ))
+    }
+
+    fn build_info(&self) -> Document {
+        let va: Vec<Bson> = self
+            .opts
+            .version
+            .split('.')
+            .map(|p| Bson::Int32(p.parse().unwrap_or(0)))
+            .chain(std::iter::once(Bson::Int32(0)))
+            .take(4)
+            .collect();
+        doc! {
+            "version": self.opts.version.clone(),
+            "gitVersion": "0000000000000000000000000000000000000000",
+            "versionArray": va,
+            "bits": 64,
+            "debug": false,
+            "maxBsonObjectSize": MAX_BSON_OBJECT_SIZE,
+            "storageEngines": ["devnull", "wiredTiger"],
+            "ok": 1.0,
+        }
+    }
+
+    fn get_parameter(&self, req: &Request) -> Result<Document, CmdError> {
+        let all = matches!(req.body.get("getParameter"), Some(Bson::String(s)) if s == "*");
+        let mut out = Document::new();
+        if all || req.body.contains_key("featureCompatibilityVersion") {
+            out.insert("featureCompatibilityVersion", doc! {"version": "7.0"});
+        }
+        if all || req.body.contains_key("authenticationMechanisms") {
+            out.insert(
+                "authenticationMechanisms",
+                vec!["SCRAM-SHA-1", "SCRAM-SHA-256"],
+            );
+        }
+        if out.is_empty() {
+            // server_parameters: getParameter with no known option.
+            return Err(fail(72, "no option found to get"));
+        }
+        out.insert("ok", 1.0);
+        Ok(out)
+    }
+
+    fn list_databases(&self) -> Document {
+        let st = self.lock();
+        let mut dbs: Vec<String> = st
+            .store
+            .keys()
+            .filter_map(|ns| ns.split_once('.').map(|(d, _)| d.to_string()))
+            .collect();
+        dbs.dedup();
+        let list: Vec<Bson> = dbs
+            .iter()
+            .map(|d| {
+                Bson::Document(
+                    doc! {"name": d.clone(), "sizeOnDisk": Bson::Int64(8192), "empty": false},
+                )
+            })
+            .collect();
+        doc! {"databases": list, "totalSize": Bson::Int64(8192 * dbs.len() as i64), "totalSizeMb": Bson::Int64(0), "ok": 1.0}
+    }
+
+    // ---------------------------------------------------------------- hello
+
+    /// hello / legacy isMaster (https://www.mongodb.com/docs/manual/reference/command/hello/;
+    /// field set from src/mongo/db/repl/hello/hello_response.cpp and topology_coordinator.cpp
+    /// fillHelloForReplSet).
+    fn hello(&self, conn: &Conn, req: &Request, legacy: bool) -> Document {
+        let idx = conn.member;
+        let me = &self.members[idx];
+        let mut st = self.lock();
+        // Awaitable hello: wait while the client's topologyVersion is current
+        // (SDAM "Streaming Protocol"; hello docs "maxAwaitTimeMS").
+        if let (Ok(tv), Some(max)) = (
+            req.body.get_document("topologyVersion"),
+            repl::num(req.body.get("maxAwaitTimeMS")),
+        ) {
+            let same_process = tv.get_object_id("processId").ok() == Some(me.process_id);
+            let counter = repl::num(tv.get("counter")).unwrap_or(-1.0) as i64;
+            if same_process && counter == st.rt[idx].counter {
+                let deadline = Instant::now() + Duration::from_millis(max.max(0.0) as u64);
+                while st.rt[idx].counter == counter {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    st = self
+                        .cv
+                        .wait_timeout(st, deadline - now)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+            }
+        }
+        let primary_key = if legacy {
+            "ismaster"
+        } else {
+            "isWritablePrimary"
+        };
+        let mut d = Document::new();
+        if req.body.contains_key("helloOk") {
+            d.insert("helloOk", true);
+        }
+        d.insert(
+            "topologyVersion",
+            doc! {"processId": me.process_id, "counter": Bson::Int64(st.rt[idx].counter)},
+        );
+        let config = st.config.clone();
+        match (self.repl_enabled(), st.rt[idx].state, config) {
+            (false, _, _) => {
+                d.insert(primary_key, true);
+            }
+            (true, Some(state), Some(config)) if state != MemberState::Removed => {
+                let ms = repl::members(&config);
+                let hosts: Vec<String> = ms
+                    .iter()
+                    .filter(|m| !m.arbiter && !m.hidden && m.priority > 0.0)
+                    .map(|m| m.host.clone())
+                    .collect();
+                let passives: Vec<String> = ms
+                    .iter()
+                    .filter(|m| !m.arbiter && !m.hidden && m.priority <= 0.0)
+                    .map(|m| m.host.clone())
+                    .collect();
+                let arbiters: Vec<String> = ms
+                    .iter()
+                    .filter(|m| m.arbiter)
+                    .map(|m| m.host.clone())
+                    .collect();
+                d.insert("hosts", hosts);
+                if !passives.is_empty() {
+                    d.insert("passives", passives);
+                }
+                if !arbiters.is_empty() {
+                    d.insert("arbiters", arbiters);
+                }
+                d.insert("setName", config.get_str("_id").unwrap_or_default());
+                d.insert("setVersion", repl::version(&config) as i32);
+                let writable = state == MemberState::Primary && st.rt[idx].writable;
+                d.insert(primary_key, writable);
+                d.insert("secondary", state == MemberState::Secondary);
+                if let Some(p) = st.primary {
+                    if let Some(h) = self.config_host_of(&config, p) {
+                        d.insert("primary", h);
+                    }
+                }
+                if let Some(h) = self.config_host_of(&config, idx) {
+                    d.insert("me", h);
+                }
+                if state == MemberState::Primary {
+                    d.insert("electionId", election_id(st.term));
+                }
+                let ts = Timestamp {
+                    time: (st.last_write.timestamp_millis() / 1000) as u32,
+                    increment: 1,
+                };
+                let optime = doc! {"ts": ts, "t": st.term};
+                d.insert(
+                    "lastWrite",
+                    doc! {"opTime": optime.clone(), "lastWriteDate": st.last_write, "majorityOpTime": optime, "majorityWriteDate": st.last_write},
+                );
+            }
+            (true, _, _) => {
+                // HelloResponse::addToBSON for a node without a usable config.
+                d.insert(primary_key, false);
+                d.insert("secondary", false);
+                d.insert("info", "Does not have a valid replica set config");
+                d.insert("isreplicaset", true);
+            }
+        }
+        drop(st);
+        if let Ok(who) = req.body.get_str("saslSupportedMechs") {
+            if let Some((db, user)) = who.split_once('.') {
+                if db == "admin" && self.users.iter().any(|u| u.name == user) {
+                    d.insert("saslSupportedMechs", vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]);
+                }
+            }
+        }
+        // speculativeAuthenticate is deliberately not answered: drivers then run saslStart
+        // (auth spec, "Speculative Authentication": absence of the field means fall back).
+        d.insert("maxBsonObjectSize", MAX_BSON_OBJECT_SIZE);
+        d.insert("maxMessageSizeBytes", wire::MAX_MESSAGE_SIZE as i32);
+        d.insert("maxWriteBatchSize", MAX_WRITE_BATCH_SIZE);
+        d.insert("localTime", DateTime::now());
+        d.insert("logicalSessionTimeoutMinutes", 30);
+        d.insert("connectionId", conn.id);
+        d.insert("minWireVersion", 0);
+        d.insert("maxWireVersion", MAX_WIRE_VERSION);
+        d.insert("readOnly", false);
+        d.insert("ok", 1.0);
+        d
+    }
+
+    // ---------------------------------------------------------------- auth
+
+    fn sasl_start(&self, conn: &mut Conn, req: &Request) -> Result<Document, CmdError> {
+        let mech_name = req
+            .body
+            .get_str("mechanism")
+            .unwrap_or_default()
+            .to_string();
+        let Some(mech) = Mech::parse(&mech_name) else {
+            // sasl_commands.cpp: unsupported mechanism.
+            return Err(fail(334, format!("Received authentication for mechanism {mech_name} which is unknown or not enabled")));
+        };
+        let payload = payload_bytes(&req.body);
+        let first = scram::parse_client_first(&payload).map_err(|e| fail(17, e))?;
+        let user = self
+            .users
+            .iter()
+            .find(|u| u.name == first.user && req.db == "admin");
+        let Some(user) = user else {
+            // mongod reports UserNotFound to clients as AuthenticationFailed.
+            self.log_auth(conn, mech, &first.user, &req.db, false);
+            return Err(fail(18, "Authentication failed."));
+        };
+        let creds = match mech {
+            Mech::Sha1 => user.sha1.clone(),
+            Mech::Sha256 => user.sha256.clone(),
+        };
+        let skip_empty = req
+            .body
+            .get_document("options")
+            .ok()
+            .and_then(|o| o.get_bool("skipEmptyExchange").ok())
+            .unwrap_or(false);
+        let conv = Conversation::start(mech, &first, creds, skip_empty);
+        let reply = conv.server_first.clone().into_bytes();
+        conn.conv = Some(conv);
+        Ok(
+            doc! {"conversationId": 1, "done": false, "payload": Binary{subtype: BinarySubtype::Generic, bytes: reply}, "ok": 1.0},
+        )
+    }
+
+    fn sasl_continue(&self, conn: &mut Conn, req: &Request) -> Result<Document, CmdError> {
+        let Some(mut conv) = conn.conv.take() else {
+            return Err(fail(17, "No SASL session state found"));
+        };
+        let payload = payload_bytes(&req.body);
+        let empty = Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: Vec::new(),
+        };
+        if conv.step == 2 {
+            // The final empty round (RFC 5802 via mongod: done only after the client ack).
+            self.authenticated(conn, &conv);
+            return Ok(doc! {"conversationId": 1, "done": true, "payload": empty, "ok": 1.0});
+        }
+        match conv.finish(&payload) {
+            Ok(v) => {
+                let done = conv.skip_empty_exchange;
+                if done {
+                    self.authenticated(conn, &conv);
+                } else {
+                    conn.conv = Some(conv);
+                }
+                Ok(
+                    doc! {"conversationId": 1, "done": done, "payload": Binary{subtype: BinarySubtype::Generic, bytes: v.into_bytes()}, "ok": 1.0},
+                )
+            }
+            Err(_) => {
+                self.log_auth(conn, conv.mech, &conv.user, "admin", false);
+                Err(fail(18, "Authentication failed."))
+            }
+        }
+    }
+
+    fn authenticated(&self, conn: &mut Conn, conv: &Conversation) {
+        let role = self
+            .users
+            .iter()
+            .find(|u| u.name == conv.user)
+            .map(|u| u.role.clone())
+            .unwrap_or_default();
+        conn.user = Some((conv.user.clone(), role));
+        self.log_auth(conn, conv.mech, &conv.user, "admin", true);
+    }
+
+    fn log_auth(&self, conn: &Conn, mech: Mech, user: &str, db: &str, ok: bool) {
+        let (id, msg) = if ok {
+            (5286306, "Authentication succeeded")
+        } else {
+            (5286307, "Authentication failed")
+        };
+        let mut attr = json!({"mechanism": mech.name(), "speculative": false, "principalName": user, "authenticationDatabase": db, "remote": conn.remote});
+        if !ok {
+            attr["error"] =
+                json!("AuthenticationFailed: SCRAM authentication failed, storedKey mismatch");
+        }
+        log::line(
+            if ok { "I" } else { "I" },
+            "ACCESS",
+            id,
+            &format!("conn{}", conn.id),
+            msg,
+            attr,
+        );
+    }
+
+    // ---------------------------------------------------------------- replication commands
+
+    /// ReplicationCoordinatorImpl::checkReplEnabledForCommand.
+    fn check_repl_enabled(&self, st: &SetState, idx: usize) -> Result<(), CmdError> {
+        if !self.repl_enabled() {
+            return Err(fail(76, "not running with --replSet"));
+        }
+        if st.rt[idx].state.is_none() || st.config.is_none() {
+            return Err(fail(94, "no replset config has been received"));
+        }
+        Ok(())
+    }
+
+    /// CmdReplSetInitiate (repl_set_commands.cpp) + processReplSetInitiate
+    /// (replication_coordinator_impl.cpp).
+    fn repl_set_initiate(
+        self: &Arc<Self>,
+        conn: &Conn,
+        req: &Request,
+    ) -> Result<Document, CmdError> {
+        let ctx = format!("conn{}", conn.id);
+        log::info(
+            "REPL",
+            21356,
+            &ctx,
+            "replSetInitiate admin command received from client",
+            json!({"member": self.members[conn.member].adv()}),
+        );
+        let Some(set) = self.opts.repl_set.clone() else {
+            return Err(fail(
+                76,
+                "This node was not started with replication enabled.",
+            ));
+        };
+        let mut result = doc! {};
+        let mut config = match req.body.get("replSetInitiate") {
+            Some(Bson::Document(d)) if !d.is_empty() => d.clone(),
+            _ => {
+                // Default config: this node alone, named by someHostAndPortForMe().
+                let me = self.members[conn.member].adv();
+                result.insert(
+                    "info2",
+                    "no configuration specified. Using a default configuration for the set",
+                );
+                result.insert("me", me.clone());
+                log::info("REPL", 21577, &ctx, "Initiate: no configuration specified. Using a default configuration for the set", serde_json::Value::Null);
+                doc! {"_id": set.clone(), "version": 1, "members": [{"_id": 0, "host": me}]}
+            }
+        };
+        if !config.contains_key("version") {
+            config.insert("version", 1);
+        }
+        let mut st = self.lock();
+        if st.config.is_some() {
+            return Err(fail(23, "already initialized"));
+        }
+        let config = repl::normalize(&config, 0)?;
+        let name = config.get_str("_id").unwrap_or_default().to_string();
+        if name != set {
+            return Err(fail(93, format!("Attempting to initiate a replica set with name {name}, but command line reports {set}; rejecting")));
+        }
+        let ms = repl::members(&config);
+        // repl_set_config_checks.cpp findSelfInConfig.
+        if !ms.iter().any(|m| self.members[conn.member].maps(&m.host)) {
+            return Err(fail(93, format!("No host described in new configuration with {} for replica set {name} maps to this node", repl::version_and_term(&config))));
+        }
+        let failed: Vec<(String, String)> = ms
+            .iter()
+            .filter(|m| !self.members[conn.member].maps(&m.host))
+            .filter(|m| {
+                self.member_for(&m.host)
+                    .is_none_or(|i| self.members[i].down)
+            })
+            .map(|m| {
+                (
+                    m.host.clone(),
+                    format!(
+                        "Error connecting to {} :: caused by :: Connection refused",
+                        m.host
+                    ),
+                )
+            })
+            .collect();
+        if let Some(e) = repl::initiate_quorum_error(&failed) {
+            return Err(e);
+        }
+        log::info(
+            "REPL",
+            21357,
+            &ctx,
+            "replSetInitiate config object parses ok",
+            json!({"numMembers": ms.len()}),
+        );
+        self.install_config(&mut st, config, false);
+        result.insert("ok", 1.0);
+        Ok(result)
+    }
+
+    fn repl_set_get_status(&self, conn: &Conn) -> Result<Document, CmdError> {
+        let st = self.lock();
+        self.check_repl_enabled(&st, conn.member)?;
+        let idx = conn.member;
+        let config = st.config.clone().unwrap_or_default();
+        if st.rt[idx].state == Some(MemberState::Removed) {
+            // topology_coordinator.cpp prepareStatusResponse for a node not in its config.
+            return Err(fail(
+                93,
+                "Our replica set config is invalid or we are not a member of it",
+            ));
+        }
+        let ms = repl::members(&config);
+        let uptime = self.started.elapsed().as_secs() as i64;
+        let mut members = Vec::new();
+        for m in &ms {
+            let sim = self.member_for(&m.host);
+            let is_self = sim == Some(idx);
+            let state = match sim {
+                Some(i) if !self.members[i].down => st.rt[i].state.unwrap_or(MemberState::Startup),
+                _ => MemberState::Down,
+            };
+            let healthy = state != MemberState::Down;
+            let mut md = doc! {
+                "_id": m.id as i32,
+                "name": m.host.clone(),
+                "health": if healthy { 1.0 } else { 0.0 },
+                "state": state.code(),
+                "stateStr": state.as_str(),
+                "uptime": uptime,
+                "configVersion": repl::version(&config) as i32,
+                "configTerm": repl::term(&config),
+            };
+            if state == MemberState::Primary {
+                md.insert(
+                    "electionTime",
+                    Timestamp {
+                        time: (st.election_date.timestamp_millis() / 1000) as u32,
+                        increment: 1,
+                    },
+                );
+                md.insert("electionDate", st.election_date);
+            }
+            if is_self {
+                md.insert("self", true);
+            } else {
+                md.insert("lastHeartbeat", DateTime::now());
+                md.insert("pingMs", Bson::Int64(0));
+            }
+            members.push(Bson::Document(md));
+        }
+        let voters = ms.iter().filter(|m| m.votes > 0).count() as i32;
+        let my_state = st.rt[idx].state.unwrap_or(MemberState::Startup);
+        Ok(doc! {
+            "set": config.get_str("_id").unwrap_or_default(),
+            "date": DateTime::now(),
+            "myState": my_state.code(),
+            "term": st.term,
+            "syncSourceHost": "",
+            "syncSourceId": -1,
+            "heartbeatIntervalMillis": Bson::Int64(2000),
+            "majorityVoteCount": voters / 2 + 1,
+            "writeMajorityCount": voters / 2 + 1,
+            "votingMembersCount": voters,
+            "writableVotingMembersCount": voters,
+            "members": members,
+            "ok": 1.0,
+        })
+    }
+
+    fn repl_set_get_config(&self, conn: &Conn) -> Result<Document, CmdError> {
+        let st = self.lock();
+        self.check_repl_enabled(&st, conn.member)?;
+        Ok(doc! {"config": st.config.clone().unwrap_or_default(), "ok": 1.0})
+    }
+
+    /// CmdReplSetReconfig + processReplSetReconfig (replication_coordinator_impl.cpp) and
+    /// validateConfigForReconfig (repl_set_config_checks.cpp).
+    fn repl_set_reconfig(
+        self: &Arc<Self>,
+        conn: &Conn,
+        req: &Request,
+    ) -> Result<Document, CmdError> {
+        let ctx = format!("conn{}", conn.id);
+        let idx = conn.member;
+        let mut st = self.lock();
+        self.check_repl_enabled(&st, idx)?;
+        let Ok(new) = req.body.get_document("replSetReconfig") else {
+            return Err(fail(2, "no configuration specified"));
+        };
+        let force = req.body.get("force").is_some_and(|b| {
+            matches!(b, Bson::Boolean(true)) || repl::num(Some(b)).unwrap_or(0.0) != 0.0
+        });
+        log::info(
+            "REPL",
+            21352,
+            &ctx,
+            "replSetReconfig admin command received from client",
+            json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
+        );
+        let state = st.rt[idx].state.unwrap_or(MemberState::Startup);
+        if !force && !(state == MemberState::Primary && st.rt[idx].writable) {
+            return Err(fail(
+                10107,
+                format!(
+                    "replSetReconfig should only be run on a writable PRIMARY. Current state {};",
+                    state.as_str()
+                ),
+            ));
+        }
+        let old = st.config.clone().unwrap_or_default();
+        let mut newc = repl::normalize(new, st.term)?;
+        let set = self.opts.repl_set.clone().unwrap_or_default();
+        let name = newc.get_str("_id").unwrap_or_default().to_string();
+        if name != set {
+            return Err(fail(93, format!("Attempting to reconfigure a replica set with name {name}, but command line reports {set}; rejecting")));
+        }
+        if repl::version(&newc) <= repl::version(&old) && !force {
+            return Err(fail(103, format!(
+                "New replica set configuration version must be greater than old, but {} is not greater than {} for replica set {set}",
+                repl::version_and_term(&newc), repl::version_and_term(&old)
+            )));
+        }
+        let ms = repl::members(&newc);
+        if !ms.iter().any(|m| self.members[idx].maps(&m.host)) {
+            return Err(fail(103, format!("No host described in new configuration with {} for replica set {set} maps to this node", repl::version_and_term(&newc))));
+        }
+        if !force {
+            if let Some(e) = repl::single_node_change_error(&old, &newc) {
+                return Err(e);
+            }
+            let voters: Vec<repl::ConfigMember> =
+                ms.iter().filter(|m| m.votes > 0).cloned().collect();
+            let reachable = |h: &str| self.member_for(h).is_some_and(|i| !self.members[i].down);
+            let responded: Vec<String> = voters
+                .iter()
+                .filter(|m| reachable(&m.host))
+                .map(|m| m.host.clone())
+                .collect();
+            let failed: Vec<(String, String)> = ms
+                .iter()
+                .filter(|m| !reachable(&m.host))
+                .map(|m| {
+                    (
+                        m.host.clone(),
+                        format!(
+                            "Error connecting to {} :: caused by :: Connection refused",
+                            m.host
+                        ),
+                    )
+                })
+                .collect();
+            if let Some(e) = repl::reconfig_quorum_error(&voters, &responded, &failed) {
+                return Err(e);
+            }
+        }
+        // Keep the set's identity across reconfigs (replicaSetId never changes).
+        if let (Ok(old_settings), Ok(new_settings)) = (
+            old.get_document("settings"),
+            newc.get_document_mut("settings"),
+        ) {
+            if let Some(id) = old_settings.get("replicaSetId") {
+                new_settings.insert("replicaSetId", id.clone());
+            }
+        }
+        log::info(
+            "REPL",
+            21353,
+            &ctx,
+            "replSetReconfig config object parses ok",
+            json!({"numMembers": ms.len()}),
+        );
+        self.install_config(&mut st, newc, true);
+        Ok(doc! {"ok": 1.0})
+    }
+
+    // ---------------------------------------------------------------- CRUD
+
+    fn writable(&self, st: &SetState, idx: usize) -> bool {
+        !self.repl_enabled()
+            || (st.rt[idx].state == Some(MemberState::Primary) && st.rt[idx].writable)
+    }
+
+    fn insert(&self, conn: &Conn, req: &Request) -> Result<Document, CmdError> {
+        let coll = req
+            .body
+            .get_str("insert")
+            .map_err(|_| fail(2, "collection name has invalid type"))?;
+        let ns = format!("{}.{coll}", req.db);
+        let mut st = self.lock();
+        if !self.writable(&st, conn.member) {
+            // service_entry_point_common.cpp: writes on a non-primary fail with NotWritablePrimary.
+            return Err(fail(10107, "not primary"));
+        }
+        let docs = req.body.get_array("documents").cloned().unwrap_or_default();
+        let ordered = req.body.get_bool("ordered").unwrap_or(true);
+        let mut n = 0;
+        let mut write_errors = Vec::new();
+        let coll_docs = st.store.entry(ns.clone()).or_default();
+        for (i, d) in docs.into_iter().enumerate() {
+            let Bson::Document(mut d) = d else { continue };
+            if !d.contains_key("_id") {
+                let mut with_id = doc! {"_id": ObjectId::new()};
+                with_id.extend(d);
+                d = with_id;
+            }
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            if coll_docs.iter().any(|x| x.get("_id") == Some(&id)) {
+                write_errors.push(Bson::Document(doc! {
+                    "index": i as i32, "code": 11000,
+                    "errmsg": format!("E11000 duplicate key error collection: {ns} index: _id_ dup key: {{ _id: {id} }}"),
+                }));
+                if ordered {
+                    break;
+                }
+                continue;
+            }
+            coll_docs.push(d);
+            n += 1;
+        }
+        st.last_write = DateTime::now();
+        let mut out = doc! {"n": n};
+        if !write_errors.is_empty() {
+            out.insert("writeErrors", write_errors);
+        }
+        out.insert("ok", 1.0);
+        Ok(out)
+    }
+
+    fn find(&self, conn: &Conn, req: &Request) -> Result<Document, CmdError> {
+        let coll = req
+            .body
+            .get_str("find")
+            .map_err(|_| fail(2, "collection name has invalid type"))?;
+        let ns = format!("{}.{coll}", req.db);
+        let st = self.lock();
+        if !self.writable(&st, conn.member) {
+            let secondary_ok = (req.op_code == OP_QUERY
+                && req.query_flags & QUERY_SECONDARY_OK != 0)
+                || req
+                    .body
+                    .get_document("$readPreference")
+                    .ok()
+                    .and_then(|r| r.get_str("mode").ok())
+                    .is_some_and(|m| m != "primary");
+            if !secondary_ok {
+                return Err(fail(13435, "not primary and secondaryOk=false"));
+            }
+        }
+        let filter = req.body.get_document("filter").cloned().unwrap_or_default();
+        let limit = repl::num(req.body.get("limit")).unwrap_or(0.0).abs() as usize;
+        let mut batch = Vec::new();
+        for d in st.store.get(&ns).map(|v| v.as_slice()).unwrap_or_default() {
+            let mut matched = true;
+            for (k, v) in &filter {
+                let target = match v {
+                    Bson::Document(op) if op.keys().next().is_some_and(|k| k.starts_with('$')) => {
+                        match op.get("$eq") {
+                            Some(x) if op.len() == 1 => x,
+                            _ => {
+                                return Err(fail(
+                                    2,
+                                    format!(
+                                        "mongo-sim supports only equality filters, got {k}: {v}"
+                                    ),
+                                ))
+                            }
+                        }
+                    }
+                    other => other,
+                };
+                if d.get(k) != Some(target) {
+                    matched = false;
+                    break;
+                }
+            }
+            if matched {
+                batch.push(Bson::Document(d.clone()));
+                if limit > 0 && batch.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(doc! {"cursor": {"firstBatch": batch, "id": Bson::Int64(0), "ns": ns}, "ok": 1.0})
+    }
+}
+
+fn payload_bytes(body: &Document) -> Vec<u8> {
+    match body.get("payload") {
+        Some(Bson::Binary(b)) => b.bytes.clone(),
+        Some(Bson::String(s)) => s.clone().into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
+// -------------------------------------------------------------------- networking
+
+fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
+    let id = sim.conn_ids.fetch_add(1, Ordering::SeqCst) + 1;
+    let remote = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    log::info(
+        "NETWORK",
+        22943,
+        "listener",
+        "Connection accepted",
+        json!({"remote": remote, "connectionId": id, "member": sim.members[member].adv()}),
+    );
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    let mut conn = Conn {
+        id,
+        member,
+        remote: remote.clone(),
+        user: None,
+        conv: None,
+    };
+    loop {
+        let (header, payload) = match wire::read_message(&mut reader) {
+            Ok(m) => m,
+            Err(WireError::Io(_)) => break,
+            Err(WireError::Malformed(why)) => {
+                // mongod ends the session on a protocol violation.
+                log::line(
+                    "I",
+                    "NETWORK",
+                    22989,
+                    &format!("conn{id}"),
+                    "Error receiving request from client. Ending connection from remote",
+                    json!({"error": why, "remote": remote}),
+                );
+                break;
+            }
+        };
+        if sim.opts.reset {
+            // Fault: close without answering.
+            break;
+        }
+        if sim.opts.stall {
+            // Fault: keep reading, never answer.
+            continue;
+        }
+        let req = match wire::parse_request(&header, &payload) {
+            Ok(r) => r,
+            Err(e) => {
+                log::line(
+                    "I",
+                    "NETWORK",
+                    22989,
+                    &format!("conn{id}"),
+                    "Error receiving request from client. Ending connection from remote",
+                    json!({"error": e.to_string(), "remote": remote}),
+                );
+                break;
+            }
+        };
+        let reply = sim.dispatch(&mut conn, &req);
+        if !sim.opts.slow.is_zero() {
+            thread::sleep(sim.opts.slow);
+        }
+        if req.more_to_come() {
+            continue;
+        }
+        // exhaustAllowed is honoured by answering once without moreToCome, which the wire
+        // protocol permits ("the server MAY ... respond with a single reply").
+        let bytes = if req.op_code == OP_QUERY {
+            wire::encode_op_reply(0, req.request_id, &reply)
+        } else {
+            wire::encode_op_msg(0, req.request_id, &reply)
+        };
+        if wire::write_all(&mut writer, &bytes).is_err() {
+            break;
+        }
+    }
+    log::info(
+        "NETWORK",
+        22944,
+        &format!("conn{id}"),
+        "Connection ended",
+        json!({"remote": remote, "connectionId": id}),
+    );
+}
+
+/// Binds every member that is not `--down`, prints "Waiting for connections", serves forever.
+pub fn run(opts: Options) -> i32 {
+    if !opts.listen_delay.is_zero() {
+        thread::sleep(opts.listen_delay);
+    }
+    let mut members = Vec::new();
+    let mut listeners = Vec::new();
+    for spec in &opts.members {
+        let down = opts.down.iter().any(|d| {
+            split_host_port(d).is_ok_and(|(h, p)| {
+                (h == spec.adv_host && p == spec.adv_port)
+                    || (h == spec.listen_ip && p == spec.listen_port)
+            })
+        });
+        let mut m = Member {
+            adv_host: spec.adv_host.clone(),
+            adv_port: spec.adv_port,
+            listen_ip: spec.listen_ip.clone(),
+            listen_port: spec.listen_port,
+            down,
+            process_id: ObjectId::new(),
+        };
+        if down {
+            listeners.push(None);
+        } else {
+            let l = match TcpListener::bind((spec.listen_ip.as_str(), spec.listen_port)) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!(
+                        "mongo-sim: cannot listen on {}:{} for member {}:{}: {e}; choose a free port",
+                        spec.listen_ip, spec.listen_port, spec.adv_host, spec.adv_port
+                    );
+                    return EXIT_LISTEN;
+                }
+            };
+            let actual = l.local_addr().map(|a| a.port()).unwrap_or(spec.listen_port);
+            if m.adv_port == 0 {
+                m.adv_port = actual;
+            }
+            m.listen_port = actual;
+            listeners.push(Some(l));
+        }
+        members.push(m);
+    }
+    let sim = Sim::new(opts, members);
+    if let Err(e) = sim.load_persisted() {
+        eprintln!("mongo-sim: {e}");
+        return EXIT_DATA_DIR;
+    }
+    if sim.opts.data_dir.is_none() {
+        sim.log_no_local_config();
+    }
+    let mut handles = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        let Some(l) = l else { continue };
+        let m = &sim.members[i];
+        // LOGV2 23016 (transport_layer_asio.cpp), plus the member names for tests.
+        log::info(
+            "NETWORK",
+            23016,
+            "listener",
+            "Waiting for connections",
+            json!({"port": m.listen_port, "host": m.listen_ip, "member": m.adv(), "ssl": "off"}),
+        );
+        let sim = Arc::clone(&sim);
+        handles.push(thread::spawn(move || {
+            for stream in l.incoming() {
+                match stream {
+                    Ok(s) => {
+                        let sim = Arc::clone(&sim);
+                        thread::spawn(move || serve_conn(sim, i, s));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }));
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::parse_args;
+
+    fn sim(args: &[&str]) -> Arc<Sim> {
+        let opts = parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .unwrap();
+        let members = opts
+            .members
+            .iter()
+            .map(|s| Member {
+                adv_host: s.adv_host.clone(),
+                adv_port: s.adv_port,
+                listen_ip: s.listen_ip.clone(),
+                listen_port: s.listen_port,
+                down: opts
+                    .down
+                    .iter()
+                    .any(|d| *d == format!("{}:{}", s.adv_host, s.adv_port)),
+                process_id: ObjectId::new(),
+            })
+            .collect();
+        Sim::new(opts, members)
+    }
+
+    fn req(body: Document) -> Request {
+        Request {
+            request_id: 1,
+            op_code: wire::OP_MSG,
+            body,
+            db: "admin".into(),
+            flags: 0,
+            query_flags: 0,
+        }
+    }
+
+    fn conn(member: usize) -> Conn {
+        Conn {
+            id: 1,
+            member,
+            remote: "test".into(),
+            user: None,
+            conv: None,
+        }
+    }
+
+    fn code(d: &Document) -> i32 {
+        d.get_i32("code").unwrap_or(0)
+    }
+
+    fn wait_for(s: &Arc<Sim>, idx: usize, f: impl Fn(&Document) -> bool) -> Document {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let h = s.dispatch(&mut conn(idx), &req(doc! {"hello": 1}));
+            if f(&h) || Instant::now() > deadline {
+                return h;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    const THREE: &[&str] = &[
+        "--member",
+        "a:1=127.0.0.1:1",
+        "--member",
+        "b:2=127.0.0.1:2",
+        "--member",
+        "c:3=127.0.0.1:3",
+        "--repl-set",
+        "rs0",
+        "--election-delay",
+        "20ms",
+        "--drain-delay",
+        "20ms",
+        "--startup2-delay",
+        "10ms",
+    ];
+
+    #[test]
+    fn host_mapping() {
+        let m = Member {
+            adv_host: "mongo-0".into(),
+            adv_port: 27017,
+            listen_ip: "127.0.0.1".into(),
+            listen_port: 40001,
+            down: false,
+            process_id: ObjectId::new(),
+        };
+        assert!(m.maps("mongo-0:27017"));
+        assert!(m.maps("MONGO-0:27017"));
+        assert!(m.maps("localhost:40001"));
+        assert!(m.maps("127.0.0.1:27017"));
+        assert!(!m.maps("mongo-1:27017"));
+        assert!(!m.maps("localhost:40002"));
+        assert!(!m.maps("garbage"));
+    }
+
+    #[test]
+    fn state_machine_initiate_to_writable_primary() {
+        let s = sim(THREE);
+        let h = s.dispatch(&mut conn(0), &req(doc! {"hello": 1}));
+        assert_eq!(
+            h.get_str("info").unwrap(),
+            "Does not have a valid replica set config"
+        );
+        assert_eq!(
+            code(&s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}))),
+            94
+        );
+        let cfg = doc! {"_id": "rs0", "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"},{"_id":2,"host":"c:3"}]};
+        let r = s.dispatch(&mut conn(1), &req(doc! {"replSetInitiate": cfg.clone()}));
+        assert_eq!(r.get_f64("ok").unwrap(), 1.0, "{r}");
+        assert_eq!(
+            code(&s.dispatch(&mut conn(2), &req(doc! {"replSetInitiate": cfg}))),
+            23
+        );
+        let h = wait_for(&s, 0, |h| h.get_bool("isWritablePrimary").unwrap_or(false));
+        assert!(h.get_bool("isWritablePrimary").unwrap(), "{h}");
+        assert_eq!(h.get_str("setName").unwrap(), "rs0");
+        assert_eq!(h.get_str("primary").unwrap(), "a:1");
+        let h1 = wait_for(&s, 1, |h| h.get_bool("secondary").unwrap_or(false));
+        assert!(h1.get_bool("secondary").unwrap());
+        let st = s.dispatch(&mut conn(1), &req(doc! {"replSetGetStatus": 1}));
+        assert_eq!(st.get_i32("myState").unwrap(), 2);
+        // Writes only on the primary.
+        let mut ins = req(doc! {"insert": "c", "documents": [{"x": 1}]});
+        ins.db = "test".into();
+        assert_eq!(code(&s.dispatch(&mut conn(1), &ins)), 10107);
+        assert_eq!(s.dispatch(&mut conn(0), &ins).get_i32("n").unwrap(), 1);
+    }
+
+    #[test]
+    fn drain_mode_reports_primary_but_not_writable() {
+        let s = sim(&[
+            "--member",
+            "a:1",
+            "--repl-set",
+            "rs0",
+            "--election-delay",
+            "10ms",
+            "--drain-delay",
+            "2s",
+            "--startup2-delay",
+            "10ms",
+        ]);
+        let r = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {}}));
+        assert_eq!(r.get_str("me").unwrap(), "a:1");
+        let st = {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let st = s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}));
+                if st.get_i32("myState").unwrap_or(0) == 1 || Instant::now() > deadline {
+                    break st;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
+        assert_eq!(st.get_i32("myState").unwrap(), 1);
+        let h = s.dispatch(&mut conn(0), &req(doc! {"hello": 1}));
+        assert!(!h.get_bool("isWritablePrimary").unwrap());
+        let mut ins = req(doc! {"insert": "c", "documents": [{"x": 1}]});
+        ins.db = "test".into();
+        assert_eq!(code(&s.dispatch(&mut conn(0), &ins)), 10107);
+    }
+
+    #[test]
+    fn initiate_errors() {
+        let s = sim(&[
+            "--member",
+            "a:1",
+            "--member",
+            "b:2",
+            "--repl-set",
+            "rs0",
+            "--down",
+            "b:2",
+        ]);
+        let e = s.dispatch(
+            &mut conn(0),
+            &req(doc! {"replSetInitiate": {"_id": "other", "members": [{"_id":0,"host":"a:1"}]}}),
+        );
+        assert_eq!(code(&e), 93);
+        assert!(e
+            .get_str("errmsg")
+            .unwrap()
+            .contains("command line reports rs0"));
+        let e = s.dispatch(
+            &mut conn(0),
+            &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"zzz:9"}]}}),
+        );
+        assert_eq!(e.get_str("errmsg").unwrap(), "No host described in new configuration with {version: 1, term: 0} for replica set rs0 maps to this node");
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(code(&e), 74);
+        assert!(e.get_str("errmsg").unwrap().contains("b:2 failed with"));
+        let s = sim(&["--member", "a:1"]);
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {}}));
+        assert_eq!(code(&e), 76);
+        assert_eq!(
+            code(&s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}))),
+            76
+        );
+        assert!(s
+            .dispatch(&mut conn(0), &req(doc! {"hello": 1}))
+            .get_bool("isWritablePrimary")
+            .unwrap());
+        let e = s.dispatch(&mut conn(0), &req(doc! {"frobnicate": 1}));
+        assert_eq!(
+            e.get_str("errmsg").unwrap(),
+            "no such command: 'frobnicate'"
+        );
+        assert_eq!(code(&e), 59);
+    }
+
+    #[test]
+    fn auth_gates_commands() {
+        let s = sim(&[
+            "--member",
+            "a:1",
+            "--repl-set",
+            "rs0",
+            "--auth",
+            "--user",
+            "admin:pw",
+            "--user",
+            "app:pw:readWrite",
+        ]);
+        assert_eq!(
+            code(&s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}))),
+            13
+        );
+        assert_eq!(
+            s.dispatch(&mut conn(0), &req(doc! {"ping": 1}))
+                .get_f64("ok")
+                .unwrap(),
+            1.0
+        );
+        let h = s.dispatch(
+            &mut conn(0),
+            &req(doc! {"hello": 1, "saslSupportedMechs": "admin.admin"}),
+        );
+        assert_eq!(h.get_array("saslSupportedMechs").unwrap().len(), 2);
+        let mut c = conn(0);
+        c.user = Some(("app".into(), "readWrite".into()));
+        let e = s.dispatch(&mut c, &req(doc! {"replSetInitiate": {}}));
+        assert_eq!(code(&e), 13);
+        assert!(e
+            .get_str("errmsg")
+            .unwrap()
+            .starts_with("not authorized on admin to execute command { replSetInitiate:"));
+    }
+
+    #[test]
+    fn awaitable_hello_wakes_on_change() {
+        let s = sim(&[
+            "--member",
+            "a:1",
+            "--repl-set",
+            "rs0",
+            "--startup2-delay",
+            "10ms",
+            "--election-delay",
+            "10ms",
+            "--drain-delay",
+            "10ms",
+        ]);
+        let h = s.dispatch(&mut conn(0), &req(doc! {"hello": 1}));
+        let tv = h.get_document("topologyVersion").unwrap().clone();
+        let s2 = Arc::clone(&s);
+        let waiter = thread::spawn(move || {
+            s2.dispatch(
+                &mut conn(0),
+                &req(doc! {"hello": 1, "topologyVersion": tv, "maxAwaitTimeMS": 5000}),
+            )
+        });
+        thread::sleep(Duration::from_millis(50));
+        s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {}}));
+        let t0 = Instant::now();
+        let h2 = waiter.join().unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(4));
+        assert!(
+            h2.get_document("topologyVersion")
+                .unwrap()
+                .get_i64("counter")
+                .unwrap()
+                > 0
+        );
+    }
+
+    #[test]
+    fn reconfig_rules() {
+        let s = sim(&[
+            "--member",
+            "a:1",
+            "--member",
+            "b:2",
+            "--member",
+            "c:3",
+            "--repl-set",
+            "rs0",
+            "--startup2-delay",
+            "10ms",
+            "--election-delay",
+            "10ms",
+            "--drain-delay",
+            "10ms",
+        ]);
+        s.dispatch(
+            &mut conn(0),
+            &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1"}]}}),
+        );
+        wait_for(&s, 0, |h| h.get_bool("isWritablePrimary").unwrap_or(false));
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 1, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(code(&e), 103);
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"},{"_id":2,"host":"c:3"}]}}));
+        assert_eq!(code(&e), 103);
+        let ok = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(ok.get_f64("ok").unwrap(), 1.0, "{ok}");
+        let h = wait_for(&s, 1, |h| h.get_bool("secondary").unwrap_or(false));
+        assert_eq!(h.get_i32("setVersion").unwrap(), 2);
+        assert_eq!(code(&s.dispatch(&mut conn(1), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 3, "members": [{"_id":0,"host":"a:1"}]}}))), 10107);
+    }
+}
