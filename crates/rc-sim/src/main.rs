@@ -1,0 +1,4 @@
+//! rc-sim: test-only Rocket.Chat emulator. All logic lives in lib.rs.
+fn main() {
+    std::process::exit(rc_sim::main_with_args(std::env::args().skip(1).collect()));
+}

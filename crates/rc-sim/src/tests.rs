@@ -1,0 +1,538 @@
+use super::*;
+
+fn sim(version: &str, env: &[(&str, &str)], extra: &[&str]) -> Sim {
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        "0".into(),
+        "--version".into(),
+        version.into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let cfg = parse_args(&args, env).expect("args");
+    let s = Sim::new(cfg);
+    let env = s.cfg.env.clone();
+    s.lock().insert_admin_from_env(&env);
+    s
+}
+
+fn req(method: &str, path: &str, body: Value, auth: Option<(&str, &str)>) -> Req {
+    let (path, q) = path.split_once('?').unwrap_or((path, ""));
+    let mut headers = HashMap::new();
+    if let Some((u, t)) = auth {
+        headers.insert("x-user-id".to_string(), u.to_string());
+        headers.insert("x-auth-token".to_string(), t.to_string());
+    }
+    Req {
+        method: method.into(),
+        path: path.into(),
+        query: http::parse_query(q),
+        headers,
+        raw_body: body.to_string(),
+        body,
+        ip: "127.0.0.1".into(),
+    }
+}
+
+fn body(r: &Resp) -> Value {
+    serde_json::from_str(&r.body).unwrap_or(Value::Null)
+}
+
+fn login(s: &Sim, user: &str, pw: &str) -> (String, String) {
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"username": user, "password": pw}),
+        None,
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = body(&r);
+    (
+        b["data"]["userId"].as_str().unwrap().into(),
+        b["data"]["authToken"].as_str().unwrap().into(),
+    )
+}
+
+const ADMIN: &[(&str, &str)] = &[
+    ("ADMIN_USERNAME", "boss"),
+    ("ADMIN_PASS", "Sup3r-Secret!pw"),
+    ("ADMIN_EMAIL", "boss@example.org"),
+];
+
+#[test]
+fn durations_parse() {
+    assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+    assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+    assert!(parse_duration("soon").is_err());
+}
+
+#[test]
+fn bad_args_are_reported() {
+    assert!(parse_args(
+        &[
+            "--version".into(),
+            "9.9.9".into(),
+            "--port".into(),
+            "1".into()
+        ],
+        HashMap::new()
+    )
+    .unwrap_err()
+    .contains("not emulated"));
+    assert!(parse_args(&[], HashMap::new())
+        .unwrap_err()
+        .contains("--port is required"));
+    assert!(parse_args(
+        &["--port".into(), "1".into(), "--setting".into(), "x".into()],
+        HashMap::new()
+    )
+    .is_err());
+}
+
+#[test]
+fn iso_dates() {
+    assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(iso(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+}
+
+#[test]
+fn env_admin_is_created_once_with_admin_role_only() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let env = s.cfg.env.clone();
+    assert!(
+        s.lock().insert_admin_from_env(&env).is_none(),
+        "second admin must not be created"
+    );
+    let st = s.lock();
+    let u = &st.users[st.user_idx_by_username("boss").unwrap()];
+    assert_eq!(u.roles, vec!["admin".to_string()]);
+    assert_eq!(u.emails, vec![("boss@example.org".to_string(), false)]);
+    assert_eq!(st.setting_str("Show_Setup_Wizard"), "in_progress");
+}
+
+#[test]
+fn blocked_admin_username_falls_back_to_admin() {
+    let s = sim(
+        "7.10.0",
+        &[("ADMIN_USERNAME", "here"), ("ADMIN_PASS", "x")],
+        &[],
+    );
+    assert!(s.lock().user_idx_by_username("admin").is_some());
+}
+
+#[test]
+fn login_me_logout() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", "Sup3r-Secret!pw");
+    let r = s.handle(&req("GET", "/api/v1/me", json!({}), Some((&uid, &tok))));
+    assert_eq!(body(&r)["username"], "boss");
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/logout",
+        json!({}),
+        Some((&uid, &tok)),
+    ));
+    assert_eq!(body(&r)["data"]["message"], "You've been logged out!");
+    let r = s.handle(&req("GET", "/api/v1/me", json!({}), Some((&uid, &tok))));
+    assert_eq!(r.status, 401);
+    assert_eq!(body(&r)["message"], "You must be logged in to do this.");
+}
+
+#[test]
+fn unauthorized_shape_changes_in_8() {
+    let s = sim("8.1.0", ADMIN, &[]);
+    let r = s.handle(&req("GET", "/api/v1/me", json!({}), None));
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        body(&r),
+        json!({"success": false, "error": "You must be logged in to do this."})
+    );
+}
+
+#[test]
+fn wrong_password_and_unknown_user() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"username": "boss", "password": "nope"}),
+        None,
+    ));
+    assert_eq!(
+        (r.status, body(&r)["message"].clone()),
+        (401, json!("Incorrect password"))
+    );
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"username": "ghost", "password": "nope"}),
+        None,
+    ));
+    assert_eq!(body(&r)["error"], "Unauthorized");
+}
+
+#[test]
+fn token_cap_keeps_newest_50_and_resume_adds_none() {
+    let s = sim(
+        "7.10.0",
+        ADMIN,
+        &["--setting", "API_Enable_Rate_Limiter=false"],
+    );
+    let (_, first) = login(&s, "boss", "Sup3r-Secret!pw");
+    let mut last = String::new();
+    for _ in 0..55 {
+        last = login(&s, "boss", "Sup3r-Secret!pw").1;
+    }
+    let n = |s: &Sim| {
+        let st = s.lock();
+        st.users[st.user_idx_by_username("boss").unwrap()]
+            .tokens
+            .len()
+    };
+    assert_eq!(n(&s), 50);
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"resume": first}),
+        None,
+    ));
+    assert_eq!(r.status, 401, "oldest token must be gone");
+    let r = s.handle(&req("POST", "/api/v1/login", json!({"resume": last}), None));
+    assert_eq!(body(&r)["data"]["authToken"], json!(last));
+    assert_eq!(n(&s), 50);
+}
+
+#[test]
+fn rate_limiter_follows_meteor_rule() {
+    let cfg = parse_args(&["--port".into(), "0".into()], HashMap::new()).unwrap();
+    let mut st = State::new(&cfg);
+    let t0 = st.started;
+    for i in 1..=10 {
+        let r = st.rate_check("/api/v1/meget", "1.2.3.4", t0 + Duration::from_millis(i));
+        assert!(r.allowed);
+        assert_eq!(r.remaining, 10 - i);
+    }
+    let r = st.rate_check("/api/v1/meget", "1.2.3.4", t0 + Duration::from_millis(20));
+    assert!(!r.allowed);
+    assert_eq!(r.time_to_reset_ms, 60_000 - 20);
+    // other IPs and routes have their own counters
+    assert!(
+        st.rate_check("/api/v1/meget", "5.6.7.8", t0 + Duration::from_millis(21))
+            .allowed
+    );
+    assert!(
+        st.rate_check("/api/v1/infoget", "1.2.3.4", t0 + Duration::from_millis(21))
+            .allowed
+    );
+    // after the window the counter restarts
+    assert!(
+        st.rate_check(
+            "/api/v1/meget",
+            "1.2.3.4",
+            t0 + Duration::from_millis(60_001)
+        )
+        .allowed
+    );
+}
+
+#[test]
+fn admin_bypasses_rate_limit_but_users_do_not() {
+    let s = sim("7.10.0", ADMIN, &["--rate-limit-calls", "2"]);
+    let (aid, atok) = login(&s, "boss", "Sup3r-Secret!pw");
+    for _ in 0..5 {
+        assert_eq!(
+            s.handle(&req("GET", "/api/v1/me", json!({}), Some((&aid, &atok))))
+                .status,
+            200
+        );
+    }
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/users.create",
+        json!({"username": "joe", "name": "Joe", "email": "joe@x.org", "password": "pw"}),
+        Some((&aid, &atok)),
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // login is rate limited for everybody (no user yet): call 2 of 2 passes, call 3 is refused
+    let (jid, jtok) = login(&s, "joe", "pw");
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"username": "joe", "password": "pw"}),
+        None,
+    ));
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| k == "X-RateLimit-Remaining" && v == "0"));
+    // a plain user has no api-bypass-rate-limit
+    for _ in 0..2 {
+        assert_eq!(
+            s.handle(&req("GET", "/api/v1/me", json!({}), Some((&jid, &jtok))))
+                .status,
+            200
+        );
+    }
+    let r = s.handle(&req("GET", "/api/v1/me", json!({}), Some((&jid, &jtok))));
+    assert_eq!(r.status, 429);
+    assert!(body(&r)["error"]
+        .as_str()
+        .unwrap()
+        .ends_with("[error-too-many-requests]"));
+}
+
+#[test]
+fn totp_required_for_verified_email_user() {
+    let s = sim(
+        "7.10.0",
+        ADMIN,
+        &["--setting", "API_Enable_Rate_Limiter=false"],
+    );
+    let (aid, atok) = login(&s, "boss", "Sup3r-Secret!pw");
+    let r = s.handle(&req("POST", "/api/v1/users.create", json!({"username": "ver", "name": "V", "email": "v@x.org", "password": "pw", "verified": true}), Some((&aid, &atok))));
+    assert_eq!(r.status, 200);
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"username": "ver", "password": "pw"}),
+        None,
+    ));
+    assert_eq!(r.status, 401);
+    let b = body(&r);
+    assert_eq!(b["error"], "totp-required");
+    assert_eq!(b["details"]["method"], "email");
+    let code = {
+        let st = s.lock();
+        st.users[st.user_idx_by_username("ver").unwrap()]
+            .email_code
+            .clone()
+            .unwrap()
+    };
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/login",
+        json!({"username": "ver", "password": "pw", "code": code}),
+        None,
+    ));
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn password_policy_8x_is_strict() {
+    let s = sim("8.1.0", ADMIN, &[]);
+    let st = s.lock();
+    let e = st.validate_password("short").unwrap_err();
+    assert_eq!(e.body["errorType"], "error-password-policy-not-met");
+    let reasons: Vec<&str> = e.body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"error-password-policy-not-met-minLength"));
+    assert!(reasons.contains(&"error-password-policy-not-met-oneUppercase"));
+    assert!(st.validate_password("Abcdefgh1234!x").is_ok());
+    assert!(
+        st.validate_password("Abbbb1234567890!").is_err(),
+        "4 repeated chars"
+    );
+    drop(st);
+    let s = sim("7.10.0", ADMIN, &[]);
+    assert!(s.lock().validate_password("x").is_ok());
+}
+
+#[test]
+fn users_update_needs_2fa_after_remember_window() {
+    let s = sim(
+        "7.10.0",
+        ADMIN,
+        &[
+            "--setting",
+            "Accounts_TwoFactorAuthentication_RememberFor=0",
+        ],
+    );
+    let (aid, atok) = login(&s, "boss", "Sup3r-Secret!pw");
+    let upd = json!({"userId": aid, "data": {"name": "Big Boss"}});
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/users.update",
+        upd.clone(),
+        Some((&aid, &atok)),
+    ));
+    assert_eq!(r.status, 400);
+    assert_eq!(body(&r)["errorType"], "totp-required");
+    assert_eq!(body(&r)["details"]["method"], "password");
+    let mut rq = req("POST", "/api/v1/users.update", upd, Some((&aid, &atok)));
+    rq.headers.insert("x-2fa-method".into(), "password".into());
+    rq.headers
+        .insert("x-2fa-code".into(), sha256_hex("Sup3r-Secret!pw"));
+    let r = s.handle(&rq);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(body(&r)["user"]["name"], "Big Boss");
+}
+
+#[test]
+fn rooms_invites_integrations_and_hooks() {
+    let s = sim(
+        "7.10.0",
+        ADMIN,
+        &["--setting", "API_Enable_Rate_Limiter=false"],
+    );
+    let (aid, atok) = login(&s, "boss", "Sup3r-Secret!pw");
+    let a = Some((aid.as_str(), atok.as_str()));
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/users.create",
+        json!({"username": "bot", "name": "Bot", "email": "b@x.org", "password": "pw"}),
+        a,
+    ));
+    let bot_id = body(&r)["user"]["_id"].as_str().unwrap().to_string();
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/channels.create",
+        json!({"name": "ops"}),
+        a,
+    ));
+    let rid = body(&r)["channel"]["_id"].as_str().unwrap().to_string();
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/channels.create",
+        json!({"name": "ops"}),
+        a,
+    ));
+    assert_eq!(body(&r)["errorType"], "error-duplicate-channel-name");
+    assert_eq!(
+        body(&r)["error"],
+        "A channel with name 'ops' exists [error-duplicate-channel-name]"
+    );
+    for _ in 0..2 {
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/channels.invite",
+            json!({"roomId": rid, "userId": bot_id}),
+            a,
+        ));
+        assert_eq!(r.status, 200, "re-invite is not an error: {}", r.body);
+    }
+    let r = s.handle(&req("POST", "/api/v1/integrations.create", json!({"type": "webhook-incoming", "name": "gl", "enabled": true, "username": "bot", "channel": "#ops", "scriptEnabled": true, "script": "class Script {}", "bogus": 1}), a));
+    assert_eq!(body(&r)["errorType"], "invalid-params");
+    let r = s.handle(&req("POST", "/api/v1/integrations.create", json!({"type": "webhook-incoming", "name": "gl", "enabled": true, "username": "bot", "channel": "#ops", "scriptEnabled": true, "script": "class Script {}"}), a));
+    let integ = body(&r)["integration"].clone();
+    assert!(s
+        .lock()
+        .users
+        .iter()
+        .any(|u| u.username == "bot" && u.roles.contains(&"bot".to_string())));
+    let path = format!(
+        "/hooks/{}/{}",
+        integ["_id"].as_str().unwrap(),
+        integ["token"].as_str().unwrap()
+    );
+    let r = s.handle(&req("POST", &path, json!({"text": "hello"}), None));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s.handle(&req(
+        "GET",
+        &format!(
+            "/hooks/info/{}/{}",
+            integ["_id"].as_str().unwrap(),
+            integ["token"].as_str().unwrap()
+        ),
+        json!({}),
+        None,
+    ));
+    assert_eq!(body(&r), json!({"success": true}));
+    let r = s.handle(&req(
+        "POST",
+        &format!("/hooks/{}/wrong", integ["_id"].as_str().unwrap()),
+        json!({"text": "x"}),
+        None,
+    ));
+    assert_eq!(r.status, 404);
+    let r = s.handle(&req("GET", "/_sim/rooms/ops/messages", json!({}), None));
+    assert_eq!(body(&r)["messages"][0]["msg"], "hello");
+    assert_eq!(body(&r)["messages"][0]["_sim"]["scriptEnabled"], true);
+    let r = s.handle(&req(
+        "GET",
+        &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
+        json!({}),
+        a,
+    ));
+    assert_eq!(body(&r)["subscription"]["roles"], json!(["owner"]));
+}
+
+#[test]
+fn health_routes_per_version() {
+    let s = sim("7.10.0", &[], &[]);
+    assert_eq!(s.handle(&req("GET", "/health", json!({}), None)).body, "ok");
+    assert_eq!(s.handle(&req("GET", "/livez", json!({}), None)).status, 404);
+    let s = sim("8.1.0", &[], &[]);
+    assert_eq!(
+        body(&s.handle(&req("GET", "/livez", json!({}), None))),
+        json!({"status": "ok"})
+    );
+    assert_eq!(
+        s.handle(&req("GET", "/readyz", json!({}), None)).status,
+        200
+    );
+}
+
+#[test]
+fn info_hides_patch_version_from_anonymous() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    assert_eq!(
+        body(&s.handle(&req("GET", "/api/info", json!({}), None)))["version"],
+        "7.10"
+    );
+    let (aid, atok) = login(&s, "boss", "Sup3r-Secret!pw");
+    assert_eq!(
+        body(&s.handle(&req("GET", "/api/info", json!({}), Some((&aid, &atok)))))["version"],
+        "7.10.0"
+    );
+}
+
+#[test]
+fn first_registered_user_becomes_admin_without_env_admin() {
+    let s = sim("7.10.0", &[], &[]);
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/users.register",
+        json!({"username": "first", "email": "f@x.org", "pass": "pw", "name": "F"}),
+        None,
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/users.register",
+        json!({"username": "second", "email": "s@x.org", "pass": "pw", "name": "S"}),
+        None,
+    ));
+    assert_eq!(r.status, 200);
+    let st = s.lock();
+    assert!(st.users[st.user_idx_by_username("first").unwrap()]
+        .roles
+        .contains(&"admin".to_string()));
+    assert!(!st.users[st.user_idx_by_username("second").unwrap()]
+        .roles
+        .contains(&"admin".to_string()));
+}
+
+#[test]
+fn registration_can_be_disabled() {
+    let s = sim(
+        "7.10.0",
+        &[],
+        &["--setting", "Accounts_RegistrationForm=Disabled"],
+    );
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/users.register",
+        json!({"username": "x", "email": "x@x.org", "pass": "pw", "name": "X"}),
+        None,
+    ));
+    assert_eq!(body(&r)["errorType"], "error-user-registration-disabled");
+}
