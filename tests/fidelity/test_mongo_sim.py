@@ -1,0 +1,319 @@
+"""Fidelity of crates/mongo-sim checked with the real PyPI driver (pymongo).
+
+Binary: $MONGO_SIM_BIN, default <repo>/target/debug/mongo-sim (build: cargo build -p mongo-sim).
+"""
+
+import json
+import os
+import queue
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pymongo
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import NotPrimaryError, OperationFailure
+
+REPO = Path(__file__).resolve().parents[2]
+SIM = Path(os.environ.get("MONGO_SIM_BIN", REPO / "target" / "debug" / "mongo-sim"))
+TIMEOUT_MS = 5000
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Sim:
+    """A running mongo-sim process; its JSON log lines are collected in a background thread."""
+
+    def __init__(self, args, listeners):
+        if not SIM.is_file():
+            pytest.fail(f"mongo-sim binary not found at {SIM}: run `cargo build -p mongo-sim` "
+                        "or set MONGO_SIM_BIN", pytrace=False)
+        self.proc = subprocess.Popen([str(SIM), *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self._q = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.wait_log(lambda l: l.get("msg") == "Waiting for connections", count=listeners)
+
+    def _pump(self):
+        for raw in self.proc.stdout:
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            self.lines.append(obj)
+            self._q.put(obj)
+
+    def wait_log(self, pred, count=1, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            hits = [l for l in list(self.lines) if pred(l)]
+            if len(hits) >= count:
+                return hits
+            if self.proc.poll() is not None:
+                pytest.fail(f"mongo-sim exited with {self.proc.returncode}: {self.proc.stderr.read()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for log lines; have {self.lines[-5:]}")
+            time.sleep(0.02)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def start_sim():
+    sims = []
+
+    def start(*args, listeners):
+        sim = Sim(list(args), listeners)
+        sims.append(sim)
+        return sim
+
+    try:
+        yield start
+    finally:
+        for s in sims:
+            s.stop()
+
+
+def members_args(ports):
+    out = []
+    for p in ports:
+        out += ["--member", f"127.0.0.1:{p}"]
+    return out
+
+
+def direct(port, **kw):
+    return MongoClient("127.0.0.1", port, directConnection=True,
+                       serverSelectionTimeoutMS=TIMEOUT_MS, connectTimeoutMS=TIMEOUT_MS, **kw)
+
+
+def rs_config(ports, name="rs0"):
+    return {"_id": name, "members": [{"_id": i, "host": f"127.0.0.1:{p}"} for i, p in enumerate(ports)]}
+
+
+def wait_writable(port, timeout=10.0, **kw):
+    c = direct(port, **kw)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if c.admin.command("hello").get("isWritablePrimary"):
+                return
+            time.sleep(0.05)
+        pytest.fail(f"127.0.0.1:{port} never became a writable primary")
+    finally:
+        c.close()
+
+
+def test_handshake_and_ghost_status(start_sim):
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), "--repl-set", "rs0", listeners=1)
+    c = direct(p)
+    try:
+        hello = c.admin.command("hello")
+        assert hello["isWritablePrimary"] is False
+        assert hello["isreplicaset"] is True
+        assert hello["info"] == "Does not have a valid replica set config"
+        assert hello["maxWireVersion"] == 21
+        assert "setName" not in hello
+        assert c.admin.command("ping")["ok"] == 1.0
+        assert c.admin.command("buildInfo")["version"].startswith("7.0")
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetGetStatus")
+        assert e.value.code == 94
+        assert e.value.details["codeName"] == "NotYetInitialized"
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("frobnicate")
+        assert e.value.code == 59
+    finally:
+        c.close()
+
+
+def test_initiate_discovery_and_crud(start_sim):
+    ports = free_ports(3)
+    sim = start_sim(*members_args(ports), "--repl-set", "rs0", listeners=3)
+    c = direct(ports[0])
+    try:
+        assert c.admin.command("replSetInitiate", rs_config(ports))["ok"] == 1.0
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", rs_config(ports))
+        assert e.value.code == 23
+        assert str(e.value.details["errmsg"]) == "already initialized"
+    finally:
+        c.close()
+    received = sim.wait_log(lambda l: l.get("msg") == "replSetInitiate admin command received from client", count=2)
+    assert len(received) == 2
+    sim.wait_log(lambda l: l.get("msg") == "Transition to primary complete; database writes are now permitted")
+
+    rs = MongoClient(f"mongodb://127.0.0.1:{ports[1]}/?replicaSet=rs0",
+                     serverSelectionTimeoutMS=TIMEOUT_MS)
+    try:
+        rs.admin.command("ping")
+        deadline = time.monotonic() + 10
+        while (rs.primary is None or len(rs.secondaries) < 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rs.primary == ("127.0.0.1", ports[0])
+        assert rs.secondaries == {("127.0.0.1", ports[1]), ("127.0.0.1", ports[2])}
+        coll = rs.test.things
+        res = coll.insert_one({"name": "coquelicot", "n": 1})
+        assert res.acknowledged
+        got = coll.find_one({"name": "coquelicot"})
+        assert got["n"] == 1 and got["_id"] == res.inserted_id
+        assert coll.find_one({"name": "absent"}) is None
+        status = rs.admin.command("replSetGetStatus")
+        assert status["set"] == "rs0"
+        assert sorted(m["stateStr"] for m in status["members"]) == ["PRIMARY", "SECONDARY", "SECONDARY"]
+        cfg = rs.admin.command("replSetGetConfig")["config"]
+        assert [m["host"] for m in cfg["members"]] == [f"127.0.0.1:{p}" for p in ports]
+    finally:
+        rs.close()
+
+    sec = direct(ports[1], retryWrites=False)
+    try:
+        with pytest.raises(NotPrimaryError) as e:
+            sec.test.things.insert_one({"x": 1})
+        assert e.value.details["code"] == 10107
+    finally:
+        sec.close()
+
+
+def test_auth_scram(start_sim, tmp_path):
+    (p,) = free_ports(1)
+    users = tmp_path / "users"
+    users.write_text("admin:s3cret-pw\nmonitor:mon-pw:clusterMonitor\n")
+    start_sim(*members_args([p]), "--repl-set", "rs0", "--auth", "--users-file", str(users), listeners=1)
+
+    anon = direct(p)
+    try:
+        assert anon.admin.command("ping")["ok"] == 1.0
+        with pytest.raises(OperationFailure) as e:
+            anon.admin.command("replSetGetStatus")
+        assert e.value.code == 13
+        hello = anon.admin.command("hello", saslSupportedMechs="admin.admin")
+        assert "SCRAM-SHA-256" in hello["saslSupportedMechs"]
+    finally:
+        anon.close()
+
+    bad = direct(p, username="admin", password="wrong", authSource="admin",
+                 authMechanism="SCRAM-SHA-256")
+    try:
+        with pytest.raises(OperationFailure) as e:
+            bad.admin.command("ping")
+        assert e.value.code == 18
+    finally:
+        bad.close()
+
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1"):
+        good = direct(p, username="admin", password="s3cret-pw", authSource="admin", authMechanism=mech)
+        try:
+            with pytest.raises(OperationFailure) as e:
+                good.admin.command("replSetGetStatus")
+            assert e.value.code == 94  # authenticated now, set not initiated yet
+        finally:
+            good.close()
+
+    # Negotiated mechanism (no authMechanism) goes through saslSupportedMechs.
+    nego = direct(p, username="admin", password="s3cret-pw")
+    try:
+        assert nego.admin.command("replSetInitiate")["ok"] == 1.0
+    finally:
+        nego.close()
+
+    mon = direct(p, username="monitor", password="mon-pw")
+    try:
+        with pytest.raises(OperationFailure) as e:
+            mon.admin.command("replSetReconfig", {"_id": "rs0", "version": 2, "members": []})
+        assert e.value.code == 13
+        assert "not authorized on admin to execute command" in e.value.details["errmsg"]
+    finally:
+        mon.close()
+
+
+def test_restart_with_data_dir_keeps_set(start_sim, tmp_path):
+    ports = free_ports(2)
+    args = [*members_args(ports), "--repl-set", "rs0", "--data-dir", str(tmp_path)]
+    sim = start_sim(*args, listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    sim.stop()
+
+    sim2 = start_sim(*args, listeners=2)
+    wait_writable(ports[0])
+    c = direct(ports[1])
+    try:
+        status = c.admin.command("replSetGetStatus")
+        assert status["set"] == "rs0"
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", rs_config(ports))
+        assert e.value.code == 23
+    finally:
+        c.close()
+    assert any(l.get("msg") == "Replica set state transition" and l["attr"]["newState"] == "STARTUP2"
+               for l in sim2.lines)
+
+
+def test_host_that_does_not_map_gives_93(start_sim):
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), "--repl-set", "rs0", listeners=1)
+    c = direct(p)
+    try:
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": "elsewhere:27017"}]})
+        assert e.value.code == 93
+        assert e.value.details["errmsg"] == (
+            "No host described in new configuration with {version: 1, term: 0} for replica set rs0 maps to this node")
+    finally:
+        c.close()
+
+
+def test_unreachable_member_gives_74(start_sim):
+    ports = free_ports(2)
+    start_sim(*members_args(ports), "--repl-set", "rs0", "--down", f"127.0.0.1:{ports[1]}", listeners=1)
+    c = direct(ports[0])
+    try:
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", rs_config(ports))
+        assert e.value.code == 74
+        assert f"127.0.0.1:{ports[1]} failed with" in e.value.details["errmsg"]
+    finally:
+        c.close()
+
+
+def test_standalone_gives_76(start_sim):
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), listeners=1)
+    c = direct(p)
+    try:
+        assert c.admin.command("hello")["isWritablePrimary"] is True
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", rs_config([p]))
+        assert e.value.code == 76
+        assert e.value.details["errmsg"] == "This node was not started with replication enabled."
+        c.test.c.insert_one({"a": 1})
+        assert c.test.c.find_one({"a": 1})["a"] == 1
+    finally:
+        c.close()
+
+
+def test_pymongo_version_is_pinned():
+    # Guards against silently testing with another driver than tests/requirements.txt pins.
+    pinned = [l for l in (REPO / "tests" / "requirements.txt").read_text().splitlines() if l.startswith("pymongo==")]
+    assert pinned and pinned[0].split("==")[1] == pymongo.version
