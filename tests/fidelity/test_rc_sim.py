@@ -1,0 +1,254 @@
+"""Fidelity of crates/rc-sim checked with the real PyPI client rocketchat_API (unchanged) + requests.
+
+Binary: $RC_SIM_BIN, default <repo>/target/debug/rc-sim (build: cargo build -p rc-sim).
+Each test starts its own emulator (the login route is rate limited per IP, like the real server).
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from rocketchat_API.APIExceptions.RocketExceptions import (
+    RocketApiException,
+    RocketAuthenticationException,
+)
+from rocketchat_API.rocketchat import RocketChat
+
+REPO = Path(__file__).resolve().parents[2]
+SIM = Path(os.environ.get("RC_SIM_BIN", REPO / "target" / "debug" / "rc-sim"))
+ADMIN = "boss"
+ADMIN_PASS = "Adm1n-Passw0rd!x"  # meets the 8.x policy too
+TIMEOUT = 10
+
+
+class Sim:
+    def __init__(self, *args, env=None):
+        if not SIM.is_file():
+            pytest.fail(f"rc-sim binary not found at {SIM}: run `cargo build -p rc-sim` or set RC_SIM_BIN",
+                        pytrace=False)
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("ADMIN_", "OVERWRITE_SETTING_"))}
+        full_env.update(env if env is not None else {"ADMIN_USERNAME": ADMIN, "ADMIN_PASS": ADMIN_PASS})
+        self.proc = subprocess.Popen([str(SIM), "--port", "0", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, env=full_env)
+        line = {}
+
+        def read():
+            line["v"] = self.proc.stdout.readline()
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        t.join(TIMEOUT)
+        if not line.get("v"):
+            self.stop()
+            pytest.fail("rc-sim printed no listening line", pytrace=False)
+        info = json.loads(line["v"])
+        assert info["msg"] == "listening"
+        self.version = info["version"]
+        self.url = f"http://127.0.0.1:{info['port']}"
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(TIMEOUT)
+
+    def sim(self, path):
+        return requests.get(f"{self.url}/_sim/{path}", timeout=TIMEOUT).json()
+
+
+@pytest.fixture
+def start():
+    sims = []
+
+    def _start(*args, env=None):
+        s = Sim(*args, env=env)
+        sims.append(s)
+        return s
+
+    try:
+        yield _start
+    finally:
+        for s in sims:
+            s.stop()
+
+
+def admin(sim):
+    return RocketChat(ADMIN, ADMIN_PASS, server_url=sim.url, timeout=TIMEOUT)
+
+
+def test_bootstrap_flow_with_real_client(start):
+    sim = start("--version", "7.10.0")
+    rc = admin(sim)
+    me = rc.me()
+    assert me["success"] is True and me["username"] == ADMIN and me["roles"] == ["admin"]
+    assert rc.info()["version"] == "7.10.0"  # admin holds view-statistics
+    assert requests.get(f"{sim.url}/api/info", timeout=TIMEOUT).json()["version"] == "7.10"
+
+    bot = rc.users_create(email="hubot@example.org", name="Hubot", password="bot-pw", username="hubot")["user"]
+    assert rc.users_info(username="hubot")["user"]["_id"] == bot["_id"]
+
+    chan = rc.channels_create("devops")["channel"]
+    assert rc.channels_info(channel="devops")["channel"]["_id"] == chan["_id"]
+    for _ in range(2):  # re-inviting a member is not an error
+        assert rc.channels_invite(chan["_id"], bot["_id"])["success"] is True
+    assert rc.rooms_info(room_id=chan["_id"])["room"]["name"] == "devops"
+    sub = rc.subscriptions_get_one(chan["_id"])["subscription"]
+    assert sub["rid"] == chan["_id"] and sub["roles"] == ["owner"]
+
+    grp = rc.groups_create("secret-ops")["group"]
+    assert rc.groups_invite(grp["_id"], bot["_id"])["success"] is True
+    assert rc.groups_info(room_id=grp["_id"])["group"]["t"] == "p"
+
+    with pytest.raises(RocketApiException) as dup:
+        rc.channels_create("devops")
+    assert dup.value.status_code == 400
+    assert dup.value.error_type == "error-duplicate-channel-name"
+    assert dup.value.error == "A channel with name 'devops' exists [error-duplicate-channel-name]"
+
+    script = "class Script { process_incoming_request({ request }) { return { content: { text: 'x' } }; } }"
+    integ = rc.integrations_create("webhook-incoming", "gitlab", True, "hubot", "#devops", True,
+                                   script=script)["integration"]
+    assert integ["channel"] == ["#devops"] and integ["script"] == script and integ["scriptEnabled"] is True
+    assert "bot" in sim.sim("users/hubot")["roles"]  # side effect of addIncomingIntegration
+    listed = list(rc.integrations_list())
+    assert [i["_id"] for i in listed] == [integ["_id"]]
+    assert rc.integrations_get(integ["_id"])["integration"]["token"] == integ["token"]
+
+    hook = f"{sim.url}/hooks/{integ['_id']}/{integ['token']}"
+    r = requests.post(hook, json={"text": "pipeline #1 passed"},
+                      headers={"X-Gitlab-Event": "Pipeline Hook"}, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json() == {"success": True}
+    assert requests.get(f"{sim.url}/hooks/info/{integ['_id']}/{integ['token']}", timeout=TIMEOUT).json() == \
+        {"success": True}
+    bad = requests.post(f"{sim.url}/hooks/{integ['_id']}/nope", json={"text": "x"}, timeout=TIMEOUT)
+    assert bad.status_code == 404 and bad.json()["error"] == "Invalid integration id or token provided."
+
+    msgs = sim.sim("rooms/devops/messages")["messages"]
+    assert [m["msg"] for m in msgs] == ["pipeline #1 passed"]
+    assert msgs[0]["u"]["username"] == "hubot" and msgs[0]["bot"] == {"i": integ["_id"]}
+    assert msgs[0]["_sim"]["scriptEnabled"] is True and msgs[0]["_sim"]["scriptRun"] is False
+    assert msgs[0]["_sim"]["headers"]["x-gitlab-event"] == "Pipeline Hook"
+    history = list(rc.channels_history(chan["_id"]))
+    assert history[0]["msg"] == "pipeline #1 passed"
+
+    with pytest.raises(RocketApiException) as extra:
+        rc.integrations_create("webhook-incoming", "x", True, "hubot", "#devops", False, bogusField=1)
+    assert extra.value.error_type == "invalid-params"
+
+    assert rc.logout()["status"] == "success"
+    with pytest.raises(RocketApiException) as gone:
+        rc.me()
+    assert gone.value.status_code == 401
+    assert gone.value.response_json["message"] == "You must be logged in to do this."
+
+
+def test_rate_limiter_hits_plain_users_not_admins(start):
+    sim = start("--rate-limit-calls", "3")
+    rc = admin(sim)  # login call 1 of 3 from 127.0.0.1
+    for _ in range(5):
+        rc.me()  # admin holds api-bypass-rate-limit
+    rc.users_create(email="joe@example.org", name="Joe", password="joe-pw", username="joe")
+    joe = RocketChat("joe", "joe-pw", server_url=sim.url, timeout=TIMEOUT)  # login call 2 of 3
+    for _ in range(3):
+        joe.me()
+    with pytest.raises(RocketApiException) as e:
+        joe.me()
+    assert e.value.status_code == 429
+    assert e.value.error.endswith("before trying this endpoint again. [error-too-many-requests]")
+    raw = requests.get(f"{sim.url}/api/v1/me", headers=joe.headers, timeout=TIMEOUT)
+    assert raw.status_code == 429
+    assert raw.headers["X-RateLimit-Limit"] == "3" and raw.headers["X-RateLimit-Remaining"] == "0"
+    assert int(raw.headers["X-RateLimit-Reset"]) > 0
+    # A bot (role bot via an incoming integration) bypasses it as well.
+    rc.integrations_create("webhook-incoming", "h", True, "joe", "#general", False)
+    assert joe.me()["username"] == "joe"
+
+
+def test_login_token_cap_is_50(start):
+    sim = start("--setting", "API_Enable_Rate_Limiter=false")
+    first = admin(sim)
+    for _ in range(54):
+        admin(sim)
+    assert sim.sim(f"users/{ADMIN}")["loginTokens"] == 50
+    stale = RocketChat(auth_token=first.headers["X-Auth-Token"], user_id=first.headers["X-User-Id"],
+                       server_url=sim.url, timeout=TIMEOUT)
+    with pytest.raises(RocketApiException) as e:
+        stale.me()
+    assert e.value.status_code == 401
+    # resume login does not add a token
+    latest = admin(sim)
+    r = requests.post(f"{sim.url}/api/v1/login", json={"resume": latest.headers["X-Auth-Token"]}, timeout=TIMEOUT)
+    assert r.json()["status"] == "success"
+    assert sim.sim(f"users/{ADMIN}")["loginTokens"] == 50
+
+
+def test_verified_email_user_gets_totp_required(start):
+    sim = start()
+    rc = admin(sim)
+    rc.users_create(email="v@example.org", name="V", password="v-pw", username="verified", verified=True)
+    with pytest.raises(RocketAuthenticationException):
+        RocketChat("verified", "v-pw", server_url=sim.url, timeout=TIMEOUT)
+    r = requests.post(f"{sim.url}/api/v1/login", json={"username": "verified", "password": "v-pw"}, timeout=TIMEOUT)
+    assert r.status_code == 401
+    assert r.json()["error"] == "totp-required" and r.json()["details"]["method"] == "email"
+    code = sim.sim("users/verified")["2fa"]["emailCode"]
+    r = requests.post(f"{sim.url}/api/v1/login", json={"username": "verified", "password": "v-pw", "code": code},
+                      timeout=TIMEOUT)
+    assert r.json()["status"] == "success"
+    # With auto opt-in disabled a verified user logs in directly.
+    sim2 = start("--setting", "Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In=false")
+    admin(sim2).users_create(email="w@example.org", name="W", password="w-pw", username="w", verified=True)
+    assert RocketChat("w", "w-pw", server_url=sim2.url, timeout=TIMEOUT).me()["username"] == "w"
+
+
+def test_users_update_password_fallback_2fa(start):
+    sim = start("--setting", "Accounts_TwoFactorAuthentication_RememberFor=0")
+    rc = admin(sim)
+    uid = rc.headers["X-User-Id"]
+    with pytest.raises(RocketApiException) as e:
+        rc.users_update(uid, name="Big Boss")
+    assert e.value.error_type == "totp-required"
+    assert e.value.response_json["details"]["method"] == "password"
+    rc.headers["x-2fa-method"] = "password"
+    rc.headers["x-2fa-code"] = hashlib.sha256(ADMIN_PASS.encode()).hexdigest()
+    assert rc.users_update(uid, name="Big Boss")["user"]["name"] == "Big Boss"
+
+
+@pytest.mark.parametrize("version", ["6.13.0", "7.10.0", "8.1.0"])
+def test_version_switch(start, version):
+    sim = start("--version", version)
+    assert sim.version == version
+    health = requests.get(f"{sim.url}/health", timeout=TIMEOUT)
+    livez = requests.get(f"{sim.url}/livez", timeout=TIMEOUT)
+    unauth = requests.get(f"{sim.url}/api/v1/me", timeout=TIMEOUT)
+    assert unauth.status_code == 401
+    assert requests.get(f"{sim.url}/api/info", timeout=TIMEOUT).json()["version"] == version.rsplit(".", 1)[0]
+    rc = admin(sim)
+    if version == "8.1.0":
+        assert health.json() == {"status": "ok"} and livez.status_code == 200
+        assert requests.get(f"{sim.url}/readyz", timeout=TIMEOUT).json()["status"] == "ok"
+        assert unauth.json() == {"success": False, "error": "You must be logged in to do this."}
+        with pytest.raises(RocketApiException) as e:
+            rc.users_create(email="p@example.org", name="P", password="short", username="p")
+        assert e.value.error_type == "error-password-policy-not-met"
+        kinds = {d["error"] for d in e.value.response_json["details"]}
+        assert "error-password-policy-not-met-minLength" in kinds
+        bad = requests.post(f"{sim.url}/api/v1/login", json={"username": ADMIN, "password": "wrong"}, timeout=TIMEOUT)
+        assert bad.status_code == 401 and bad.json() == {"success": False, "error": "unauthorized"}
+    else:
+        assert health.text == "ok" and health.headers["Content-Type"].startswith("text/plain")
+        assert livez.status_code == 404
+        assert unauth.json()["status"] == "error"
+        assert rc.users_create(email="p@example.org", name="P", password="short", username="p")["success"]
+        bad = requests.post(f"{sim.url}/api/v1/login", json={"username": ADMIN, "password": "wrong"}, timeout=TIMEOUT)
+        assert bad.status_code == 401 and bad.json()["message"] == "Incorrect password"
+    fields = {"overrideDestinationChannelEnabled": False}
+    if version == "6.13.0":
+        with pytest.raises(RocketApiException):
+            rc.integrations_create("webhook-incoming", "o", True, ADMIN, "#general", False, **fields)
+    else:
+        assert rc.integrations_create("webhook-incoming", "o", True, ADMIN, "#general", False, **fields)["success"]
