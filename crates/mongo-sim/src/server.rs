@@ -839,14 +839,7 @@ impl Sim {
             attr["error"] =
                 json!("AuthenticationFailed: SCRAM authentication failed, storedKey mismatch");
         }
-        log::line(
-            if ok { "I" } else { "I" },
-            "ACCESS",
-            id,
-            &format!("conn{}", conn.id),
-            msg,
-            attr,
-        );
+        log::line("I", "ACCESS", id, &format!("conn{}", conn.id), msg, attr);
     }
 
     // ---------------------------------------------------------------- replication commands
@@ -920,7 +913,7 @@ impl Sim {
             .filter(|m| !self.members[conn.member].maps(&m.host))
             .filter(|m| {
                 self.member_for(&m.host)
-                    .is_none_or(|i| self.members[i].down)
+                    .map_or(true, |i| self.members[i].down)
             })
             .map(|m| {
                 (
@@ -1048,7 +1041,8 @@ impl Sim {
             json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
         );
         let state = st.rt[idx].state.unwrap_or(MemberState::Startup);
-        if !force && !(state == MemberState::Primary && st.rt[idx].writable) {
+        let writable_primary = state == MemberState::Primary && st.rt[idx].writable;
+        if !force && !writable_primary {
             return Err(fail(
                 10107,
                 format!(
