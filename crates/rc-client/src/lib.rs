@@ -1,0 +1,22 @@
+//! Typed, blocking Rocket.Chat REST client shared by rc-bootstrap and rc-probe.
+//!
+//! * every call takes its timeout from the run's [`sidecar::Deadline`];
+//! * both error shapes (before/after Rocket.Chat 8.0) become one [`RcError`] {status, id, message},
+//!   classified into the sidecar exit codes by [`RcError::failure`];
+//! * 429 answers are waited out when `X-RateLimit-Reset` falls inside the deadline;
+//! * tokens and passwords live in [`sidecar::Secret`]s; `Debug` output never shows them.
+//!
+//! Facts are from RocketChat/Rocket.Chat: apps/meteor/app/api/server/ApiClass.ts (auth headers,
+//! rate limiter, error shapes, login/logout), apps/meteor/app/api/server/v1/*.ts (endpoints),
+//! packages/rest-typings/src/v1/** (request schemas).
+
+// RcError is ~128 bytes; it is built once per failed network call, where size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod client;
+pub mod error;
+pub mod types;
+
+pub use client::{mask, normalize_base_url, password_digest, Client, Login, Session};
+pub use error::RcError;
+pub use types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};
