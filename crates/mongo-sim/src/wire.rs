@@ -8,8 +8,8 @@ pub const OP_REPLY: i32 = 1;
 pub const OP_QUERY: i32 = 2004;
 pub const OP_MSG: i32 = 2013;
 
-/// hello reply `maxMessageSizeBytes`; mongod closes the connection on anything bigger
-/// (src/mongo/transport/session_workflow.cpp / message size check in the transport layer).
+/// hello reply `maxMessageSizeBytes` (hello docs); a frame announcing more is treated as a
+/// protocol violation and the connection is closed, as mongod's transport layer does.
 pub const MAX_MESSAGE_SIZE: usize = 48_000_000;
 
 /// OP_MSG flagBits (wire-protocol docs, "flagBits").
