@@ -410,7 +410,9 @@ impl Client {
     pub fn room_info(&self, name: &str) -> Result<Option<Room>, RcError> {
         match self.get("/api/v1/rooms.info", &[("roomName", name)], "room") {
             Ok(r) => Ok(Some(r)),
-            Err(e) if e.is_not_found() => Ok(None),
+            // rooms.info answers `not-allowed` both for an unknown room and for one the caller
+            // cannot read (apps/meteor/app/api/server/v1/rooms.ts).
+            Err(e) if e.is_not_found() || e.error == "not-allowed" => Ok(None),
             Err(e) => Err(e),
         }
     }

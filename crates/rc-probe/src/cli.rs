@@ -1,0 +1,134 @@
+//! Flags and environment (the names Hubot's rocketchat adapter already uses, so one .env serves
+//! both), then one run under a deadline and a watchdog.
+
+use crate::{run, Config};
+use clap::Parser;
+use rc_client::{normalize_base_url, Session};
+use sidecar::report::{Report, Reporter};
+use sidecar::{duration, secret, watchdog, Deadline, Failure};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rc-probe",
+    version,
+    about = "HEALTHCHECK: exit 0 only when the bot can log in, its rooms exist, it is a member and may post.",
+    after_help = "Exit codes: 0 healthy, 1 unavailable/timed out, 2 usage, 3 refused (fix the setup).\n\
+The session token is cached in --token-cache (0600); a FROM-scratch image needs a writable /tmp \
+(or point RC_PROBE_TOKEN_CACHE at a writable volume). Without a writable cache each run logs out \
+again so tokens never pile up."
+)]
+pub struct Args {
+    /// Rocket.Chat base URL.
+    #[arg(long, env = "ROCKETCHAT_URL")]
+    pub url: String,
+    /// The bot's username.
+    #[arg(long, env = "ROCKETCHAT_USER")]
+    pub user: Option<String>,
+    /// The bot's password (prefer --password-file).
+    #[arg(long, env = "ROCKETCHAT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    #[arg(long, env = "ROCKETCHAT_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Room(s) the bot must be able to post in, comma-separated, without '#'.
+    #[arg(long, env = "ROCKETCHAT_ROOM")]
+    pub room: String,
+    /// Where the session token is cached between runs.
+    #[arg(
+        long,
+        env = "RC_PROBE_TOKEN_CACHE",
+        default_value = "/tmp/rc-probe.token"
+    )]
+    pub token_cache: PathBuf,
+    /// Do not cache the token (each run logs in and out: costs a login per run).
+    #[arg(long)]
+    pub no_token_cache: bool,
+    /// Use this user id + auth token instead of logging in.
+    #[arg(long, env = "RC_PROBE_USER_ID")]
+    pub user_id: Option<String>,
+    #[arg(long, env = "RC_PROBE_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    #[arg(long, env = "RC_PROBE_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<PathBuf>,
+    /// Incoming webhook URL to validate (without posting).
+    #[arg(long, env = "RC_PROBE_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+    /// File holding the webhook URL (what rc-bootstrap --webhook-url-file writes).
+    #[arg(long, env = "RC_PROBE_WEBHOOK_URL_FILE")]
+    pub webhook_url_file: Option<PathBuf>,
+    /// Overall deadline, e.g. 5s, 1500ms.
+    #[arg(long, env = "RC_PROBE_TIMEOUT", default_value = "5s", value_parser = duration::parse)]
+    pub timeout: Duration,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn config(args: Args) -> Result<Config, Failure> {
+    let url = normalize_base_url(&args.url)?;
+    let password = secret::resolve(
+        args.password,
+        args.password_file.as_deref(),
+        "--password / --password-file (ROCKETCHAT_PASSWORD[_FILE])",
+    )?;
+    let token = secret::resolve(
+        args.auth_token,
+        args.auth_token_file.as_deref(),
+        "--auth-token / --auth-token-file",
+    )?;
+    let given = match (args.user_id, token) {
+        (Some(user_id), Some(token)) => Some(Session { user_id, token }),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::usage(
+                "--user-id and --auth-token[-file] go together: give both or neither",
+            ))
+        }
+    };
+    let webhook_url = secret::resolve(
+        args.webhook_url,
+        args.webhook_url_file.as_deref(),
+        "--webhook-url / --webhook-url-file",
+    )?;
+    let rooms: Vec<String> = args
+        .room
+        .split(',')
+        .map(|r| r.trim().trim_start_matches('#').to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if rooms.is_empty() {
+        return Err(Failure::usage(
+            "--room (ROCKETCHAT_ROOM) is empty: name the room(s) the bot must post in",
+        ));
+    }
+    Ok(Config {
+        url,
+        user: args.user,
+        password,
+        rooms,
+        token_cache: (!args.no_token_cache).then_some(args.token_cache),
+        given,
+        webhook_url,
+    })
+}
+
+pub fn main() -> i32 {
+    let args = Args::parse();
+    let deadline = Deadline::after(args.timeout);
+    let reporter = Reporter {
+        prog: "rc-probe",
+        json: args.json,
+        quiet: true,
+    };
+    watchdog::arm(
+        deadline,
+        reporter,
+        format!("Rocket.Chat at {}", args.url.trim()),
+    );
+    let report = match config(args) {
+        Ok(cfg) => run(&cfg, deadline).unwrap_or_else(Report::from),
+        Err(f) => Report::from(f),
+    };
+    reporter.finish(&report, deadline.elapsed())
+}

@@ -1,0 +1,384 @@
+//! rc-probe: a HEALTHCHECK for the bot's side of Rocket.Chat. Exit 0 only when Rocket.Chat
+//! answers, the bot can authenticate, each room exists, the bot is a member and may post there,
+//! and (optionally) the incoming webhook URL is valid — checked without posting anything.
+//!
+//! It keeps ONE session: every password login adds a resume token to the user and the server
+//! keeps only the newest 50 (MAX_RESUME_LOGIN_TOKENS), so a probe logging in every 10 s would
+//! push out Hubot's own token and trip the login rate limiter. The token is cached in a file
+//! (0600, written atomically), validated with `GET /api/v1/me`, and a password login happens only
+//! when it is no longer valid.
+
+pub mod cli;
+
+use rc_client::{Client, RcError, Room, Session};
+use serde_json::{json, Value};
+use sidecar::report::Report;
+use sidecar::{Deadline, Failure, Secret};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// Hubot's ROCKETCHAT_ROOM may list several rooms, comma-separated.
+    pub rooms: Vec<String>,
+    pub token_cache: Option<PathBuf>,
+    /// An operator-given session (`--user-id` + `--auth-token`): never cached, never logged out.
+    pub given: Option<Session>,
+    pub webhook_url: Option<Secret>,
+}
+
+/// What a check found, as a report.
+pub fn run(cfg: &Config, deadline: Deadline) -> Result<Report, Failure> {
+    let mut client = Client::new(&cfg.url, deadline);
+    client
+        .info()
+        .map_err(|e| e.failure(&format!("Rocket.Chat at {}", cfg.url)))?;
+
+    let auth = authenticate(&mut client, cfg)?;
+    let result = check_rooms_and_hook(&client, cfg, &auth);
+    if auth.logout_after {
+        // The token could not be cached: drop it so that runs do not pile tokens up.
+        let _ = client.logout();
+    }
+    let (rooms, webhook) = result?;
+    let mut reason = format!(
+        "ok: {} can post in {}",
+        auth.username,
+        rooms
+            .iter()
+            .map(|r| format!("#{r}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(w) = &webhook {
+        reason.push_str(&format!("; webhook {w}"));
+    }
+    if let Some(note) = &auth.note {
+        reason.push_str(&format!(" ({note})"));
+    }
+    Ok(Report::ok(reason)
+        .with("user", auth.username.clone())
+        .with("rooms", json!(rooms))
+        .with("session", auth.source)
+        .with("webhook", webhook.map(Value::from).unwrap_or(Value::Null)))
+}
+
+struct Auth {
+    username: String,
+    is_admin: bool,
+    /// `given`, `cached` or `login`.
+    source: &'static str,
+    logout_after: bool,
+    note: Option<String>,
+}
+
+fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
+    if let Some(session) = &cfg.given {
+        client.set_session(Some(session.clone()));
+        let me = client.me().map_err(|e| {
+            if e.is_auth_failure() {
+                Failure::refused(format!(
+                    "the given --auth-token for user id {} is not valid (logged out or expired): {e}",
+                    session.user_id
+                ))
+            } else {
+                e.failure("checking the given token with /api/v1/me")
+            }
+        })?;
+        return Ok(Auth {
+            username: me.username.clone().unwrap_or_default(),
+            is_admin: me.has_role("admin"),
+            source: "given",
+            logout_after: false,
+            note: None,
+        });
+    }
+    let (Some(user), Some(password)) = (&cfg.user, &cfg.password) else {
+        return Err(Failure::usage(
+            "give the bot's --user and --password/--password-file (ROCKETCHAT_USER, ROCKETCHAT_PASSWORD[_FILE]), \
+             or --user-id with --auth-token[-file]",
+        ));
+    };
+    if let Some(path) = &cfg.token_cache {
+        if let Some(session) = load_cache(path, &cfg.url, user) {
+            client.set_session(Some(session));
+            match client.me() {
+                Ok(me) if same_user(&me.username, user) => {
+                    return Ok(Auth {
+                        username: me.username.clone().unwrap_or_default(),
+                        is_admin: me.has_role("admin"),
+                        source: "cached",
+                        logout_after: false,
+                        note: None,
+                    })
+                }
+                Ok(_) => {}
+                Err(e) if e.is_auth_failure() => {}
+                Err(e) => return Err(e.failure("checking the cached token with /api/v1/me")),
+            }
+            client.set_session(None);
+        }
+    }
+    let login = client
+        .login(user, password)
+        .map_err(|e| login_failure(user, &e))?;
+    let mut auth = Auth {
+        username: login.me.username.clone().unwrap_or_else(|| user.clone()),
+        is_admin: login.me.has_role("admin"),
+        source: "login",
+        logout_after: true,
+        note: None,
+    };
+    match &cfg.token_cache {
+        Some(path) => match save_cache(path, &cfg.url, user, &login.session) {
+            Ok(()) => auth.logout_after = false,
+            Err(e) => {
+                auth.note = Some(format!(
+                    "token cache {} not writable ({e}): logging out after each run; mount a writable /tmp or set --token-cache",
+                    path.display()
+                ))
+            }
+        },
+        None => {}
+    }
+    Ok(auth)
+}
+
+fn same_user(actual: &Option<String>, wanted: &str) -> bool {
+    actual
+        .as_deref()
+        .is_some_and(|a| a.eq_ignore_ascii_case(wanted))
+}
+
+fn login_failure(user: &str, e: &RcError) -> Failure {
+    if e.is_totp_required() {
+        return Failure::refused(format!(
+            "login as {user} answers totp-required: the bot has two-factor auth on (a verified email with \
+             Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In turns email 2FA on); unverify the bot's \
+             email or disable its 2FA (rc-bootstrap creates bots unverified)"
+        ));
+    }
+    if e.is_auth_failure() {
+        return Failure::refused(format!(
+            "login as {user} refused: wrong --user/--password, or the account is deactivated or has 2FA: {e}"
+        ));
+    }
+    e.failure(&format!("login as {user}"))
+}
+
+fn check_rooms_and_hook(
+    client: &Client,
+    cfg: &Config,
+    auth: &Auth,
+) -> Result<(Vec<String>, Option<String>), Failure> {
+    let mut checked = Vec::new();
+    for name in &cfg.rooms {
+        let room = client
+            .room_info(name)
+            .map_err(|e| e.failure(&format!("looking up room #{name}")))?
+            .ok_or_else(|| {
+                Failure::refused(format!(
+                    "room #{name} not found (or it is a private group the bot is not in): run rc-bootstrap or create it"
+                ))
+            })?;
+        let sub = client
+            .subscription(&room.id)
+            .map_err(|e| e.failure(&format!("reading the bot's subscription to #{name}")))?
+            .ok_or_else(|| {
+                Failure::refused(format!(
+                    "{} is not a member of #{name}: invite it (rc-bootstrap does)",
+                    auth.username
+                ))
+            })?;
+        may_post(
+            &room,
+            name,
+            &auth.username,
+            auth.is_admin,
+            sub.may_post_readonly(),
+        )?;
+        checked.push(name.clone());
+    }
+    let webhook = match &cfg.webhook_url {
+        None => None,
+        Some(url) => Some(check_webhook(client, url)?),
+    };
+    Ok((checked, webhook))
+}
+
+/// canSendMessage (apps/meteor/app/authorization/server/functions/canSendMessage.ts): archived
+/// rooms refuse; read-only rooms need `post-readonly` (admin, or room owner/moderator) or an
+/// explicit unmute; muted users cannot post.
+pub fn may_post(
+    room: &Room,
+    name: &str,
+    username: &str,
+    is_admin: bool,
+    room_moderator: bool,
+) -> Result<(), Failure> {
+    if room.archived {
+        return Err(Failure::refused(format!(
+            "#{name} is archived: nobody can post; unarchive it"
+        )));
+    }
+    let unmuted = room.unmuted.iter().any(|u| u == username);
+    if room.ro && !(is_admin || room_moderator || unmuted) {
+        return Err(Failure::refused(format!(
+            "#{name} is read-only and {username} lacks post-readonly: make it moderator/owner of the room \
+             (rc-bootstrap does) or unmute it there"
+        )));
+    }
+    if room.muted.iter().any(|u| u == username) {
+        return Err(Failure::refused(format!(
+            "{username} is muted in #{name}: unmute it"
+        )));
+    }
+    Ok(())
+}
+
+fn check_webhook(client: &Client, url: &Secret) -> Result<String, Failure> {
+    match client.webhook_info(url.expose()) {
+        Ok(()) => Ok("valid".into()),
+        // /hooks/* are rate limited per URL even for bots (WebHookAPI.shouldVerifyRateLimit has
+        // no api-bypass-rate-limit check): a 429 says nothing about validity, do not flap on it.
+        Err(e) if e.is_rate_limited() => Ok("not re-checked (rate limited)".into()),
+        Err(e) if e.is_unavailable() => Err(e.failure("checking the webhook URL")),
+        Err(e) => Err(Failure::refused(format!(
+            "the webhook URL is not valid (integration removed, disabled or token changed; rerun rc-bootstrap): {e}"
+        ))),
+    }
+}
+
+/// The token cache: `{"url","user","userId","authToken"}`, only used for the same url and user.
+pub fn load_cache(path: &Path, url: &str, user: &str) -> Option<Session> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let field = |k: &str| v.get(k).and_then(Value::as_str);
+    if field("url")? != url || !field("user")?.eq_ignore_ascii_case(user) {
+        return None;
+    }
+    Some(Session {
+        user_id: field("userId")?.to_string(),
+        token: Secret::new(field("authToken")?),
+    })
+}
+
+/// Writes the cache atomically (temp file in the same directory, mode 0600, then rename).
+pub fn save_cache(path: &Path, url: &str, user: &str, session: &Session) -> std::io::Result<()> {
+    let body = json!({
+        "url": url,
+        "user": user,
+        "userId": session.user_id,
+        "authToken": session.token.expose(),
+    });
+    write_private_atomic(path, body.to_string().as_bytes())
+}
+
+/// temp + fsync + rename, created 0600: readers see the old or the new file, never half of one.
+pub fn write_private_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sidecar::Exit;
+
+    fn room(ro: bool, muted: &[&str], unmuted: &[&str]) -> Room {
+        serde_json::from_value(json!({
+            "_id": "r1", "t": "c", "name": "ops", "ro": ro, "muted": muted, "unmuted": unmuted
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn posting_rules_follow_can_send_message() {
+        assert!(may_post(&room(false, &[], &[]), "ops", "bot", false, false).is_ok());
+        let ro = may_post(&room(true, &[], &[]), "ops", "bot", false, false).unwrap_err();
+        assert_eq!(ro.exit, Exit::Refused);
+        assert!(ro.message.contains("read-only"), "{}", ro.message);
+        assert!(may_post(&room(true, &[], &[]), "ops", "bot", false, true).is_ok());
+        assert!(may_post(&room(true, &[], &[]), "ops", "bot", true, false).is_ok());
+        assert!(may_post(&room(true, &[], &["bot"]), "ops", "bot", false, false).is_ok());
+        let muted = may_post(&room(false, &["bot"], &[]), "ops", "bot", false, true).unwrap_err();
+        assert!(muted.message.contains("muted"), "{}", muted.message);
+    }
+
+    #[test]
+    fn cache_round_trip_is_private_and_keyed_by_url_and_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rc-probe-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        let s = Session {
+            user_id: "u1".into(),
+            token: Secret::new("tok"),
+        };
+        save_cache(&path, "http://rc", "bot", &s).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_cache(&path, "http://rc", "BOT"), Some(s));
+        assert_eq!(load_cache(&path, "http://other", "bot"), None);
+        assert_eq!(load_cache(&path, "http://rc", "someone"), None);
+        std::fs::write(&path, "garbage").unwrap();
+        assert_eq!(load_cache(&path, "http://rc", "bot"), None);
+        assert!(save_cache(
+            &dir.join("missing/dir/token"),
+            "u",
+            "b",
+            &Session {
+                user_id: "x".into(),
+                token: Secret::new("y")
+            }
+        )
+        .is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn totp_and_wrong_password_are_explained() {
+        let totp = RcError::from_body(
+            "POST /api/v1/login",
+            401,
+            r#"{"status":"error","success":false,"error":"totp-required","message":"TOTP Required"}"#,
+        );
+        let f = login_failure("bot", &totp);
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(f.message.contains("totp-required") && f.message.contains("verified email"));
+        let wrong = RcError::from_body(
+            "POST /api/v1/login",
+            401,
+            r#"{"success":false,"error":"unauthorized"}"#,
+        );
+        assert!(login_failure("bot", &wrong)
+            .message
+            .contains("wrong --user/--password"));
+    }
+}
