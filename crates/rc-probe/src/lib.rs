@@ -12,9 +12,9 @@ pub mod cli;
 
 use rc_client::{Client, RcError, Room, Session};
 use serde_json::{json, Value};
+use sidecar::file::write_private_atomic;
 use sidecar::report::Report;
 use sidecar::{Deadline, Failure, Secret};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -132,8 +132,8 @@ fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
         logout_after: true,
         note: None,
     };
-    match &cfg.token_cache {
-        Some(path) => match save_cache(path, &cfg.url, user, &login.session) {
+    if let Some(path) = &cfg.token_cache {
+        match save_cache(path, &cfg.url, user, &login.session) {
             Ok(()) => auth.logout_after = false,
             Err(e) => {
                 auth.note = Some(format!(
@@ -141,8 +141,7 @@ fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
                     path.display()
                 ))
             }
-        },
-        None => {}
+        }
     }
     Ok(auth)
 }
@@ -275,35 +274,6 @@ pub fn save_cache(path: &Path, url: &str, user: &str, session: &Session) -> std:
         "authToken": session.token.expose(),
     });
     write_private_atomic(path, body.to_string().as_bytes())
-}
-
-/// temp + fsync + rename, created 0600: readers see the old or the new file, never half of one.
-pub fn write_private_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -6,11 +6,13 @@
 //! * [`exit`] — the documented exit codes and the one-line failure they carry;
 //! * [`secret`] — passwords and tokens from a value or a `*_FILE`, never printed;
 //! * [`report`] — the final line (or `--json` object) and progress lines;
+//! * [`file`] — secret-holding files written atomically, mode 0600;
 //! * [`watchdog`] — a last-resort timer that ends the process at its deadline, whatever blocks.
 
 pub mod deadline;
 pub mod duration;
 pub mod exit;
+pub mod file;
 pub mod report;
 pub mod retry;
 pub mod secret;

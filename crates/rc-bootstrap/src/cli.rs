@@ -1,0 +1,199 @@
+//! Flags, each with the environment variable the rest of the stack already uses (Rocket.Chat's
+//! ADMIN_* and ROOT_URL, Hubot's ROCKETCHAT_*), so one .env file serves every container.
+
+use crate::{is_blocked, run, Config, GITLAB_SCRIPT};
+use clap::Parser;
+use rc_client::normalize_base_url;
+use sidecar::report::{Report, Reporter};
+use sidecar::{duration, secret, watchdog, Deadline, Failure};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rc-bootstrap",
+    version,
+    about = "Idempotent Rocket.Chat set-up: admin, bot user, room, membership, GitLab incoming webhook.",
+    after_help = "Exit codes: 0 done (or nothing to do), 1 Rocket.Chat unavailable/timed out (retry), \
+2 usage/configuration, 3 refused by the server (wrong credentials, drift without --fix-drift)."
+)]
+pub struct Args {
+    /// Rocket.Chat base URL (as Hubot's ROCKETCHAT_URL).
+    #[arg(long, env = "ROCKETCHAT_URL")]
+    pub url: String,
+    /// Public base URL for the webhook URL (Rocket.Chat's ROOT_URL); defaults to --url.
+    #[arg(long, env = "ROOT_URL")]
+    pub public_url: Option<String>,
+    #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+    /// The admin's password (prefer --admin-password-file).
+    #[arg(long, env = "ADMIN_PASS", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    #[arg(long, env = "ADMIN_PASS_FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// Used only when the admin must be registered.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// How long to retry a refused admin login before trying users.register.
+    #[arg(long, env = "RC_BOOTSTRAP_ADMIN_WAIT", default_value = "60s", value_parser = duration::parse)]
+    pub admin_wait: Duration,
+    #[arg(long, env = "ROCKETCHAT_USER")]
+    pub bot_username: String,
+    /// The bot's password (prefer --bot-password-file).
+    #[arg(long, env = "ROCKETCHAT_PASSWORD", hide_env_values = true)]
+    pub bot_password: Option<String>,
+    #[arg(long, env = "ROCKETCHAT_PASSWORD_FILE")]
+    pub bot_password_file: Option<PathBuf>,
+    /// Default: <bot>@localhost.localdomain (left unverified on purpose).
+    #[arg(long, env = "RC_BOOTSTRAP_BOT_EMAIL")]
+    pub bot_email: Option<String>,
+    /// The room, without '#'. Hubot's ROCKETCHAT_ROOM may list several: the first is used.
+    #[arg(long, env = "ROCKETCHAT_ROOM")]
+    pub room: String,
+    /// A private group instead of a public channel.
+    #[arg(long)]
+    pub private: bool,
+    /// Make the room read-only (the bot is made moderator so it can still post).
+    #[arg(long)]
+    pub read_only: bool,
+    #[arg(long, env = "RC_BOOTSTRAP_WEBHOOK_NAME", default_value = "gitlab")]
+    pub webhook_name: String,
+    /// Script for the webhook instead of the embedded GitLab script.
+    #[arg(long, conflicts_with = "no_script")]
+    pub script: Option<PathBuf>,
+    /// A webhook without a script.
+    #[arg(long)]
+    pub no_script: bool,
+    /// Where to publish the webhook URL (0600, atomic).
+    #[arg(long, env = "RC_BOOTSTRAP_WEBHOOK_URL_FILE")]
+    pub webhook_url_file: Option<PathBuf>,
+    /// Print the webhook URL with its token.
+    #[arg(long)]
+    pub show_token: bool,
+    /// Reset a drifted bot user (password, roles, active, unverified email).
+    #[arg(long)]
+    pub fix_drift: bool,
+    /// Read only: print what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+    /// Overall deadline.
+    #[arg(long, env = "RC_BOOTSTRAP_TIMEOUT", default_value = "300s", value_parser = duration::parse)]
+    pub timeout: Duration,
+}
+
+pub fn config(args: Args) -> Result<Config, Failure> {
+    let url = normalize_base_url(&args.url)?;
+    let public_url = match &args.public_url {
+        Some(u) if !u.trim().is_empty() => normalize_base_url(u)
+            .map_err(|f| Failure::usage(f.message.replace("--url", "--public-url (ROOT_URL)")))?,
+        _ => url.clone(),
+    };
+    let admin_password = secret::resolve(
+        args.admin_password,
+        args.admin_password_file.as_deref(),
+        "--admin-password / --admin-password-file (ADMIN_PASS[_FILE])",
+    )?
+    .ok_or_else(|| {
+        Failure::usage("the admin password is missing: set ADMIN_PASS_FILE (or ADMIN_PASS)")
+    })?;
+    let bot_password = secret::resolve(
+        args.bot_password,
+        args.bot_password_file.as_deref(),
+        "--bot-password / --bot-password-file (ROCKETCHAT_PASSWORD[_FILE])",
+    )?
+    .ok_or_else(|| {
+        Failure::usage(
+            "the bot password is missing: set ROCKETCHAT_PASSWORD_FILE (or ROCKETCHAT_PASSWORD)",
+        )
+    })?;
+    let admin_user = args.admin_username.trim().to_string();
+    // Rocket.Chat's initialData ignores a blocked ADMIN_USERNAME and names the admin "admin";
+    // "admin" itself works that way, any other blocked name can never log in.
+    if is_blocked(&admin_user) && !admin_user.eq_ignore_ascii_case("admin") {
+        return Err(Failure::usage(format!(
+            "ADMIN_USERNAME {admin_user:?} is a blocked username in Rocket.Chat (admin, administrator, system, \
+             user, all, here): the server ignores it and creates the admin as \"admin\"; choose another name"
+        )));
+    }
+    let bot_user = args.bot_username.trim().to_string();
+    if bot_user.is_empty() || is_blocked(&bot_user) {
+        return Err(Failure::usage(format!(
+            "bot username {bot_user:?} cannot be used: it is empty or blocked in Rocket.Chat (admin, administrator, \
+             system, user, all, here); set ROCKETCHAT_USER to e.g. hubot"
+        )));
+    }
+    if bot_user.eq_ignore_ascii_case(&admin_user) {
+        return Err(Failure::usage(
+            "the bot and the admin must be different users: a bot running as admin defeats the point",
+        ));
+    }
+    let room = args
+        .room
+        .split(',')
+        .map(|r| r.trim().trim_start_matches('#'))
+        .find(|r| !r.is_empty())
+        .ok_or_else(|| {
+            Failure::usage("--room (ROCKETCHAT_ROOM) is empty: name the room, e.g. ops")
+        })?
+        .to_string();
+    let script = if args.no_script {
+        None
+    } else if let Some(path) = &args.script {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!("--script {}: cannot read: {e}", path.display()))
+        })?;
+        if !text.contains("class Script") {
+            return Err(Failure::usage(format!(
+                "--script {}: an incoming-webhook script must define `class Script` with process_incoming_request",
+                path.display()
+            )));
+        }
+        Some(text)
+    } else {
+        Some(GITLAB_SCRIPT.to_string())
+    };
+    Ok(Config {
+        url,
+        public_url,
+        bot_email: args
+            .bot_email
+            .unwrap_or_else(|| format!("{bot_user}@localhost.localdomain")),
+        admin_user,
+        admin_password,
+        admin_email: args.admin_email,
+        admin_wait: args.admin_wait,
+        bot_user,
+        bot_password,
+        room,
+        private: args.private,
+        read_only: args.read_only,
+        webhook_name: args.webhook_name,
+        script,
+        webhook_url_file: args.webhook_url_file,
+        show_token: args.show_token,
+        fix_drift: args.fix_drift,
+        dry_run: args.dry_run,
+    })
+}
+
+pub fn main() -> i32 {
+    let args = Args::parse();
+    let deadline = Deadline::after(args.timeout);
+    let reporter = Reporter {
+        prog: "rc-bootstrap",
+        json: args.json,
+        quiet: false,
+    };
+    watchdog::arm(
+        deadline,
+        reporter,
+        format!("Rocket.Chat at {}", args.url.trim()),
+    );
+    let report = match config(args) {
+        Ok(cfg) => run(&cfg, deadline, &reporter).unwrap_or_else(Report::from),
+        Err(f) => Report::from(f),
+    };
+    reporter.finish(&report, deadline.elapsed())
+}

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(rc_bootstrap::cli::main());
+}
