@@ -1,0 +1,316 @@
+//! rc-bootstrap, built, against rc-sim over real sockets.
+
+use e2e::rc::*;
+use serde_json::json;
+use std::os::unix::fs::PermissionsExt;
+
+fn with(mut env: Vec<(String, String)>, k: &str, v: &str) -> Vec<(String, String)> {
+    env.retain(|(key, _)| key != k);
+    env.push((k.to_string(), v.to_string()));
+    env
+}
+
+#[test]
+fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts() {
+    let sim = Sim::start(&["--admin-delay", "1500ms"]);
+    let dir = temp_dir("fresh");
+    let url_file = dir.join("webhook-url");
+    let env = env(&sim.url);
+    let url_file_s = url_file.to_str().unwrap();
+
+    let first = bootstrap(
+        &env,
+        &["--webhook-url-file", url_file_s, "--timeout", "60s"],
+    );
+    assert_eq!(first.code(), 0, "{first:?}");
+    assert!(
+        first.stderr.contains("admin login as root refused"),
+        "waited for the admin: {first:?}"
+    );
+    for step in [
+        "bot created",
+        "room created",
+        "webhook created",
+        "url_file written",
+    ] {
+        assert!(first.stdout.contains(step), "{step}: {first:?}");
+    }
+
+    // Webhook URL: 0600, the integration's id and token, token masked in the output.
+    let mode = std::fs::metadata(&url_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let hook_url = std::fs::read_to_string(&url_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let (_, integ) = http_json(&sim.url, "GET", "/_sim/integrations", &[], None);
+    let integ = &integ["integrations"][0];
+    let (id, token) = (
+        integ["_id"].as_str().unwrap(),
+        integ["token"].as_str().unwrap(),
+    );
+    assert_eq!(hook_url, format!("{}/hooks/{id}/{token}", sim.url));
+    assert!(
+        !first.stdout.contains(token) && !first.stderr.contains(token),
+        "token printed: {first:?}"
+    );
+    assert_eq!(integ["username"], BOT);
+    assert_eq!(integ["scriptEnabled"], true);
+    assert!(integ["script"].as_str().unwrap().contains("class Script"));
+
+    // No token left behind by the run: admin and bot were logged out.
+    assert_eq!(sim.login_tokens(ADMIN), 0);
+    assert_eq!(sim.login_tokens(BOT), 0);
+    let bot = sim.user(BOT);
+    assert!(
+        bot["roles"].as_array().unwrap().contains(&json!("bot")),
+        "{bot}"
+    );
+
+    // Second run: nothing changes.
+    let second = bootstrap(&env, &["--webhook-url-file", url_file_s, "--json"]);
+    assert_eq!(second.code(), 0, "{second:?}");
+    let v = second.json();
+    assert_eq!(v["changed"], 0, "{v}");
+    for (k, status) in v["objects"].as_object().unwrap() {
+        assert!(
+            status.as_str().unwrap().starts_with("unchanged"),
+            "{k}: {status}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&url_file).unwrap().trim(), hook_url);
+
+    // --show-token prints the full URL once.
+    let shown = bootstrap(&env, &["--show-token"]);
+    assert!(shown.stdout.contains(&hook_url), "{shown:?}");
+
+    // A GitLab event posted to the published URL lands in the room as the bot.
+    let path = hook_url.trim_start_matches(&sim.url).to_string();
+    let body = gitlab_fixture("push.json");
+    let (status, reply) = http(
+        &sim.url,
+        "POST",
+        &path,
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Gitlab-Event", "Push Hook"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let msgs = sim.messages(ROOM);
+    let text = msgs.to_string();
+    assert!(text.contains(BOT), "posted as the bot: {text}");
+    assert!(
+        text.to_lowercase().contains("push"),
+        "a push message: {text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let sim = Sim::start(&[]);
+    let r = bootstrap(&env(&sim.url), &["--dry-run", "--json"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(v["objects"]["bot"], "would create", "{v}");
+    assert_eq!(v["objects"]["webhook"], "would create", "{v}");
+    let (status, _) = http_json(&sim.url, "GET", &format!("/_sim/users/{BOT}"), &[], None);
+    assert_eq!(status, 404, "dry run created the bot");
+}
+
+#[test]
+fn retries_until_the_server_listens() {
+    let sim = Sim::start_env(
+        &["--listen-delay", "2s"],
+        &[("ADMIN_USERNAME", ADMIN), ("ADMIN_PASS", ADMIN_PASS)],
+        false,
+    );
+    let r = bootstrap(&env(&sim.url), &["--timeout", "60s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stderr.contains("attempt 1"), "{r:?}");
+}
+
+#[test]
+fn gives_up_with_exit_1_when_nothing_answers() {
+    let port = e2e::free_port();
+    let r = bootstrap(
+        &env(&format!("http://127.0.0.1:{port}")),
+        &["--timeout", "2s"],
+    );
+    assert_eq!(r.code(), 1, "{r:?}");
+    assert!(r.elapsed < std::time::Duration::from_secs(5), "{r:?}");
+}
+
+#[test]
+fn read_only_room_makes_the_bot_moderator_and_probe_agrees() {
+    let sim = Sim::start(&[]);
+    let env = env(&sim.url);
+    let r = bootstrap(&env, &["--read-only"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stdout.contains("post_rights moderator granted"), "{r:?}");
+    let (_, room) = http_json(&sim.url, "GET", &format!("/_sim/rooms/{ROOM}"), &[], None);
+    assert_eq!(room["ro"], true, "{room}");
+    let again = bootstrap(&env, &["--read-only", "--json"]);
+    assert_eq!(again.json()["objects"]["post_rights"], "unchanged");
+    let dir = temp_dir("ro");
+    let p = probe(&env, &["--token-cache", dir.join("tok").to_str().unwrap()]);
+    assert_eq!(p.code(), 0, "{p:?}");
+}
+
+#[test]
+fn private_group() {
+    let sim = Sim::start(&["--version", "6.13.0"]);
+    let env = env(&sim.url);
+    let r = bootstrap(&env, &["--private"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stdout.contains("room created (private group)"), "{r:?}");
+    let dir = temp_dir("group");
+    let p = probe(&env, &["--token-cache", dir.join("tok").to_str().unwrap()]);
+    assert_eq!(p.code(), 0, "{p:?}");
+    // Asking for a public channel of that name is a clear refusal, not a duplicate.
+    let wrong = bootstrap(&env, &[]);
+    assert_eq!(wrong.code(), 3, "{wrong:?}");
+    assert!(
+        wrong.stderr.contains("exists as a private group"),
+        "{wrong:?}"
+    );
+}
+
+#[test]
+fn registers_the_admin_when_none_exists_and_registration_is_open() {
+    let sim = Sim::start_env(
+        &["--setting", "Accounts_RegistrationForm=Public"],
+        &[],
+        true,
+    );
+    let r = bootstrap(&env(&sim.url), &["--admin-wait", "500ms"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stdout.contains("admin registered"), "{r:?}");
+    let admin = sim.user(ADMIN);
+    assert!(
+        admin["roles"].as_array().unwrap().contains(&json!("admin")),
+        "{admin}"
+    );
+}
+
+#[test]
+fn blocked_admin_usernames_are_refused_clearly() {
+    let sim = Sim::start(&[]);
+    let blocked = with(env(&sim.url), "ADMIN_USERNAME", "administrator");
+    let r = bootstrap(&blocked, &[]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(r.stderr.contains("blocked username"), "{r:?}");
+
+    // "admin" is fine through ADMIN_* but cannot be registered.
+    let bare = Sim::start_env(
+        &["--setting", "Accounts_RegistrationForm=Public"],
+        &[],
+        true,
+    );
+    let admin = with(env(&bare.url), "ADMIN_USERNAME", "admin");
+    let r = bootstrap(&admin, &["--admin-wait", "300ms"]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(r.stderr.contains("cannot be registered"), "{r:?}");
+}
+
+#[test]
+fn bot_password_drift_is_reported_then_fixed_with_fix_drift() {
+    let sim = Sim::start(&[]);
+    let env = env(&sim.url);
+    assert_eq!(bootstrap(&env, &[]).code(), 0);
+    let changed = with(env.clone(), "ROCKETCHAT_PASSWORD", "N3w-B0t-Passw0rd!q");
+    let drift = bootstrap(&changed, &[]);
+    assert_eq!(drift.code(), 3, "{drift:?}");
+    assert!(drift.stderr.contains("--fix-drift"), "{drift:?}");
+    let fixed = bootstrap(&changed, &["--fix-drift"]);
+    assert_eq!(fixed.code(), 0, "{fixed:?}");
+    assert!(fixed.stdout.contains("drift fixed"), "{fixed:?}");
+    let dir = temp_dir("drift");
+    let p = probe(
+        &changed,
+        &["--token-cache", dir.join("tok").to_str().unwrap()],
+    );
+    assert_eq!(p.code(), 0, "{p:?}");
+}
+
+#[test]
+fn totp_trap_is_explained() {
+    let sim = Sim::start(&[
+        "--setting",
+        "Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In=true",
+    ]);
+    // A bot created by hand with a verified email: email 2FA turns on for it.
+    let admin = sim.session(ADMIN, ADMIN_PASS);
+    let (status, v) = sim.api(
+        &admin,
+        "POST",
+        "/api/v1/users.create",
+        Some(&json!({"username": BOT, "email": "hubot@example.com", "name": "hubot", "password": BOT_PASS,
+                     "roles": ["bot"], "verified": true, "joinDefaultChannels": false})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = bootstrap(&env(&sim.url), &[]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(
+        r.stderr.contains("verified email") && r.stderr.contains("2FA"),
+        "{r:?}"
+    );
+    let fixed = bootstrap(&env(&sim.url), &["--fix-drift"]);
+    assert_eq!(fixed.code(), 0, "{fixed:?}");
+}
+
+#[test]
+fn password_policy_names_the_failing_rule() {
+    let sim = Sim::start(&["--version", "8.1.0"]);
+    let env = with(env(&sim.url), "ROCKETCHAT_PASSWORD", "short");
+    let r = bootstrap(&env, &[]);
+    assert_eq!(r.code(), 2, "{r:?}");
+    assert!(r.stderr.contains("password policy"), "{r:?}");
+    assert!(r.stderr.contains("too short"), "{r:?}");
+}
+
+#[test]
+fn survives_the_rate_limiter() {
+    let sim = Sim::start(&["--rate-limit-calls", "2", "--rate-limit-window", "2s"]);
+    let env = env(&sim.url);
+    let mut waited = false;
+    for _ in 0..3 {
+        let r = bootstrap(&env, &["--timeout", "60s"]);
+        assert_eq!(r.code(), 0, "{r:?}");
+        waited |= r.stderr.contains("rate limited");
+    }
+    assert!(
+        waited,
+        "the login limit (2 per 2s) must have been hit and waited out"
+    );
+}
+
+#[test]
+fn secrets_from_files_and_usage_errors() {
+    let sim = Sim::start(&[]);
+    let dir = temp_dir("files");
+    let (a, b) = (dir.join("admin"), dir.join("bot"));
+    std::fs::write(&a, format!("{ADMIN_PASS}\n")).unwrap();
+    std::fs::write(&b, format!("{BOT_PASS}\n")).unwrap();
+    let mut env: Vec<(String, String)> = env(&sim.url)
+        .into_iter()
+        .filter(|(k, _)| k != "ADMIN_PASS" && k != "ROCKETCHAT_PASSWORD")
+        .collect();
+    env.push(("ADMIN_PASS_FILE".into(), a.to_str().unwrap().into()));
+    env.push((
+        "ROCKETCHAT_PASSWORD_FILE".into(),
+        b.to_str().unwrap().into(),
+    ));
+    let r = bootstrap(&env, &[]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let missing = bootstrap(
+        &with(env.clone(), "ADMIN_PASS_FILE", "/nonexistent/pw"),
+        &[],
+    );
+    assert_eq!(missing.code(), 2, "{missing:?}");
+    assert!(missing.stderr.contains("cannot read"), "{missing:?}");
+    let bad_url = bootstrap(&with(env, "ROCKETCHAT_URL", "rocketchat:3000"), &[]);
+    assert_eq!(bad_url.code(), 2, "{bad_url:?}");
+}
