@@ -1,0 +1,20 @@
+//! A minimal MongoDB client protocol for the coquelicot sidecars, deliberately small: no driver,
+//! no async runtime, no pool or monitor — one blocking connection at a time, every wait bound to
+//! a [`sidecar::Deadline`].
+//!
+//! * [`bson`] — our own codec for the BSON types replies contain; hostile bytes give errors;
+//! * [`msg`] — OP_MSG request/reply framing (kind 0/1 sections, checksum, moreToCome refused);
+//! * [`conn`] — a connection and `command(db, doc)`, `{ok: 0}` mapped to a typed error;
+//! * [`uri`] — `mongodb://` connection strings (no SRV, no TLS yet: clear usage errors);
+//! * [`scram`] — SCRAM-SHA-256 authentication with server-signature verification.
+
+pub mod bson;
+pub mod conn;
+pub mod msg;
+pub mod scram;
+pub mod uri;
+
+pub use bson::{Doc, Value};
+pub use conn::{Connection, Error, ServerError};
+pub use scram::Credential;
+pub use uri::{HostPort, Uri};

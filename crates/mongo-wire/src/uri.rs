@@ -1,0 +1,339 @@
+//! `mongodb://` connection strings, the subset a sidecar needs
+//! (https://github.com/mongodb/specifications/blob/master/source/connection-string/connection-string-spec.md,
+//! https://www.mongodb.com/docs/manual/reference/connection-string/). Errors are one line for a
+//! usage error (exit 2); the password never appears in them.
+
+use sidecar::Secret;
+use std::fmt;
+use std::time::Duration;
+
+pub const DEFAULT_PORT: u16 = 27017;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl HostPort {
+    /// `host`, `host:port`, `[v6]`, `[v6]:port`. The message says what is wrong with which host.
+    pub fn parse(text: &str) -> Result<HostPort, String> {
+        let bad =
+            |why: &str| format!("invalid host {text:?}: {why} (want host:port, e.g. mongo1:27017)");
+        if text.is_empty() {
+            return Err(bad("empty"));
+        }
+        if text.ends_with(".sock") || text.contains('/') {
+            return Err(bad("Unix domain sockets are not supported"));
+        }
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let end = rest.find(']').ok_or_else(|| bad("unclosed '['"))?;
+            let after = &rest[end + 1..];
+            let port = match after {
+                "" => None,
+                p if p.starts_with(':') => Some(&p[1..]),
+                _ => return Err(bad("junk after ']'")),
+            };
+            (&rest[..end], port)
+        } else {
+            match text.rsplit_once(':') {
+                Some((h, _)) if h.contains(':') => {
+                    return Err(bad("IPv6 addresses must be in brackets"))
+                }
+                Some((h, p)) => (h, Some(p)),
+                None => (text, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("empty host name"));
+        }
+        let port = match port {
+            None => DEFAULT_PORT,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(bad("port must be 1-65535")),
+            },
+        };
+        Ok(HostPort {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+    ScramSha256,
+}
+
+impl Mechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uri {
+    pub hosts: Vec<HostPort>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub default_db: Option<String>,
+    pub replica_set: Option<String>,
+    pub auth_source: Option<String>,
+    pub auth_mechanism: Option<Mechanism>,
+    pub direct_connection: Option<bool>,
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Uri {
+    /// Where credentials are checked: authSource, else the URI's database, else admin (spec).
+    pub fn auth_db(&self) -> &str {
+        self.auth_source
+            .as_deref()
+            .or(self.default_db.as_deref())
+            .unwrap_or("admin")
+    }
+
+    /// The hosts as `a:27017,b:27017`, for messages.
+    pub fn hosts_text(&self) -> String {
+        self.hosts
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Parses a connection string. `Err` is a one-line usage message.
+pub fn parse(text: &str) -> Result<Uri, String> {
+    let shown = sidecar::secret::redact_userinfo(text);
+    if text.starts_with("mongodb+srv://") {
+        return Err(format!(
+            "{shown}: mongodb+srv:// (DNS seed lists) is not supported: list the hosts, e.g. mongodb://mongo1:27017,mongo2:27017/?replicaSet=rs0"
+        ));
+    }
+    let rest = text.strip_prefix("mongodb://").ok_or_else(|| {
+        format!(
+            "{shown}: not a MongoDB URI: it must start with mongodb://, e.g. mongodb://mongo:27017"
+        )
+    })?;
+    // Split at the first '/' or '?' that follows the host list (userinfo may not contain them
+    // unescaped, per the spec, so the first one ends the authority).
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    let (userinfo, hostlist) = match authority.rfind('@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+        None => (None, authority),
+    };
+    let mut uri = Uri {
+        hosts: Vec::new(),
+        username: None,
+        password: None,
+        default_db: None,
+        replica_set: None,
+        auth_source: None,
+        auth_mechanism: None,
+        direct_connection: None,
+        connect_timeout: None,
+    };
+    if let Some(info) = userinfo {
+        if info.contains('@') {
+            return Err(format!(
+                "{shown}: '@' in the user name or password must be percent-encoded as %40"
+            ));
+        }
+        let (user, pass) = match info.split_once(':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (info, None),
+        };
+        if pass.is_some_and(|p| p.contains(':')) {
+            return Err(format!(
+                "{shown}: ':' in the password must be percent-encoded as %3A"
+            ));
+        }
+        let user = percent_decode(user).map_err(|e| format!("{shown}: user name: {e}"))?;
+        if user.is_empty() {
+            return Err(format!("{shown}: the user name is empty"));
+        }
+        uri.username = Some(user);
+        if let Some(p) = pass {
+            // Never echo the password, not even in the decoding error.
+            uri.password =
+                Some(Secret::new(percent_decode(p).map_err(|_| {
+                    format!("{shown}: the password has a bad %-escape")
+                })?));
+        }
+    }
+    if hostlist.is_empty() {
+        return Err(format!("{shown}: no host: e.g. mongodb://mongo:27017"));
+    }
+    for h in hostlist.split(',') {
+        uri.hosts
+            .push(HostPort::parse(&percent_decode(h)?).map_err(|e| format!("{shown}: {e}"))?);
+    }
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    let db = path.strip_prefix('/').unwrap_or(path);
+    if !db.is_empty() {
+        let db = percent_decode(db).map_err(|e| format!("{shown}: database: {e}"))?;
+        if db.contains(['/', '\\', ' ', '"', '$']) {
+            return Err(format!("{shown}: invalid database name {db:?}"));
+        }
+        uri.default_db = Some(db);
+    }
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{shown}: option {pair:?} has no value (key=value)"))?;
+        let value = percent_decode(value).map_err(|e| format!("{shown}: {key}: {e}"))?;
+        let boolean = |v: &str| match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("{shown}: {key} must be true or false, not {v:?}")),
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "replicaset" => uri.replica_set = Some(value).filter(|v| !v.is_empty()),
+            "authsource" => uri.auth_source = Some(value).filter(|v| !v.is_empty()),
+            "authmechanism" => {
+                uri.auth_mechanism = Some(match value.as_str() {
+                    "SCRAM-SHA-256" => Mechanism::ScramSha256,
+                    other => {
+                        return Err(format!(
+                            "{shown}: authMechanism {other} is not supported: use SCRAM-SHA-256 (the default since MongoDB 4.0)"
+                        ))
+                    }
+                })
+            }
+            "directconnection" => uri.direct_connection = Some(boolean(&value)?),
+            "connecttimeoutms" => {
+                let ms: u64 = value.parse().map_err(|_| {
+                    format!("{shown}: connectTimeoutMS must be a number of milliseconds")
+                })?;
+                // 0 means "no timeout" in the spec; our deadline still bounds every wait.
+                uri.connect_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            "tls" | "ssl" if boolean(&value)? => {
+                return Err(format!(
+                    "{shown}: TLS is not supported yet: connect over the private container network without tls=true"
+                ));
+            }
+            // Other options (retryWrites, w, readPreference, …) concern the application's
+            // driver, which reads the same MONGO_URL; they do not change what we do.
+            _ => {}
+        }
+    }
+    if uri.direct_connection == Some(true) && uri.hosts.len() > 1 {
+        return Err(format!(
+            "{shown}: directConnection=true needs exactly one host"
+        ));
+    }
+    if uri.password.is_some() && uri.username.is_none() {
+        return Err(format!("{shown}: a password without a user name"));
+    }
+    Ok(uri)
+}
+
+/// `%XX` decoding; the result must be UTF-8.
+pub fn percent_decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("bad %-escape (want %XX)")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "%-escapes do not form UTF-8".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_uri() {
+        let u = parse("mongodb://ro%40t:p%3Ass%25@Mongo1:27018,mongo2,[::1]:27019/app?replicaSet=rs0&authSource=admin&authMechanism=SCRAM-SHA-256&directConnection=false&connectTimeoutMS=1500&retryWrites=true").unwrap();
+        assert_eq!(u.username.as_deref(), Some("ro@t"));
+        assert_eq!(u.password.as_ref().unwrap().expose(), "p:ss%");
+        assert_eq!(u.hosts_text(), "mongo1:27018,mongo2:27017,[::1]:27019");
+        assert_eq!(u.default_db.as_deref(), Some("app"));
+        assert_eq!(u.replica_set.as_deref(), Some("rs0"));
+        assert_eq!(u.auth_db(), "admin");
+        assert_eq!(u.auth_mechanism, Some(Mechanism::ScramSha256));
+        assert_eq!(u.direct_connection, Some(false));
+        assert_eq!(u.connect_timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn auth_db_falls_back_to_path_then_admin() {
+        assert_eq!(parse("mongodb://u:p@h/app").unwrap().auth_db(), "app");
+        assert_eq!(parse("mongodb://u:p@h").unwrap().auth_db(), "admin");
+        assert_eq!(parse("mongodb://h/?").unwrap().hosts[0].port, 27017);
+    }
+
+    #[test]
+    fn clear_errors_never_showing_the_password() {
+        for (uri, want) in [
+            ("mongodb+srv://u:hunter2@x", "mongodb+srv"),
+            ("http://h", "must start with mongodb://"),
+            (
+                "mongodb://u:hunter2@h/?tls=true",
+                "TLS is not supported yet",
+            ),
+            (
+                "mongodb://u:hunter2@h/?ssl=true",
+                "TLS is not supported yet",
+            ),
+            (
+                "mongodb://u:hunter2@h/?authMechanism=PLAIN",
+                "not supported",
+            ),
+            ("mongodb://u:hunter2@h:0", "port"),
+            ("mongodb://u:hunter2@h:99999", "port"),
+            ("mongodb://u:hunter2@", "no host"),
+            (
+                "mongodb://u:hunter2@a,b/?directConnection=true",
+                "exactly one host",
+            ),
+            ("mongodb://u:hun:ter2@h", "%3A"),
+            ("mongodb://u@x:hunter2@h", "%40"),
+            ("mongodb://h/?replicaSet", "no value"),
+            ("mongodb://h/?directConnection=yes", "true or false"),
+            (
+                "mongodb://u:hunter2@h/?connectTimeoutMS=abc",
+                "milliseconds",
+            ),
+            ("mongodb://u:hunter2@::1", "brackets"),
+            ("mongodb://u:hunter2@h%zz", "escape"),
+        ] {
+            let err = parse(uri).unwrap_err();
+            assert!(err.contains(want), "{uri}: {err}");
+            assert!(!err.contains("hunter2"), "{uri}: {err}");
+            assert!(!err.contains('\n'));
+        }
+        assert!(parse("mongodb://h/?tls=false").is_ok());
+    }
+}
