@@ -1,0 +1,215 @@
+//! Which failures are worth retrying, and the one line an operator needs for the others.
+//! Codes: src/mongo/base/error_codes.yml in mongodb/mongo.
+
+use mongo_wire::{Error, ServerError};
+use sidecar::Failure;
+
+/// What we were doing when it failed, for the hint.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The member we talked to (`host:port`).
+    pub host: String,
+    /// The member hosts we proposed (replSetInitiate), if any.
+    pub members: Vec<String>,
+    /// The set name we want.
+    pub set_name: Option<String>,
+    /// The user we authenticated as, if any.
+    pub username: Option<String>,
+}
+
+/// Server codes that mean "not now": elections, startup, shutdown, transient network trouble
+/// seen by the server. Everything else the server says is taken as final.
+pub const RETRYABLE_CODES: &[i32] = &[
+    6,     // HostUnreachable
+    7,     // HostNotFound
+    89,    // NetworkTimeout
+    91,    // ShutdownInProgress
+    94,    // NotYetInitialized
+    109,   // ConfigurationInProgress (a concurrent initiate/reconfig is running)
+    189,   // PrimarySteppedDown
+    262,   // ExceededTimeLimit
+    9001,  // SocketException
+    10107, // NotWritablePrimary
+    11600, // InterruptedAtShutdown
+    11602, // InterruptedDueToReplStateChange
+    13435, // NotPrimaryNoSecondaryOk
+    13436, // NotPrimaryOrSecondary
+];
+
+pub const ALREADY_INITIALIZED: i32 = 23;
+
+/// Turns a protocol error into the run's failure: retryable (exit 1) or final (exit 3) with a hint.
+pub fn classify(err: &Error, ctx: &Context) -> Failure {
+    match err {
+        Error::Resolve { host, detail } => Failure::unavailable(format!(
+            "cannot resolve {host} ({detail}): not up yet, or not the name it has on this network"
+        )),
+        Error::Refused { host } => Failure::unavailable(format!(
+            "{host} refused the connection: mongod is not listening there (yet)"
+        )),
+        Error::TimedOut { host } => {
+            Failure::unavailable(format!("{host} did not answer in time"))
+        }
+        Error::Io { .. } => Failure::unavailable(err.to_string()),
+        Error::Protocol { host, detail } => Failure::refused(format!(
+            "{host} does not speak the MongoDB protocol we expect ({detail}): is this a mongod port (MongoDB 3.6 or newer)?"
+        )),
+        Error::Auth(m) => Failure::refused(format!("authentication with {} failed: {m}", ctx.host)),
+        Error::Server(e) => server_failure(e, ctx),
+    }
+}
+
+fn server_failure(e: &ServerError, ctx: &Context) -> Failure {
+    let host = &ctx.host;
+    if RETRYABLE_CODES.contains(&e.code) {
+        return Failure::unavailable(format!("{host}: {e}"));
+    }
+    let set = ctx.set_name.as_deref().unwrap_or("NAME");
+    match e.code {
+        18 => Failure::refused(format!(
+            "{host} rejected the credentials of user {:?} (AuthenticationFailed): check the user name, the password file and authSource",
+            ctx.username.as_deref().unwrap_or("")
+        )),
+        13 if ctx.username.is_none() => Failure::refused(format!(
+            "{host} requires authentication ({}): the localhost exception does not reach a separate container: give a cluster-admin user (--username/--password-file, or user:password in the URI)",
+            e.errmsg
+        )),
+        13 => Failure::refused(format!(
+            "{host}: user {:?} is not allowed to do this ({}): grant it the clusterManager or clusterAdmin role (or root)",
+            ctx.username.as_deref().unwrap_or(""),
+            e.errmsg
+        )),
+        76 => Failure::refused(format!(
+            "mongod at {host} was not started with --replSet: add `--replSet {set}` to its command line (NoReplicationEnabled)"
+        )),
+        93 if e.errmsg.contains("command line reports") => Failure::refused(format!(
+            "set-name mismatch at {host}: {} — use the name mongod was started with (--replSet) or fix mongod",
+            e.errmsg
+        )),
+        93 if e.errmsg.contains("maps to this node") => Failure::refused(format!(
+            "none of the member hosts ({}) is how mongod at {host} knows itself (InvalidReplicaSetConfig): {host} must be the name mongod is reached by inside the container network, e.g. the compose service name mongo1:27017, not localhost or a published port",
+            ctx.members.join(", ")
+        )),
+        74 => {
+            let named: Vec<&str> = ctx
+                .members
+                .iter()
+                .map(String::as_str)
+                .filter(|m| e.errmsg.contains(m))
+                .collect();
+            let which = if named.is_empty() {
+                "some member(s)".to_string()
+            } else {
+                named.join(", ")
+            };
+            Failure::refused(format!(
+                "mongod at {host} cannot reach {which} (NodeNotFound): each member host must be the name mongod is reached by inside the container network, e.g. the compose service name; server said: {}",
+                e.errmsg
+            ))
+        }
+        _ => Failure::refused(format!("{host} refused: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sidecar::Exit;
+
+    fn server(code: i32, errmsg: &str) -> Error {
+        Error::Server(ServerError {
+            code,
+            code_name: "X".into(),
+            errmsg: errmsg.into(),
+        })
+    }
+
+    fn ctx() -> Context {
+        Context {
+            host: "mongo1:27017".into(),
+            members: vec!["mongo1:27017".into(), "mongo2:27017".into()],
+            set_name: Some("rs0".into()),
+            username: None,
+        }
+    }
+
+    #[test]
+    fn network_trouble_is_retryable() {
+        for e in [
+            Error::Refused { host: "h:1".into() },
+            Error::TimedOut { host: "h:1".into() },
+            Error::Resolve {
+                host: "h:1".into(),
+                detail: "nx".into(),
+            },
+            Error::Io {
+                host: "h:1".into(),
+                detail: "reset".into(),
+            },
+            server(10107, "not primary"),
+            server(94, "no config"),
+        ] {
+            assert!(classify(&e, &ctx()).is_retryable(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn final_errors_carry_hints() {
+        let f = classify(
+            &server(76, "This node was not started with replication enabled."),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(f.message.contains("--replSet rs0"), "{}", f.message);
+
+        let f = classify(
+            &server(93, "No host described in new configuration with {version: 1, term: 0} for replica set rs0 maps to this node"),
+            &ctx(),
+        );
+        assert!(
+            f.message.contains("mongo1:27017, mongo2:27017"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("compose service name"), "{}", f.message);
+
+        let f = classify(&server(93, "Attempting to initiate a replica set with name x, but command line reports rs0; rejecting"), &ctx());
+        assert!(f.message.contains("set-name mismatch"), "{}", f.message);
+
+        let f = classify(
+            &server(74, "replSetInitiate quorum check failed because not all proposed set members responded affirmatively: mongo2:27017 failed with Error connecting"),
+            &ctx(),
+        );
+        assert!(
+            f.message.contains("cannot reach mongo2:27017 "),
+            "{}",
+            f.message
+        );
+
+        let f = classify(
+            &server(13, "Command replSetInitiate requires authentication"),
+            &ctx(),
+        );
+        assert!(f.message.contains("localhost exception"), "{}", f.message);
+        let mut with_user = ctx();
+        with_user.username = Some("ops".into());
+        let f = classify(&server(13, "not authorized"), &with_user);
+        assert!(f.message.contains("clusterManager"), "{}", f.message);
+        let f = classify(&server(18, "Authentication failed."), &with_user);
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(f.message.contains("\"ops\""), "{}", f.message);
+
+        assert_eq!(classify(&server(2, "BadValue"), &ctx()).exit, Exit::Refused);
+        assert_eq!(
+            classify(
+                &Error::Protocol {
+                    host: "h".into(),
+                    detail: "x".into()
+                },
+                &ctx()
+            )
+            .exit,
+            Exit::Refused
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! Replica-set logic shared by mongo-rs-init and mongo-rs-probe, kept apart from the binaries so
+//! that both read a member's state, and word their failures, the same way.
+//!
+//! * [`state`] — a hello reply as a typed member state (plus replSetGetStatus refinement);
+//! * [`probe`] — the health verdict for one member;
+//! * [`plan`] — initiate or not, and the config to propose;
+//! * [`errors`] — retryable vs final server/network errors, with operator hints;
+//! * [`client`] — hello / replSetGetStatus over one connection.
+
+pub mod client;
+pub mod errors;
+pub mod plan;
+pub mod probe;
+pub mod state;
+
+pub use errors::{classify, Context};
+pub use plan::{build_config, plan, Plan};
+pub use state::{Hello, MemberState};
