@@ -1,0 +1,256 @@
+//! mongo-rs-probe: a HEALTHCHECK for one mongod replica-set member. One direct connection to
+//! the first host of the URI, one `hello` (no authentication needed), a verdict, an exit code.
+//! No pool, no monitoring thread: it must finish within `--timeout` whatever the server does.
+
+use clap::Parser;
+use mongo_rs::{client, probe, state, Context, MemberState};
+use mongo_wire::{uri, Error};
+use sidecar::report::{Report, Reporter};
+use sidecar::{duration, secret, watchdog, Deadline, Failure};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const PROG: &str = "mongo-rs-probe";
+
+const LONG_ABOUT: &str = "\
+Health check for one mongod replica-set member: exits 0 only when the member is a writable
+PRIMARY (or a SECONDARY with --allow-secondary). Otherwise it prints ONE line saying why, in
+operator words: not initiated yet (run mongo-rs-init), standalone mongod (not started with
+--replSet), STARTUP2/RECOVERING/ARBITER/REMOVED, primary in drain mode, wrong set name,
+unreachable, timed out.
+
+It opens one direct connection to the FIRST host of the URI and sends one `hello`, which needs
+no authentication. Credentials are used only to tell STARTUP2 from RECOVERING (replSetGetStatus).
+Whatever the server does (never answers, trickles, resets), it exits by --timeout plus a few ms.
+
+Examples:
+  # Dockerfile / compose healthcheck inside the mongod container (default URI):
+  HEALTHCHECK CMD [\"/mongo-rs-probe\"]
+  mongo-rs-probe --uri mongodb://mongo1:27017 --replica-set rs0 --timeout 3s
+  MONGO_URL=mongodb://mongo1:27017/?replicaSet=rs0 mongo-rs-probe --allow-secondary --json
+
+Exit codes:
+  0  writable PRIMARY (or SECONDARY with --allow-secondary)
+  1  not ready: not initiated, electing, drain mode, SECONDARY, unreachable, timed out
+  2  usage: bad flag, URI, duration or password file
+  3  misconfigured for good: standalone mongod, wrong set name, arbiter, bad credentials
+
+Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD,
+MONGO_PASSWORD_FILE, MONGO_RS_PROBE_TIMEOUT, MONGO_RS_PROBE_ALLOW_SECONDARY, MONGO_RS_PROBE_JSON.
+Prefer MONGO_PASSWORD_FILE (a Docker/Kubernetes secret file) to MONGO_PASSWORD; passwords are
+never printed, and user:password in the URI is shown as user:***.";
+
+#[derive(Parser, Debug)]
+#[command(name = PROG, version, about = "Exit 0 only when this mongod is a writable replica-set PRIMARY.", long_about = LONG_ABOUT)]
+pub struct Args {
+    /// MongoDB URI; the FIRST host is probed (the same MONGO_URL Rocket.Chat reads).
+    #[arg(
+        long,
+        env = "MONGO_URL",
+        default_value = "mongodb://localhost:27017",
+        hide_env_values = true
+    )]
+    pub uri: String,
+
+    /// Give up after this long (e.g. 500ms, 2s); the process exits by then.
+    #[arg(long, env = "MONGO_RS_PROBE_TIMEOUT", default_value = "2s", value_parser = positive_duration)]
+    pub timeout: Duration,
+
+    /// Also report healthy when the member is a SECONDARY.
+    #[arg(long, env = "MONGO_RS_PROBE_ALLOW_SECONDARY")]
+    pub allow_secondary: bool,
+
+    /// Expected replica-set name (default: the URI's replicaSet option); a mismatch fails (exit 3).
+    #[arg(long, env = "MONGO_REPLICA_SET")]
+    pub replica_set: Option<String>,
+
+    /// Print one JSON object (ok, exit, reason, state, setName, host, elapsed_ms…) on stdout.
+    #[arg(long, env = "MONGO_RS_PROBE_JSON")]
+    pub json: bool,
+
+    /// User for replSetGetStatus (optional; hello needs none).
+    #[arg(long, env = "MONGO_USERNAME")]
+    pub username: Option<String>,
+
+    /// File holding the password (MONGO_PASSWORD gives the value itself; never on the command line).
+    #[arg(long, env = "MONGO_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration::parse(text)? {
+        d if d.is_zero() => Err("the timeout must be more than 0, e.g. 2s".into()),
+        d => Ok(d),
+    }
+}
+
+/// Parses `argv` and runs; returns the exit code. Usage errors are one line on stderr (exit 2).
+pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = match Args::try_parse_from(argv) {
+        Ok(args) => args,
+        Err(e) => return clap_exit(e),
+    };
+    let reporter = Reporter {
+        prog: PROG,
+        json: args.json,
+        quiet: true,
+    };
+    let deadline = Deadline::after(args.timeout);
+    let report = run(&args, deadline, reporter);
+    reporter.finish(&report, deadline.elapsed())
+}
+
+/// `--help`/`--version` print as clap renders them; errors become one line, exit 2.
+pub fn clap_exit(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return 0;
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    eprintln!(
+        "{PROG}: {} (see --help)",
+        sidecar::exit::one_line(first.trim_start_matches("error: "))
+    );
+    2
+}
+
+pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
+    let uri = match uri::parse(&args.uri) {
+        Ok(u) => u,
+        Err(m) => return Failure::usage(m).into(),
+    };
+    let password = match secret::resolve(
+        std::env::var("MONGO_PASSWORD")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        args.password_file.as_deref(),
+        "MONGO_PASSWORD / --password-file",
+    ) {
+        Ok(p) => p,
+        Err(f) => return f.into(),
+    };
+    let cred = match client::credentials(&uri, args.username.clone(), password) {
+        Ok(c) => c,
+        Err(f) => return f.into(),
+    };
+    let want_set = match (&args.replica_set, &uri.replica_set) {
+        (Some(flag), Some(opt)) if flag != opt => {
+            return Failure::usage(format!(
+                "--replica-set {flag} conflicts with replicaSet={opt} in the URI: give one"
+            ))
+            .into()
+        }
+        (Some(s), _) | (None, Some(s)) => Some(s.clone()),
+        (None, None) => None,
+    };
+    let host = uri.hosts[0].clone();
+    let name = host.to_string();
+    watchdog::arm(deadline, reporter, format!("{name} to answer hello"));
+
+    let (mut conn, hello) = match client::connect_hello(&host, deadline, args.timeout) {
+        Ok(x) => x,
+        Err(e) => {
+            let ctx = Context {
+                host: name.clone(),
+                ..Context::default()
+            };
+            let state = match e {
+                Error::TimedOut { .. } => "TIMEOUT",
+                Error::Refused { .. } | Error::Resolve { .. } | Error::Io { .. } => "UNREACHABLE",
+                _ => "ERROR",
+            };
+            let mut f = mongo_rs::classify(&e, &ctx);
+            if state == "TIMEOUT" {
+                f = Failure::unavailable(format!(
+                    "timed out after {} waiting for {name} to answer hello (raise --timeout if the server is just slow)",
+                    duration::display(deadline.budget())
+                ));
+            } else if state == "UNREACHABLE" {
+                f = Failure::unavailable(format!("unreachable: {}", f.message));
+            }
+            return Report::from(f).with("state", state).with("host", name);
+        }
+    };
+    let mut hello = hello;
+    if state::is_ambiguous(&hello.state) {
+        // Best effort, same connection: STARTUP2 vs RECOVERING, never-initiated vs REMOVED.
+        let status = client::status(&mut conn, cred.as_ref());
+        hello.state = state::refine(hello.state, &status);
+    }
+    let verdict = probe::verdict(&name, &hello, args.allow_secondary, want_set.as_deref());
+    let report = match verdict {
+        Ok(line) => Report::ok(line),
+        Err(f) => Report::from(f),
+    };
+    let mut report = report
+        .with("state", hello.state.name())
+        .with("host", name)
+        .with(
+            "writable",
+            matches!(hello.state, MemberState::Primary { writable: true }),
+        );
+    if let Some(s) = hello.set_name {
+        report = report.with("setName", s);
+    }
+    if let Some(p) = hello.primary {
+        report = report.with("primary", p);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent_and_help_teaches() {
+        Args::command().debug_assert();
+        let help = Args::command().render_long_help().to_string();
+        for needle in [
+            "Exit codes",
+            "MONGO_URL",
+            "MONGO_PASSWORD_FILE",
+            "HEALTHCHECK",
+            "--allow-secondary",
+        ] {
+            assert!(help.contains(needle), "help lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn defaults_suit_a_healthcheck_without_arguments() {
+        let a = Args::try_parse_from([PROG]).unwrap();
+        assert_eq!(a.uri, "mongodb://localhost:27017");
+        assert_eq!(a.timeout, Duration::from_secs(2));
+        assert!(!a.allow_secondary && !a.json);
+    }
+
+    #[test]
+    fn usage_errors_before_any_network() {
+        let r = Reporter {
+            prog: PROG,
+            json: false,
+            quiet: true,
+        };
+        let d = Deadline::after(Duration::from_secs(1));
+        let bad_uri = Args::try_parse_from([PROG, "--uri", "mongodb+srv://u:pw@x/"]).unwrap();
+        let rep = run(&bad_uri, d, r);
+        assert_eq!(rep.exit, sidecar::Exit::Usage);
+        assert!(!rep.reason.contains("pw@"));
+        let conflict = Args::try_parse_from([
+            PROG,
+            "--uri",
+            "mongodb://h/?replicaSet=a",
+            "--replica-set",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(run(&conflict, d, r).exit, sidecar::Exit::Usage);
+        assert!(positive_duration("0s").is_err());
+        assert!(Args::try_parse_from([PROG, "--timeout", "soon"]).is_err());
+    }
+}
