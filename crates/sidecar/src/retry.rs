@@ -57,6 +57,14 @@ pub fn retry<T>(
         let pause = (base / 2 + jitter.up_to(base / 2)).min(deadline.remaining());
         on_retry(n, &failure, pause);
         std::thread::sleep(pause);
+        // A pause that ran into the deadline leaves no time for a real attempt: report the
+        // last informative failure, not a "no time left" from an attempt doomed to time out.
+        if deadline.expired() {
+            return Err(Failure::unavailable(format!(
+                "gave up after {} and {n} attempt(s): {failure}",
+                duration::display(deadline.elapsed())
+            )));
+        }
         n += 1;
     }
 }
@@ -166,6 +174,28 @@ mod tests {
             "{}",
             failure.message
         );
+    }
+
+    #[test]
+    fn no_doomed_attempt_after_a_pause_that_reaches_the_deadline() {
+        let deadline = Deadline::after(Duration::from_millis(30));
+        let slow = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        };
+        let mut calls = 0;
+        let got: Result<(), _> = retry(
+            &deadline,
+            slow,
+            |n| {
+                calls += 1;
+                Err(Failure::unavailable(format!("drain mode {n}")))
+            },
+            |_, _, _| {},
+        );
+        assert_eq!(calls, 1);
+        let message = got.unwrap_err().message;
+        assert!(message.ends_with(": drain mode 1"), "{message}");
     }
 
     #[test]
