@@ -7,6 +7,7 @@
 //! Final problems (standalone mongod, member host that is not the node's own name, wrong set
 //! name, bad credentials) fail fast with a one-line hint; transient ones retry to the deadline.
 
+use clap::builder::BoolishValueParser;
 use clap::Parser;
 use mongo_rs::{client, plan, Context, Hello, MemberState, Plan};
 use mongo_wire::{uri, Connection, Credential, Doc, HostPort, Uri};
@@ -71,7 +72,7 @@ pub struct Args {
     pub timeout: Duration,
 
     /// Print the result as one JSON object on stdout.
-    #[arg(long, env = "MONGO_RS_INIT_JSON")]
+    #[arg(long, env = "MONGO_RS_INIT_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// A cluster-admin user for replSetInitiate (or user:password in the URI).
@@ -194,11 +195,13 @@ pub fn clap_exit(e: clap::Error) -> i32 {
         let _ = e.print();
         return 0;
     }
+    // clap's message spans lines (e.g. the missing flag on the next one) up to a blank
+    // line before "Usage:": keep that part, as one line.
     let text = e.to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
+    let head: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
     eprintln!(
         "{PROG}: {} (see --help)",
-        sidecar::exit::one_line(first.trim_start_matches("error: "))
+        sidecar::exit::one_line(head.join(" ").trim_start_matches("error: "))
     );
     2
 }

@@ -2,6 +2,7 @@
 //! the first host of the URI, one `hello` (no authentication needed), a verdict, an exit code.
 //! No pool, no monitoring thread: it must finish within `--timeout` whatever the server does.
 
+use clap::builder::BoolishValueParser;
 use clap::Parser;
 use mongo_rs::{client, probe, state, Context, MemberState};
 use mongo_wire::{uri, Error};
@@ -58,7 +59,7 @@ pub struct Args {
     pub timeout: Duration,
 
     /// Also report healthy when the member is a SECONDARY.
-    #[arg(long, env = "MONGO_RS_PROBE_ALLOW_SECONDARY")]
+    #[arg(long, env = "MONGO_RS_PROBE_ALLOW_SECONDARY", value_parser = BoolishValueParser::new())]
     pub allow_secondary: bool,
 
     /// Expected replica-set name (default: the URI's replicaSet option); a mismatch fails (exit 3).
@@ -66,7 +67,7 @@ pub struct Args {
     pub replica_set: Option<String>,
 
     /// Print one JSON object (ok, exit, reason, state, setName, host, elapsed_ms…) on stdout.
-    #[arg(long, env = "MONGO_RS_PROBE_JSON")]
+    #[arg(long, env = "MONGO_RS_PROBE_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// User for replSetGetStatus (optional; hello needs none).
@@ -108,11 +109,13 @@ pub fn clap_exit(e: clap::Error) -> i32 {
         let _ = e.print();
         return 0;
     }
+    // clap's message spans lines (e.g. the missing flag on the next one) up to a blank
+    // line before "Usage:": keep that part, as one line.
     let text = e.to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
+    let head: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
     eprintln!(
         "{PROG}: {} (see --help)",
-        sidecar::exit::one_line(first.trim_start_matches("error: "))
+        sidecar::exit::one_line(head.join(" ").trim_start_matches("error: "))
     );
     2
 }

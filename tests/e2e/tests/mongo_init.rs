@@ -1,0 +1,418 @@
+//! mongo-rs-init, built, against mongo-sim over real sockets: initiate once, idempotence,
+//! concurrency, slow start, restart with persisted config, fail-fast misconfigurations, auth,
+//! usage errors, and that no password ever reaches the output.
+
+use e2e::mongo::{
+    forwarder, init, init_cmd, init_env, last_line, probe, secret_file, Sim, INITIATE_ACCEPTED,
+    INITIATE_RECEIVED,
+};
+use e2e::{free_port, run};
+use std::time::Duration;
+
+fn settle(sim: &mut Sim) {
+    // The sim logs asynchronously from its connection threads; give the lines a moment.
+    std::thread::sleep(Duration::from_millis(100));
+    sim.proc.drain();
+}
+
+#[test]
+fn one_member_initiates_and_becomes_writable() {
+    let mut sim = Sim::set(1, &[]);
+    let r = init(&["--uri", &sim.uri(), "--timeout", "20s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let line = r.stdout.trim();
+    assert!(
+        line.starts_with("mongo-rs-init: replica set rs0 ready"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("PRIMARY {} is writable", sim.members[0])),
+        "{line}"
+    );
+    assert!(line.contains("initiated in"), "{line}");
+    assert!(
+        r.stderr.contains("initiating replica set rs0"),
+        "progress: {}",
+        r.stderr
+    );
+    settle(&mut sim);
+    assert_eq!(sim.count(INITIATE_ACCEPTED), 1);
+    assert_eq!(probe(&["--uri", &sim.uri_of(0)]).code(), 0);
+}
+
+#[test]
+fn three_members_and_a_rerun_does_not_initiate_again() {
+    let mut sim = Sim::set(3, &[]);
+    let r = init(&["--uri", &sim.uri(), "--timeout", "20s", "--json"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["initiated"], true);
+    assert_eq!(j["setName"], "rs0");
+    assert_eq!(j["primary"], sim.members[0].as_str());
+    assert_eq!(j["members"].as_array().unwrap().len(), 3);
+    settle(&mut sim);
+    assert_eq!(sim.count(INITIATE_RECEIVED), 1);
+
+    let again = init(&["--uri", &sim.uri(), "--timeout", "20s", "--json"]);
+    assert_eq!(again.code(), 0, "{again:?}");
+    assert_eq!(again.json()["initiated"], false);
+    assert!(again.json()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("was already initiated"));
+    settle(&mut sim);
+    assert_eq!(sim.count(INITIATE_RECEIVED), 1, "no second replSetInitiate");
+    // The other members followed: one is SECONDARY.
+    assert_eq!(
+        probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).code(),
+        0
+    );
+}
+
+#[test]
+fn members_from_the_environment() {
+    let sim = Sim::set(2, &[]);
+    let r = init_env(
+        &[],
+        &[
+            ("MONGO_URL", &sim.uri_of(0)),
+            ("MONGO_REPLICA_SET", "rs0"),
+            ("MONGO_RS_INIT_MEMBERS", &sim.members.join(",")),
+            ("MONGO_RS_INIT_TIMEOUT", "20s"),
+            ("MONGO_RS_INIT_JSON", "1"),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(r.json()["members"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn concurrent_inits_initiate_exactly_once_and_both_succeed() {
+    let mut sim = Sim::set(3, &[]);
+    let uri = sim.uri();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let cmd = init_cmd(&["--uri", &uri, "--timeout", "30s"]);
+            std::thread::spawn(move || run(cmd, Duration::from_secs(60)))
+        })
+        .collect();
+    for h in runs {
+        let r = h.join().unwrap();
+        assert_eq!(r.code(), 0, "{r:?}");
+        assert!(r.stdout.contains("ready"), "{r:?}");
+    }
+    settle(&mut sim);
+    // The loser may have sent its own initiate and got 23; only one config was accepted.
+    assert_eq!(sim.count(INITIATE_ACCEPTED), 1);
+}
+
+#[test]
+fn slow_start_is_retried_until_mongod_listens() {
+    let sim = Sim::set(1, &["--listen-delay", "1500ms"]);
+    let r = init(&["--uri", &sim.uri(), "--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stderr.contains("refused the connection"), "{}", r.stderr);
+    assert!(r.stderr.contains("attempt 1"), "{}", r.stderr);
+}
+
+#[test]
+fn nothing_listening_gives_up_at_the_deadline() {
+    let uri = format!("mongodb://127.0.0.1:{}/?replicaSet=rs0", free_port());
+    let r = init(&["--uri", &uri, "--timeout", "1s"]);
+    assert_eq!(r.code(), 1, "{r:?}");
+    assert!(r.elapsed < Duration::from_millis(1500), "{:?}", r.elapsed);
+    let line = last_line(&r);
+    assert!(line.contains("gave up after"), "{line}");
+    assert!(line.contains("refused"), "{line}");
+}
+
+#[test]
+fn restart_with_data_dir_keeps_the_config() {
+    let dir = std::env::temp_dir().join(format!("e2e-mongo-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.to_str().unwrap();
+    let ports = [free_port(), free_port()];
+    let mut first = Sim::on_ports(&ports, &["--repl-set", "rs0", "--data-dir", data]);
+    assert_eq!(init(&["--uri", &first.uri(), "--timeout", "20s"]).code(), 0);
+    settle(&mut first);
+    assert_eq!(first.count(INITIATE_ACCEPTED), 1);
+    drop(first);
+
+    let mut second = Sim::on_ports(&ports, &["--repl-set", "rs0", "--data-dir", data]);
+    let r = init(&["--uri", &second.uri(), "--timeout", "20s", "--json"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(r.json()["initiated"], false);
+    settle(&mut second);
+    assert_eq!(second.count(INITIATE_RECEIVED), 0, "restart: no initiate");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn member_host_that_is_not_the_node_fails_fast_naming_it() {
+    // Reachable for us (like a port published on the docker host), but not mongod's own name.
+    let sim = Sim::set(1, &[]);
+    let port: u16 = sim.members[0].rsplit(':').next().unwrap().parse().unwrap();
+    let alias = format!("127.0.0.1:{}", forwarder(port));
+    let r = init(&[
+        "--uri",
+        &format!("mongodb://{alias}"),
+        "--replica-set",
+        "rs0",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "fail fast: {:?}",
+        r.elapsed
+    );
+    let line = last_line(&r);
+    assert!(line.contains(&alias), "{line}");
+    assert!(line.contains("compose service name"), "{line}");
+    assert!(line.contains("InvalidReplicaSetConfig"), "{line}");
+}
+
+#[test]
+fn member_unreachable_from_the_first_member_fails_fast_naming_it() {
+    let sim = Sim::set(1, &[]);
+    let port: u16 = sim.members[0].rsplit(':').next().unwrap().parse().unwrap();
+    let stranger = format!("127.0.0.1:{}", forwarder(port));
+    let r = init(&[
+        "--uri",
+        &sim.uri_of(0),
+        "--replica-set",
+        "rs0",
+        "--member",
+        &sim.members[0],
+        "--member",
+        &stranger,
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "fail fast: {:?}",
+        r.elapsed
+    );
+    let line = last_line(&r);
+    assert!(line.contains(&format!("cannot reach {stranger}")), "{line}");
+    assert!(line.contains("NodeNotFound"), "{line}");
+}
+
+#[test]
+fn standalone_mongod_fails_fast() {
+    let sim = Sim::start(1, &[]);
+    let r = init(&[
+        "--uri",
+        &sim.uri_of(0),
+        "--replica-set",
+        "rs0",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(10));
+    assert!(
+        last_line(&r).contains("not started with --replSet: add `--replSet rs0`"),
+        "{}",
+        last_line(&r)
+    );
+}
+
+#[test]
+fn set_name_mismatch_fails_fast() {
+    // Not initiated: mongod itself rejects the name (93 "... command line reports rs0").
+    let sim = Sim::set(1, &[]);
+    let r = init(&[
+        "--uri",
+        &sim.uri_of(0),
+        "--replica-set",
+        "other",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(
+        last_line(&r).contains("set-name mismatch"),
+        "{}",
+        last_line(&r)
+    );
+    // Initiated as rs0: we see it in hello and refuse before sending anything.
+    assert_eq!(init(&["--uri", &sim.uri(), "--timeout", "20s"]).code(), 0);
+    let r = init(&[
+        "--uri",
+        &sim.uri_of(0),
+        "--replica-set",
+        "other",
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    let line = last_line(&r);
+    assert!(
+        line.contains("set-name mismatch") && line.contains("\"rs0\""),
+        "{line}"
+    );
+}
+
+const PASSWORD: &str = "Sup3r-S3cret-pw";
+
+fn auth_sim() -> Sim {
+    let user = format!("admin:{PASSWORD}:root");
+    Sim::set(1, &["--auth", "--user", &user])
+}
+
+fn assert_no_secret(r: &e2e::Run) {
+    assert!(
+        !r.stdout.contains(PASSWORD) && !r.stderr.contains(PASSWORD),
+        "password leaked: {r:?}"
+    );
+}
+
+#[test]
+fn auth_with_a_password_file_succeeds_and_never_prints_it() {
+    let sim = auth_sim();
+    let file = secret_file("good", PASSWORD);
+    let r = init(&[
+        "--uri",
+        &sim.uri(),
+        "--username",
+        "admin",
+        "--password-file",
+        file.to_str().unwrap(),
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_no_secret(&r);
+    // The probe needs no credentials (hello is allowed before auth)…
+    assert_eq!(probe(&["--uri", &sim.uri_of(0)]).code(), 0);
+    // …and credentials in the URI do not make it fail either.
+    let with_creds = format!(
+        "mongodb://admin:{PASSWORD}@{}/?authSource=admin",
+        sim.members[0]
+    );
+    let p = probe(&["--uri", &with_creds, "--json"]);
+    assert_eq!(p.code(), 0, "{p:?}");
+    assert_no_secret(&p);
+}
+
+#[test]
+fn credentials_in_the_uri_work_and_are_redacted() {
+    let sim = auth_sim();
+    let uri = format!(
+        "mongodb://admin:{PASSWORD}@{}/?replicaSet=rs0",
+        sim.members[0]
+    );
+    let r = init(&["--uri", &uri, "--timeout", "20s", "--json"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_no_secret(&r);
+}
+
+#[test]
+fn wrong_password_is_refused_fast() {
+    let sim = auth_sim();
+    let file = secret_file("bad", "not-the-password");
+    let r = init(&[
+        "--uri",
+        &sim.uri(),
+        "--username",
+        "admin",
+        "--password-file",
+        file.to_str().unwrap(),
+        "--timeout",
+        "60s",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    let line = last_line(&r);
+    assert!(line.contains("AuthenticationFailed"), "{line}");
+    assert!(!r.stderr.contains("not-the-password") && !r.stdout.contains("not-the-password"));
+}
+
+#[test]
+fn no_credentials_against_auth_gets_the_localhost_exception_hint() {
+    let sim = auth_sim();
+    let r = init(&["--uri", &sim.uri(), "--timeout", "60s"]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(10));
+    let line = last_line(&r);
+    assert!(
+        line.contains("localhost exception does not reach a separate container"),
+        "{line}"
+    );
+    assert!(line.contains("--username/--password-file"), "{line}");
+}
+
+#[test]
+fn usage_errors_are_one_line_exit_2() {
+    let missing = secret_file("missing", "x").with_file_name("nope");
+    for (args, want) in [
+        (vec!["--uri", "mongodb://db:27017"], "no replica-set name"),
+        (
+            vec!["--uri", "mongodb+srv://u:hunter2@db/?replicaSet=rs0"],
+            "mongodb+srv",
+        ),
+        (
+            vec!["--uri", "mongodb://u:hunter2@db/?replicaSet=rs0&tls=true"],
+            "TLS is not supported yet",
+        ),
+        (
+            vec!["--uri", "mongodb://db/?replicaSet=a", "--replica-set", "b"],
+            "conflicts",
+        ),
+        (
+            vec![
+                "--uri",
+                "mongodb://db/?replicaSet=a",
+                "--member",
+                "db:notaport",
+            ],
+            "--member",
+        ),
+        (
+            vec![
+                "--uri",
+                "mongodb://db/?replicaSet=a",
+                "--timeout",
+                "forever",
+            ],
+            "invalid duration",
+        ),
+        (
+            vec![
+                "--uri",
+                "mongodb://db/?replicaSet=a",
+                "--username",
+                "u",
+                "--password-file",
+                missing.to_str().unwrap(),
+            ],
+            "cannot read",
+        ),
+        (vec!["--replica-set", "rs0"], "--uri"),
+    ] {
+        let r = init(&args);
+        assert_eq!(r.code(), 2, "{args:?}: {r:?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {:?}", r.stderr);
+        assert!(r.stderr.contains(want), "{args:?}: {:?}", r.stderr);
+        assert!(!r.stderr.contains("hunter2"));
+    }
+}
+
+#[test]
+fn help_teaches() {
+    let r = init(&["--help"]);
+    assert_eq!(r.code(), 0);
+    for needle in [
+        "Exit codes",
+        "MONGO_RS_INIT_MEMBERS",
+        "compose service names",
+        "--member",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}");
+    }
+}
