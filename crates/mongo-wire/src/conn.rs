@@ -314,6 +314,33 @@ mod tests {
     }
 
     #[test]
+    fn a_trickling_server_is_cut_off_at_the_deadline() {
+        // One byte every 20ms: each read succeeds well within its timeout, so only the
+        // per-syscall re-derivation from the deadline stops us.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = [0u8; 16];
+            let _ = s.read_exact(&mut head);
+            let mut frame = (1000i32).to_le_bytes().to_vec();
+            frame.extend_from_slice(&[0; 996]);
+            for b in frame {
+                if s.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let deadline = Deadline::after(Duration::from_millis(300));
+        let start = Instant::now();
+        let mut c = Connection::connect(&local(port), deadline, Duration::from_secs(10)).unwrap();
+        let err = c.command("admin", Doc::new().with("hello", 1)).unwrap_err();
+        assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
+        assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
     fn round_trip_against_a_scripted_server() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
