@@ -109,7 +109,8 @@ def test_bootstrap_flow_with_real_client(start):
     assert dup.value.error_type == "error-duplicate-channel-name"
     assert dup.value.error == "A channel with name 'devops' exists [error-duplicate-channel-name]"
 
-    script = "class Script { process_incoming_request({ request }) { return { content: { text: 'x' } }; } }"
+    script = ("class Script { process_incoming_request({ request }) {"
+              " return { content: { text: request.headers['x-gitlab-event'] + ': ' + request.content.text } }; } }")
     integ = rc.integrations_create("webhook-incoming", "gitlab", True, "hubot", "#devops", True,
                                    script=script)["integration"]
     assert integ["channel"] == ["#devops"] and integ["script"] == script and integ["scriptEnabled"] is True
@@ -128,12 +129,12 @@ def test_bootstrap_flow_with_real_client(start):
     assert bad.status_code == 404 and bad.json()["error"] == "Invalid integration id or token provided."
 
     msgs = sim.sim("rooms/devops/messages")["messages"]
-    assert [m["msg"] for m in msgs] == ["pipeline #1 passed"]
+    assert [m["msg"] for m in msgs] == ["Pipeline Hook: pipeline #1 passed"]  # the script ran
     assert msgs[0]["u"]["username"] == "hubot" and msgs[0]["bot"] == {"i": integ["_id"]}
-    assert msgs[0]["_sim"]["scriptEnabled"] is True and msgs[0]["_sim"]["scriptRun"] is False
+    assert msgs[0]["_sim"]["scriptEnabled"] is True and msgs[0]["_sim"]["scriptRun"] is True
     assert msgs[0]["_sim"]["headers"]["x-gitlab-event"] == "Pipeline Hook"
     history = list(rc.channels_history(chan["_id"]))
-    assert history[0]["msg"] == "pipeline #1 passed"
+    assert history[0]["msg"] == "Pipeline Hook: pipeline #1 passed"
 
     with pytest.raises(RocketApiException) as extra:
         rc.integrations_create("webhook-incoming", "x", True, "hubot", "#devops", False, bogusField=1)
@@ -144,6 +145,43 @@ def test_bootstrap_flow_with_real_client(start):
         rc.me()
     assert gone.value.status_code == 401
     assert gone.value.response_json["message"] == "You must be logged in to do this."
+
+
+def test_incoming_script_runs_like_rocket_chat(start):
+    """integrations.create with a script (real client), then GitLab-style posts to the hook:
+    the script's content is posted; a throw / {error} answer 400 like executeIntegrationRest."""
+    sim = start("--setting", "API_Enable_Rate_Limiter=false")
+    rc = admin(sim)
+    rc.users_create(email="gl@example.org", name="GitLab", password="gl-pw", username="gitlab")
+    rc.channels_create("devops")
+
+    def hook(script):
+        integ = rc.integrations_create("webhook-incoming", "gitlab", True, "gitlab", "#devops", True,
+                                       script=script)["integration"]
+        assert integ["scriptCompiled"] == script
+        return f"{sim.url}/hooks/{integ['_id']}/{integ['token']}"
+
+    fmt = hook("class Script { process_incoming_request({ request }) { const c = request.content;"
+               " return { content: { text: `*${c.object_attributes.status}* pipeline in ${c.project.name}`,"
+               " alias: request.user.username, attachments: [{ title: request.url.query.tag }] } }; } }")
+    r = requests.post(f"{fmt}?tag=v1", json={"object_attributes": {"status": "failed"}, "project": {"name": "proj"}},
+                      headers={"X-Gitlab-Event": "Pipeline Hook"}, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json() == {"success": True}
+    msg = sim.sim("rooms/devops/messages")["messages"][-1]
+    assert msg["msg"] == "*failed* pipeline in proj" and msg["alias"] == "gitlab"
+    assert msg["attachments"] == [{"title": "v1"}] and msg["_sim"]["scriptRun"] is True
+
+    boom = hook("class Script { process_incoming_request() { throw new Error('boom'); } }")
+    r = requests.post(boom, json={"a": 1}, timeout=TIMEOUT)
+    assert r.status_code == 400 and r.json() == {"success": False, "error": "error-running-script"}
+
+    refuse = hook("class Script { process_incoming_request() { return { error: 'ignored event' }; } }")
+    r = requests.post(refuse, data={"payload": '{"a": 1}'}, timeout=TIMEOUT)  # form body with payload=
+    assert r.status_code == 400 and r.json() == {"success": False, "error": "ignored event"}
+
+    assert len(sim.sim("rooms/devops/messages")["messages"]) == 1
+    assert [m["msg"] for m in rc.channels_history(rc.channels_info(channel="devops")["channel"]["_id"])] == \
+        ["*failed* pipeline in proj"]
 
 
 def test_rate_limiter_hits_plain_users_not_admins(start):

@@ -97,6 +97,7 @@ fn to_req(rq: &mut tiny_http::Request) -> Result<Req, String> {
         method: rq.method().as_str().to_ascii_uppercase(),
         path: path.to_string(),
         query: parse_query(query),
+        raw_query: query.to_string(),
         body: parse_body(&ct, &raw),
         raw_body: raw,
         ip: rq

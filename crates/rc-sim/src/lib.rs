@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod http;
+pub mod script;
 
 // ---------------------------------------------------------------- versions
 
@@ -65,6 +66,10 @@ pub struct Config {
     pub rate_limit_calls: Option<u64>,
     pub rate_limit_window: Option<Duration>,
     pub env: HashMap<String, String>,
+    /// Node.js binary that runs integration scripts (`--node`, default `node` on PATH).
+    pub node: String,
+    /// Sandbox timeout (`--script-timeout`, default 3 s as isolated-vm.ts).
+    pub script_timeout: Duration,
 }
 
 /// Parses `500ms`, `2s`, `1m` (and a bare number of seconds).
@@ -89,7 +94,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub const USAGE: &str =
     "usage: rc-sim --port P [--bind 127.0.0.1] [--version 6.13.0|7.10.0|8.1.0] \
 [--root-url URL] [--listen-delay DUR] [--admin-delay DUR] [--setting KEY=VALUE]... \
-[--rate-limit-calls N] [--rate-limit-window DUR]";
+[--rate-limit-calls N] [--rate-limit-window DUR] [--node PATH] [--script-timeout DUR]";
 
 pub fn parse_args(args: &[String], env: HashMap<String, String>) -> Result<Config, String> {
     let mut cfg = Config {
@@ -103,6 +108,8 @@ pub fn parse_args(args: &[String], env: HashMap<String, String>) -> Result<Confi
         rate_limit_calls: None,
         rate_limit_window: None,
         env,
+        node: "node".into(),
+        script_timeout: script::DEFAULT_TIMEOUT,
     };
     let mut port_seen = false;
     let mut i = 0;
@@ -153,6 +160,16 @@ pub fn parse_args(args: &[String], env: HashMap<String, String>) -> Result<Confi
                 )
             }
             "--rate-limit-window" => cfg.rate_limit_window = Some(parse_duration(&val)?),
+            "--node" if val.trim().is_empty() => {
+                return Err("--node needs the path of a Node.js binary".into())
+            }
+            "--node" => cfg.node = val,
+            "--script-timeout" => {
+                cfg.script_timeout = parse_duration(&val)?;
+                if cfg.script_timeout.is_zero() {
+                    return Err("--script-timeout must be greater than 0, e.g. 3s".into());
+                }
+            }
             other => return Err(format!("unknown flag '{other}'; {USAGE}")),
         }
         i += 1;
@@ -953,6 +970,8 @@ pub struct Req {
     pub body: Value,
     pub raw_body: String,
     pub ip: String,
+    /// Query string as sent (without `?`), for the script's `request.url`.
+    pub raw_query: String,
 }
 
 impl Req {
@@ -1657,14 +1676,23 @@ impl Sim {
 
     // ------------------------------------------------------------ webhooks
 
+    fn engine(&self) -> script::Engine {
+        script::Engine {
+            node: self.cfg.node.clone(),
+            timeout: self.cfg.script_timeout,
+        }
+    }
+
     /// apps/meteor/app/integrations/server/api/api.ts: /hooks/:integrationId/:token
     /// (POST, GET), /hooks/:integrationId/:userId/:token, and GET
     /// /hooks/info/:integrationId/:token answering {success:true}.
     fn hook(&self, req: &Req, rest: &str) -> Resp {
         let parts: Vec<&str> = rest.split('/').collect();
-        let (is_info, id, token) = match parts.as_slice() {
-            ["info", id, tok] | ["info", id, _, tok] => (true, *id, *tok),
-            [id, tok] | [id, _, tok] => (false, *id, *tok),
+        let (is_info, id, user_part, token) = match parts.as_slice() {
+            ["info", id, tok] => (true, *id, None, *tok),
+            ["info", id, u, tok] => (true, *id, Some(*u), *tok),
+            [id, tok] => (false, *id, None, *tok),
+            [id, u, tok] => (false, *id, Some(*u), *tok),
             _ => {
                 return Resp::json(
                     404,
@@ -1700,32 +1728,155 @@ impl Sim {
         let mut resp = if is_info {
             Resp::json(200, json!({"success": true}))
         } else {
-            match self.execute_hook(&mut st, ii, req) {
-                Ok(v) => Resp::json(200, v),
-                Err(e) => Resp::json(e.status, e.body),
+            let mut params = json!({"integrationId": percent_decode(id), "token": token});
+            if let Some(u) = user_part {
+                params["userId"] = json!(percent_decode(u));
             }
+            let integ = st.integrations[ii].clone();
+            // The script may run for seconds: never hold the state lock meanwhile.
+            drop(st);
+            self.execute_hook(&integ, req, params)
         };
         resp.headers.extend(headers);
         resp
     }
 
-    /// executeIntegrationRest(): no script is run here; the raw request is stored.
-    fn execute_hook(&self, st: &mut State, ii: usize, req: &Req) -> Result<Value, ApiErr> {
-        let integ = st.integrations[ii].clone();
+    /// api.ts executeIntegrationRest(): enabled check, the integration script (if any), then
+    /// processWebhookMessage() with the script's `content` or the request body.
+    fn execute_hook(&self, integ: &Value, req: &Req, url_params: Value) -> Resp {
         if integ["enabled"] != json!(true) {
-            // API.v1.unavailable('Service Unavailable')
-            return Err(ApiErr {
-                status: 503,
-                body: json!({"success": false, "error": "Service Unavailable"}),
-            });
+            return Resp::json(
+                503,
+                json!({"success": false, "error": "Service Unavailable"}),
+            );
         }
+        let mut body = req.body.clone();
+        let mut script_response = None;
+        let mut sim_meta = json!({"scriptRun": false});
+        if script::has_valid_script(integ) {
+            let request = {
+                let st = self.lock();
+                script_request(&st, integ, req, url_params)
+            };
+            let code = integ["scriptCompiled"].as_str().unwrap_or_default();
+            let outcome = self.engine().run_incoming(code, &request);
+            match self.script_verdict(integ, outcome) {
+                Ok((content, response, meta)) => {
+                    body = content;
+                    script_response = response;
+                    sim_meta = meta;
+                }
+                Err(r) => return r,
+            }
+        }
+        let mut st = self.lock();
+        match self.post_webhook(&mut st, integ, req, &body, sim_meta) {
+            Ok(()) => match script_response {
+                // API.v1.success(scriptResponse): objects get success:true, others go as-is.
+                Some(Value::Object(mut o)) => {
+                    o.insert("success".into(), json!(true));
+                    Resp::json(200, Value::Object(o))
+                }
+                Some(v) => Resp::json(200, v),
+                None => Resp::json(200, json!({"success": true})),
+            },
+            Err(e) => Resp::json(e.status, e.body),
+        }
+    }
+
+    /// What executeIntegrationRest() makes of the script run. Ok = post (content, response,
+    /// `_sim` fields); Err = the final answer. Failures are logged on stderr like the real
+    /// server logs them (incomingLogger.error), one JSON line.
+    fn script_verdict(
+        &self,
+        integ: &Value,
+        outcome: script::Outcome,
+    ) -> Result<(Value, Option<Value>, Value), Resp> {
+        use script::Outcome;
+        let name = integ["name"].clone();
+        let log = |stage: &str, err: &str| {
+            eprintln!(
+                "{}",
+                json!({"msg": "integration script failed", "integration": name, "stage": stage, "error": err})
+            );
+        };
+        let fail = |error: &str| Resp::json(400, json!({"success": false, "error": error}));
+        match outcome {
+            // isolated-vm.ts getIntegrationScript(): any evaluation failure is rethrown as
+            // Error('error-evaluating-script'); ApiClass turns a thrown Error into
+            // API.v1.failure(e.message) -> 400 {success:false, error}.
+            Outcome::Engine(e) => {
+                log("engine", &e);
+                Err(fail("error-evaluating-script"))
+            }
+            Outcome::Evaluate(e) => {
+                log("evaluate", &e);
+                Err(fail("error-evaluating-script"))
+            }
+            // ScriptEngine.ts executeIncomingScript(): a missing method is logged and the
+            // result is undefined -> `if (!result) return API.v1.success()`.
+            Outcome::MissingMethod { .. } => {
+                log(
+                    "missing-method",
+                    "Method \"process_incoming_request\" not found",
+                );
+                Err(Resp::json(200, json!({"success": true})))
+            }
+            // executeIncomingScript(): errors while running -> Error('error-running-script').
+            Outcome::Run(e) => {
+                log("run", &e);
+                Err(fail("error-running-script"))
+            }
+            Outcome::Result { value, logs } => {
+                if !script::truthy(&value) {
+                    return Err(Resp::json(200, json!({"success": true})));
+                }
+                if script::truthy(&value["error"]) {
+                    // API.v1.failure(result.error): an object is the body (+ success:false),
+                    // anything else becomes `error`.
+                    let b = match value["error"].clone() {
+                        Value::Object(mut o) => {
+                            o.insert("success".into(), json!(false));
+                            Value::Object(o)
+                        }
+                        v => json!({"success": false, "error": v}),
+                    };
+                    return Err(Resp::json(400, b));
+                }
+                let content = value["content"].clone();
+                if !content.is_object() && !content.is_array() {
+                    // `'separateResponse' in bodyParams` throws a TypeError inside the try ->
+                    // API.v1.failure('error-running-script').
+                    log("result", "the result has no `content` object");
+                    return Err(fail("error-running-script"));
+                }
+                let response = value.get("response").cloned().filter(script::truthy);
+                let meta = json!({"scriptRun": true, "scriptResult": value, "scriptLogs": logs});
+                Ok((content, response, meta))
+            }
+        }
+    }
+
+    /// The part of executeIntegrationRest() after the script, and processWebhookMessage()
+    /// (apps/meteor/app/lib/server/functions/processWebhookMessage.ts).
+    fn post_webhook(
+        &self,
+        st: &mut State,
+        integ: &Value,
+        req: &Req,
+        body: &Value,
+        sim_meta: Value,
+    ) -> Result<(), ApiErr> {
         let script_enabled = integ["scriptEnabled"] == json!(true);
-        let body = req.body.clone();
-        let empty = body.as_object().map(|o| o.is_empty()).unwrap_or(true);
+        let empty = match body {
+            Value::Object(o) => o.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            _ => true,
+        };
         if empty && !script_enabled {
-            return ok(json!({}));
+            return Ok(());
         }
-        if (body.get("channel").is_some() || body.get("roomId").is_some())
+        if (script::truthy(&body["channel"]) || script::truthy(&body["roomId"]))
             && integ["overrideDestinationChannelEnabled"] != json!(true)
         {
             return Err(failure(
@@ -1737,23 +1888,40 @@ impl Sim {
             return Err(failure("unknown-error"));
         };
         let username = st.users[uidx].username.clone();
-        let channels: Vec<String> = integ["channel"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for ch in channels {
-            let Some(name) = ch.strip_prefix('#') else {
-                continue;
+        // messageObj.channel || messageObj.roomId || defaultValues.channel, ensureArray, unique.
+        let target = [&body["channel"], &body["roomId"], &integ["channel"]]
+            .into_iter()
+            .find(|v| script::truthy(v))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut channels: Vec<String> = vec![];
+        let list = match target {
+            Value::Array(a) => a,
+            v => vec![v],
+        };
+        for c in list {
+            let c = match c {
+                Value::String(s) => s,
+                Value::Null => continue,
+                v => v.to_string(),
             };
-            let Some(ri) = st
-                .room_idx_by_name(name)
-                .or_else(|| st.room_idx_by_id(name))
-            else {
-                // processWebhookMessage(): unknown room -> Meteor.Error('invalid-channel')
+            if !channels.contains(&c) {
+                channels.push(c);
+            }
+        }
+        let (text, extra_fields) = webhook_message(body, integ);
+        for ch in channels {
+            let ri = match ch.chars().next() {
+                // Direct messages are not emulated: nothing is stored for `@user` targets.
+                Some('@') => continue,
+                Some('#') => st
+                    .room_idx_by_name(&ch[1..])
+                    .or_else(|| st.room_idx_by_id(&ch[1..])),
+                // No prefix: room by id or name (then a DM by user id, not emulated).
+                _ => st.room_idx_by_id(&ch).or_else(|| st.room_idx_by_name(&ch)),
+            };
+            // getRoomByNameOrIdWithOptionToJoin(): unknown room -> Meteor.Error('invalid-channel')
+            let Some(ri) = ri else {
                 return Err(failure("invalid-channel"));
             };
             let rid = st.rooms[ri].id.clone();
@@ -1774,31 +1942,24 @@ impl Sim {
             if st.rooms[ri].muted.iter().any(|m| m == &username) {
                 return Err(failure("You_have_been_muted"));
             }
-            let extra = json!({
-                "bot": {"i": integ["_id"]},
-                "alias": body.get("alias").cloned().unwrap_or(integ.get("alias").cloned().unwrap_or(json!(""))),
-                "emoji": body.get("emoji").cloned().unwrap_or(integ.get("emoji").cloned().unwrap_or(json!(""))),
-                "attachments": body.get("attachments").cloned().unwrap_or(json!([])),
-                "_sim": {"rawBody": req.raw_body, "contentType": req.header("content-type"),
-                    "scriptEnabled": script_enabled, "script": integ.get("script"),
-                    "scriptRun": false, "headers": req.headers},
-            });
-            let msg = body
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let mut extra = extra_fields.clone();
+            extra["_sim"] = json!({"rawBody": req.raw_body, "contentType": req.header("content-type"),
+                "scriptEnabled": script_enabled, "script": integ.get("script"),
+                "headers": req.headers});
+            if let (Some(o), Value::Object(m)) = (extra["_sim"].as_object_mut(), &sim_meta) {
+                o.extend(m.clone());
+            }
             st.messages.push(Message {
                 id: random_id(17),
                 rid,
-                msg,
+                msg: text.clone(),
                 uid: uid.clone(),
                 username: username.clone(),
                 ts: now_ms(),
                 extra,
             });
         }
-        ok(json!({}))
+        Ok(())
     }
 
     // ------------------------------------------------------------ /_sim/
@@ -1865,6 +2026,136 @@ impl Sim {
             ["settings"] => Resp::json(200, Value::Object(st.settings.clone())),
             ["integrations"] => Resp::json(200, json!({"integrations": st.integrations})),
             _ => Resp::json(404, json!({"error": "unknown /_sim/ route"})),
+        }
+    }
+}
+
+/// The `request` executeIntegrationRest() (api.ts) hands to process_incoming_request.
+fn script_request(st: &State, integ: &Value, req: &Req, url_params: Value) -> Value {
+    let search = if req.raw_query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", req.raw_query)
+    };
+    let path = format!("{}{search}", req.path);
+    let uid = integ["userId"].as_str().unwrap_or_default();
+    let user = match st.user_idx_by_id(uid) {
+        Some(i) => {
+            json!({"_id": uid, "name": st.users[i].name, "username": st.users[i].username})
+        }
+        None => json!({"_id": uid, "name": "", "username": null}),
+    };
+    json!({
+        "url": {"hash": "", "search": search, "query": req.query, "pathname": req.path, "path": path},
+        "url_raw": path,
+        "url_params": url_params,
+        "content": req.body,
+        "content_raw": req.raw_body,
+        "headers": req.headers,
+        "body": req.body,
+        "user": user,
+    })
+}
+
+/// underscore `_.isEmpty` for JSON values (strings, arrays, objects by length; others empty).
+fn is_empty_js(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => true,
+    }
+}
+
+/// `a || b || c` in JS.
+fn js_or<'a>(vals: &[&'a Value]) -> &'a Value {
+    vals.iter()
+        .copied()
+        .find(|v| script::truthy(v))
+        .unwrap_or(vals[vals.len() - 1])
+}
+
+/// processWebhookMessage.ts: the message built from the payload (or the script's content)
+/// and the integration's defaults (alias, avatar, emoji). Returns (msg, other fields).
+fn webhook_message(body: &Value, integ: &Value) -> (String, Value) {
+    let text = match js_or(&[&body["text"], &body["msg"]]) {
+        Value::String(s) => s.trim().to_string(),
+        Value::Null => String::new(),
+        v if !script::truthy(v) => String::new(),
+        v => v.to_string(),
+    };
+    let def_alias = js_or(&[&integ["alias"], &json!("")]).clone();
+    // Attachments that are not an array are ignored (logged as a warning).
+    let attachments = match &body["attachments"] {
+        Value::Array(a) => Some(
+            a.iter()
+                .map(|att| {
+                    let mut att = att.clone();
+                    if let Some(o) = att.as_object_mut() {
+                        if let Some(m) = o.remove("msg").filter(script::truthy) {
+                            let t = m.as_str().map(|s| s.trim().to_string());
+                            o.insert("text".into(), t.map(Value::String).unwrap_or(m));
+                        }
+                    }
+                    att
+                })
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    let mut m = json!({
+        "bot": {"i": integ["_id"]},
+        "alias": js_or(&[&body["username"], &body["alias"], &def_alias]),
+        "attachments": attachments.clone().unwrap_or_default(),
+        "parseUrls": body.get("parseUrls").cloned().unwrap_or(json!(attachments.is_none())),
+        "groupable": body.get("groupable").cloned().unwrap_or(json!(false)),
+    });
+    for k in ["tmid", "customFields"] {
+        if let Some(v) = body.get(k).filter(|v| !v.is_null()) {
+            m[k] = v.clone();
+        }
+    }
+    if !is_empty_js(&body["icon_url"]) || !is_empty_js(&body["avatar"]) {
+        m["avatar"] = js_or(&[&body["icon_url"], &body["avatar"]]).clone();
+    } else if !is_empty_js(&body["icon_emoji"]) || !is_empty_js(&body["emoji"]) {
+        m["emoji"] = js_or(&[&body["icon_emoji"], &body["emoji"]]).clone();
+    } else if !is_empty_js(&integ["avatar"]) {
+        m["avatar"] = integ["avatar"].clone();
+    } else if !is_empty_js(&integ["emoji"]) {
+        m["emoji"] = integ["emoji"].clone();
+    }
+    (text, m)
+}
+
+/// addIncomingIntegration.ts / updateIncomingIntegration.ts: with `scriptEnabled === true` and
+/// a non-blank script, compileIntegrationScript() sets `scriptCompiled` or, on a syntax error,
+/// `scriptError` (and no scriptCompiled). Babel is not available here: the script is stored
+/// untranspiled after the same syntax check as the `skipTranspile` path (validateOnly).
+fn compile_script(sim: &Sim, integ: &mut Value) {
+    let Some(o) = integ.as_object_mut() else {
+        return;
+    };
+    let src = o.get("script").and_then(Value::as_str).unwrap_or_default();
+    if o.get("scriptEnabled") != Some(&json!(true)) || src.trim().is_empty() {
+        return;
+    }
+    match sim.engine().check_syntax(src) {
+        Ok(None) => {
+            o.insert("scriptCompiled".into(), json!(src));
+            o.remove("scriptError");
+        }
+        Ok(Some(err)) => {
+            o.remove("scriptCompiled");
+            o.insert("scriptError".into(), err);
+        }
+        Err(e) => {
+            // Cannot check without node: keep the script; running it will fail the same way.
+            eprintln!(
+                "{}",
+                json!({"msg": "integration script not checked", "error": e})
+            );
+            o.insert("scriptCompiled".into(), json!(src));
+            o.remove("scriptError");
         }
     }
 }
@@ -2712,6 +3003,7 @@ fn h_int_create(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
         o.entry("overrideDestinationChannelEnabled")
             .or_insert(json!(false));
     }
+    compile_script(sim, &mut integ);
     st.integrations.push(integ.clone());
     ok(json!({"integration": integ}))
 }
@@ -2797,6 +3089,7 @@ fn h_int_update(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
             }
         }
     }
+    compile_script(sim, &mut st.integrations[ii]);
     ok(json!({"integration": st.integrations[ii]}))
 }
 
@@ -2914,7 +3207,12 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     let mut cfg = cfg;
     cfg.port = port;
     let sim = Arc::new(Sim::new(cfg));
-    {
+    if sim.cfg.admin_delay.is_zero() {
+        // No delay: the admin exists before the listening line, so a client that logs in
+        // right away never races the creation.
+        let env = sim.cfg.env.clone();
+        sim.lock().insert_admin_from_env(&env);
+    } else {
         let sim = sim.clone();
         let delay = sim.cfg.admin_delay;
         std::thread::spawn(move || {

@@ -30,6 +30,7 @@ fn req(method: &str, path: &str, body: Value, auth: Option<(&str, &str)>) -> Req
         method: method.into(),
         path: path.into(),
         query: http::parse_query(q),
+        raw_query: q.into(),
         headers,
         raw_body: body.to_string(),
         body,
@@ -91,6 +92,76 @@ fn bad_args_are_reported() {
         HashMap::new()
     )
     .is_err());
+}
+
+#[test]
+fn script_flags() {
+    let a = |v: &[&str]| {
+        let mut args: Vec<String> = vec!["--port".into(), "0".into()];
+        args.extend(v.iter().map(|s| s.to_string()));
+        parse_args(&args, HashMap::new())
+    };
+    let c = a(&[]).unwrap();
+    assert_eq!(
+        (c.node.as_str(), c.script_timeout),
+        ("node", Duration::from_secs(3))
+    );
+    let c = a(&["--node", "/opt/node/bin/node", "--script-timeout", "250ms"]).unwrap();
+    assert_eq!(
+        (c.node.as_str(), c.script_timeout),
+        ("/opt/node/bin/node", Duration::from_millis(250))
+    );
+    assert!(a(&["--node", ""]).unwrap_err().contains("--node needs"));
+    assert!(a(&["--script-timeout", "0s"])
+        .unwrap_err()
+        .contains("greater than 0"));
+}
+
+#[test]
+fn webhook_message_follows_process_webhook_message() {
+    let integ = json!({"_id": "i1", "alias": "Def", "emoji": ":robot:", "avatar": ""});
+    // username beats alias, icon_url beats emoji, attachments disable parseUrls.
+    let (text, m) = webhook_message(
+        &json!({"msg": " hi ", "username": "U", "alias": "A", "icon_url": "http://x/a.png",
+            "emoji": ":x:", "attachments": [{"msg": " m "}]}),
+        &integ,
+    );
+    assert_eq!(text, "hi");
+    assert_eq!(m["alias"], "U");
+    assert_eq!(m["avatar"], "http://x/a.png");
+    assert!(m.get("emoji").is_none());
+    assert_eq!(m["attachments"], json!([{"text": "m"}]));
+    assert_eq!(m["parseUrls"], false);
+    assert_eq!(m["bot"], json!({"i": "i1"}));
+    // Defaults: integration alias and emoji; non-array attachments are ignored.
+    let (text, m) = webhook_message(&json!({"text": "t", "attachments": "nope"}), &integ);
+    assert_eq!(text, "t");
+    assert_eq!(
+        (&m["alias"], &m["emoji"], &m["attachments"], &m["parseUrls"]),
+        (&json!("Def"), &json!(":robot:"), &json!([]), &json!(true))
+    );
+}
+
+#[test]
+fn js_truthiness_and_valid_script() {
+    for v in [json!(null), json!(false), json!(0), json!(""), json!(0.0)] {
+        assert!(!script::truthy(&v), "{v}");
+    }
+    for v in [json!(true), json!(1), json!("x"), json!({}), json!([])] {
+        assert!(script::truthy(&v), "{v}");
+    }
+    assert!(script::has_valid_script(
+        &json!({"scriptEnabled": true, "scriptCompiled": "class Script {}"})
+    ));
+    assert!(!script::has_valid_script(
+        &json!({"scriptEnabled": false, "scriptCompiled": "class Script {}"})
+    ));
+    assert!(!script::has_valid_script(
+        &json!({"scriptEnabled": true, "scriptCompiled": "  "})
+    ));
+    assert!(!script::has_valid_script(
+        &json!({"scriptEnabled": true, "script": "class Script {}"})
+    ));
 }
 
 #[test]
@@ -433,6 +504,20 @@ fn rooms_invites_integrations_and_hooks() {
         integ["_id"].as_str().unwrap(),
         integ["token"].as_str().unwrap()
     );
+    assert_eq!(integ["scriptCompiled"], "class Script {}");
+    // ScriptEngine.ts: no process_incoming_request -> result undefined -> success, nothing posted.
+    let r = s.handle(&req("POST", &path, json!({"text": "hello"}), None));
+    assert_eq!((r.status, body(&r)), (200, json!({"success": true})));
+    let r = s.handle(&req("GET", "/_sim/rooms/ops/messages", json!({}), None));
+    assert_eq!(body(&r)["messages"], json!([]));
+    let r = s.handle(&req(
+        "PUT",
+        "/api/v1/integrations.update",
+        json!({"type": "webhook-incoming", "integrationId": integ["_id"], "name": "gl", "enabled": true,
+            "username": "bot", "channel": "#ops", "scriptEnabled": false}),
+        a,
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
     let r = s.handle(&req("POST", &path, json!({"text": "hello"}), None));
     assert_eq!(r.status, 200, "{}", r.body);
     let r = s.handle(&req(
@@ -455,7 +540,8 @@ fn rooms_invites_integrations_and_hooks() {
     assert_eq!(r.status, 404);
     let r = s.handle(&req("GET", "/_sim/rooms/ops/messages", json!({}), None));
     assert_eq!(body(&r)["messages"][0]["msg"], "hello");
-    assert_eq!(body(&r)["messages"][0]["_sim"]["scriptEnabled"], true);
+    assert_eq!(body(&r)["messages"][0]["_sim"]["scriptEnabled"], false);
+    assert_eq!(body(&r)["messages"][0]["_sim"]["scriptRun"], false);
     let r = s.handle(&req(
         "GET",
         &format!("/api/v1/subscriptions.getOne?roomId={rid}"),
