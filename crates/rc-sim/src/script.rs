@@ -40,6 +40,13 @@ pub enum Outcome {
     Engine(String),
 }
 
+/// Why a runner child gave no answer: node unusable, or the script never finished.
+#[derive(Debug)]
+enum SpawnError {
+    Engine(String),
+    Run(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub node: String,
@@ -54,7 +61,8 @@ impl Engine {
         let deadline = self.timeout * 2 + STARTUP_SLACK;
         let out = match self.spawn(&input, deadline) {
             Ok(v) => v,
-            Err(e) => return e,
+            Err(SpawnError::Engine(e)) => return Outcome::Engine(e),
+            Err(SpawnError::Run(e)) => return Outcome::Run(e),
         };
         let logs = out.get("logs").cloned().unwrap_or(json!([]));
         let msg = |v: &Value| {
@@ -85,13 +93,12 @@ impl Engine {
             Ok(v) if v["ok"] == json!(true) => Ok(None),
             Ok(v) if v["stage"] == json!("syntax") => Ok(Some(v["error"].clone())),
             Ok(v) => Err(format!("unexpected runner answer: {v}")),
-            Err(Outcome::Engine(e)) | Err(Outcome::Run(e)) | Err(Outcome::Evaluate(e)) => Err(e),
-            Err(o) => Err(format!("{o:?}")),
+            Err(SpawnError::Engine(e)) | Err(SpawnError::Run(e)) => Err(e),
         }
     }
 
     /// One child: input on stdin, one JSON line on stdout; killed at `deadline` no matter what.
-    fn spawn(&self, input: &Value, deadline: Duration) -> Result<Value, Outcome> {
+    fn spawn(&self, input: &Value, deadline: Duration) -> Result<Value, SpawnError> {
         // A clean environment: NODE_OPTIONS & co. must not change the sandbox, and the
         // emulator's own environment (admin password) has no business in the child.
         let mut child = Command::new(&self.node)
@@ -103,7 +110,7 @@ impl Engine {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| {
-                Outcome::Engine(format!(
+                SpawnError::Engine(format!(
                     "cannot start node '{}': {e}; install Node.js or pass --node PATH",
                     self.node
                 ))
@@ -147,7 +154,7 @@ impl Engine {
         let _ = writer.join();
         let out = reader.join().unwrap_or_default();
         if killed {
-            return Err(Outcome::Run(format!(
+            return Err(SpawnError::Run(format!(
                 "script still running after {} ms: node killed",
                 deadline.as_millis()
             )));
@@ -155,9 +162,9 @@ impl Engine {
         let text = String::from_utf8_lossy(&out);
         match text.lines().next().filter(|l| !l.trim().is_empty()) {
             Some(line) => serde_json::from_str(line)
-                .map_err(|e| Outcome::Engine(format!("runner answered non-JSON ({e})"))),
+                .map_err(|e| SpawnError::Engine(format!("runner answered non-JSON ({e})"))),
             // Typically a returned promise that never settles: node exits with nothing to say.
-            None => Err(Outcome::Run(
+            None => Err(SpawnError::Run(
                 "the runner exited without a result (a promise that never settles?)".into(),
             )),
         }
