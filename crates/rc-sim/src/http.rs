@@ -24,10 +24,11 @@ pub fn serve_loop(server: &tiny_http::Server, sim: &Sim) {
             }
         };
         let resp = sim.handle(&req);
-        // One JSON line per request on stderr (never the body: it may hold passwords).
+        // One JSON line per request on stderr (never the body: it may hold passwords; never a
+        // webhook token: the hook URL is a credential).
         eprintln!(
             "{}",
-            json!({"msg": "request", "method": req.method, "path": req.path, "status": resp.status})
+            json!({"msg": "request", "method": req.method, "path": loggable_path(&req.path), "status": resp.status})
         );
         let mut out = tiny_http::Response::from_string(resp.body).with_status_code(resp.status);
         if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", resp.content_type.as_bytes()) {
@@ -39,6 +40,23 @@ pub fn serve_loop(server: &tiny_http::Server, sim: &Sim) {
             }
         }
         let _ = rq.respond(out);
+    }
+}
+
+/// `/hooks/<id>/<token>` (and `/hooks/info/...`, `/hooks/<id>/<userId>/<token>`) with the
+/// token masked; other paths as they are.
+pub fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/hooks/") {
+        Some(rest) => {
+            let mut parts: Vec<&str> = rest.split('/').collect();
+            if let Some(last) = parts.last_mut() {
+                if !last.is_empty() && parts.len() >= 2 {
+                    *last = "***";
+                }
+            }
+            format!("/hooks/{}", parts.join("/"))
+        }
+        None => path.to_string(),
     }
 }
 
@@ -106,4 +124,20 @@ fn to_req(rq: &mut tiny_http::Request) -> Result<Req, String> {
             .unwrap_or_default(),
         headers,
     })
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::loggable_path;
+
+    #[test]
+    fn hook_tokens_are_masked_in_request_logs() {
+        assert_eq!(loggable_path("/hooks/abc/s3cr3t"), "/hooks/abc/***");
+        assert_eq!(
+            loggable_path("/hooks/info/abc/s3cr3t"),
+            "/hooks/info/abc/***"
+        );
+        assert_eq!(loggable_path("/hooks/abc/uid/s3cr3t"), "/hooks/abc/uid/***");
+        assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
+    }
 }
