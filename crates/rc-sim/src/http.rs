@@ -49,10 +49,9 @@ pub fn loggable_path(path: &str) -> String {
     match path.strip_prefix("/hooks/") {
         Some(rest) => {
             let mut parts: Vec<&str> = rest.split('/').collect();
-            if let Some(last) = parts.last_mut() {
-                if !last.is_empty() && parts.len() >= 2 {
-                    *last = "***";
-                }
+            let n = parts.len();
+            if n >= 2 && !parts[n - 1].is_empty() {
+                parts[n - 1] = "***";
             }
             format!("/hooks/{}", parts.join("/"))
         }
