@@ -1,0 +1,808 @@
+"""Static checks of the container wiring: docker/, compose/, k8s/ (no Docker engine needed).
+
+Every env var, flag and probe the manifests hand to one of our binaries is checked against the
+binary's real source (clap `#[arg(...)]` attributes in crates/<bin>/src), so a renamed flag or
+variable breaks this test instead of a deployment. A missing binary source FAILS: wiring for a
+binary that does not exist is a defect, not something to skip.
+
+Run: .venv/bin/python -m pytest tests/wiring -q
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "compose" / "docker-compose.yml"
+DOCKER = ROOT / "docker"
+K8S = ROOT / "k8s"
+BINARIES = ("mongo-rs-init", "mongo-rs-probe", "rc-bootstrap", "rc-probe")
+# Hubot and Rocket.Chat read plain variables only, so these reach them as env values. Anything
+# matching this must be a ${VAR} interpolation, a file path (*_FILE) or a Secret reference.
+SECRET_KEY = re.compile(r"PASS|PASSWORD|TOKEN|SECRET", re.IGNORECASE)
+INTERPOLATION = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?:(?::?[-?])[^}]*)?\}$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources of truth: the binaries' clap definitions
+# ---------------------------------------------------------------------------------------------
+
+
+class Cli:
+    """What one binary accepts, read from its clap `#[arg(...)]` attributes."""
+
+    def __init__(self, name: str, src: str):
+        self.name = name
+        self.env: set[str] = set()
+        self.flags: set[str] = {"help", "version"}
+        self.required_env: set[str] = set()
+        # An attribute, then optional further attributes, then `pub field: Type`.
+        field = re.compile(
+            r"#\[arg\((?P<attr>.*?)\)\]\s*(?:#\[[^\]]*\]\s*)*pub\s+(?P<field>\w+)\s*:\s*(?P<ty>[^,\n]+),",
+            re.DOTALL,
+        )
+        for m in field.finditer(src):
+            attr, fname, ty = m.group("attr"), m.group("field"), m.group("ty").strip()
+            env = re.search(r'\benv\s*=\s*"([A-Z0-9_]+)"', attr)
+            if env:
+                self.env.add(env.group(1))
+            long = re.search(r'\blong\s*=\s*"([a-z0-9-]+)"', attr)
+            if long:
+                self.flags.add(long.group(1))
+            elif re.search(r"\blong\b", attr):
+                self.flags.add(fname.replace("_", "-"))
+            required = ty == "String" and "default_value" not in attr
+            if required and env:
+                self.required_env.add(env.group(1))
+        # Plain reads outside clap (e.g. a secret's value variable next to its *_FILE flag).
+        self.env |= set(re.findall(r'env::var(?:_os)?\(\s*"([A-Z0-9_]+)"\s*\)', src))
+
+
+@lru_cache(maxsize=None)
+def cli(binary: str) -> Cli:
+    src_dir = ROOT / "crates" / binary / "src"
+    files = sorted(src_dir.rglob("*.rs")) if src_dir.is_dir() else []
+    assert files, f"crates/{binary}/src has no Rust source: the manifests wire a binary that does not exist"
+    c = Cli(binary, "\n".join(f.read_text() for f in files))
+    assert c.env, f"crates/{binary}/src declares no clap `env = \"...\"`: cannot check its wiring"
+    return c
+
+
+def test_every_binary_source_exists_and_is_parsed():
+    for b in BINARIES:
+        c = cli(b)
+        assert "timeout" in c.flags, f"{b}: no --timeout flag found in its clap definition"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> float:
+    """`500ms`, `2s`, `1m30s`, `3` (seconds) -> seconds."""
+    text = str(text).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"unparsable duration {text!r}"
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def flag_value(argv: list[str], flag: str) -> str | None:
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def check_argv(binary: str, argv: list[str], where: str) -> None:
+    """Every --flag given to one of our binaries is one it declares."""
+    accepted = cli(binary).flags
+    for a in argv:
+        if a.startswith("--"):
+            name = a[2:].split("=", 1)[0]
+            assert name in accepted, f"{where}: {binary} has no flag --{name} (accepted: {sorted(accepted)})"
+
+
+def binary_of(path_or_image: str) -> str | None:
+    """Which of our binaries an image reference or an executable path is."""
+    last = path_or_image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+    return last if last in BINARIES else None
+
+
+def resolve_defaults(text: str) -> str:
+    """Compose interpolation with the file's own defaults (`${X:-d}` -> d, `${X}` -> <X>)."""
+
+    def sub(m: re.Match) -> str:
+        name, op, rest = m.group(1), m.group(2), m.group(3)
+        return rest if op in (":-", "-") else f"<{name}>"
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}", sub, text)
+
+
+def git_ignored(rel: str) -> bool:
+    r = subprocess.run(["git", "check-ignore", "-q", "--no-index", rel], cwd=ROOT)
+    return r.returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML: everything parses
+# ---------------------------------------------------------------------------------------------
+
+
+def yaml_files() -> list[Path]:
+    files = [p for d in (ROOT / "compose", K8S) for p in d.rglob("*") if p.suffix in (".yml", ".yaml")]
+    return sorted(files)
+
+
+def test_every_yaml_file_parses():
+    files = yaml_files()
+    assert COMPOSE_FILE in files and (K8S / "kustomization.yaml") in files
+    for f in files:
+        docs = [d for d in yaml.safe_load_all(f.read_text()) if d is not None]
+        assert docs, f"{f.relative_to(ROOT)} holds no YAML document"
+        for d in docs:
+            assert isinstance(d, dict), f"{f.relative_to(ROOT)}: a document is not a mapping"
+
+
+# ---------------------------------------------------------------------------------------------
+# Dockerfiles
+# ---------------------------------------------------------------------------------------------
+
+
+class Stage:
+    def __init__(self, base: str, name: str | None):
+        self.base, self.name = base, name
+        self.instructions: list[tuple[str, str]] = []
+
+    def all(self, kw: str) -> list[str]:
+        return [rest for k, rest in self.instructions if k == kw]
+
+
+def dockerfile_stages(path: Path) -> list[Stage]:
+    lines, buf = [], ""
+    for raw in path.read_text().splitlines():
+        if re.match(r"^\s*#", raw):  # comments (also inside continuations) are dropped by Docker
+            continue
+        if raw.rstrip().endswith("\\"):
+            buf += raw.rstrip()[:-1] + " "
+            continue
+        buf += raw
+        if buf.strip():
+            lines.append(buf.strip())
+        buf = ""
+    stages: list[Stage] = []
+    for line in lines:
+        kw, _, rest = line.partition(" ")
+        kw = kw.upper()
+        if kw == "FROM":
+            words = [w for w in rest.split() if not w.startswith("--")]
+            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(words[0], name))
+        elif stages:
+            stages[-1].instructions.append((kw, rest.strip()))
+    return stages
+
+
+DOCKERFILES = sorted(DOCKER.glob("*Dockerfile"))
+
+
+def test_dockerfiles_exist():
+    names = {p.name for p in DOCKERFILES}
+    assert {"Dockerfile", "mongo.Dockerfile", "hubot.Dockerfile"} <= names
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_rust_builds_are_static_locked_and_targeted(path):
+    runs = [r for s in dockerfile_stages(path) for r in s.all("RUN") if "cargo build" in r]
+    assert runs, f"{path.name}: no cargo build"
+    for r in runs:
+        assert "+crt-static" in r, f"{path.name}: cargo build without -C target-feature=+crt-static"
+        assert "--locked" in r and "--release" in r, f"{path.name}: cargo build must be --release --locked"
+        # --target keeps RUSTFLAGS off build scripts and proc-macros (host artifacts).
+        assert "--target x86_64-unknown-linux-gnu" in r, f"{path.name}: cargo build without --target"
+
+
+def test_sidecar_dockerfile_final_stage_is_scratch_nonroot():
+    stages = dockerfile_stages(DOCKER / "Dockerfile")
+    final = stages[-1]
+    assert final.base == "scratch", "docker/Dockerfile: the default (last) stage must be FROM scratch"
+    users = final.all("USER")
+    assert users and users[-1].split(":")[0] not in ("0", "root"), "final stage must set a non-root USER"
+    assert re.fullmatch(r"\d+(:\d+)?", users[-1]), "scratch has no /etc/passwd: USER must be numeric"
+    entry = final.all("ENTRYPOINT")
+    assert entry and entry[-1].startswith("["), "ENTRYPOINT must be exec form (scratch has no shell)"
+    assert "$" not in entry[-1], "exec-form ENTRYPOINT does not expand ARG/ENV"
+    labels = " ".join(final.all("LABEL"))
+    for key in ("title", "description", "source", "licenses", "version", "revision"):
+        assert f"org.opencontainers.image.{key}=" in labels, f"missing label org.opencontainers.image.{key}"
+    # BIN builds any of the four, and the build refuses anything else.
+    builder = stages[0]
+    assert "BIN" in builder.all("ARG")
+    assert any('-p "${BIN}"' in r or "-p $BIN" in r or '-p "$BIN"' in r for r in builder.all("RUN"))
+    guard = " ".join(builder.all("RUN"))
+    for b in BINARIES:
+        assert b in guard, f"the BIN guard does not list {b}"
+    # rc-probe's token cache needs a world-writable sticky /tmp; the entry name is created.
+    assert "chmod 1777" in guard and "/out/tmp" in guard
+    assert "/out/entrypoint" in guard and entry[-1] == '["/entrypoint"]'
+    assert "Requesting program interpreter" in guard, "the build must refuse a dynamically linked binary"
+    # Every stage that ends up as an image runs as non-root.
+    for s in stages[1:]:
+        assert s.all("USER"), f"stage {s.name} has no USER"
+
+
+@pytest.mark.parametrize("name,binary", [("mongo.Dockerfile", "mongo-rs-probe"), ("hubot.Dockerfile", "rc-probe")])
+def test_derived_images_healthcheck_with_our_probe(name, binary):
+    final = dockerfile_stages(DOCKER / name)[-1]
+    assert final.base != "scratch"
+    copies = " ".join(final.all("COPY"))
+    assert f"/usr/local/bin/{binary}" in copies, f"{name}: {binary} is not copied into the image"
+    hc = final.all("HEALTHCHECK")
+    assert len(hc) == 1, f"{name}: exactly one HEALTHCHECK expected"
+    m = re.match(r"(?P<opts>(?:--[a-z-]+=\S+\s+)*)CMD\s+(?P<cmd>\[.*\])$", hc[0])
+    assert m, f"{name}: HEALTHCHECK must be `[--opts] CMD [exec form]`: {hc[0]}"
+    opts = dict(re.findall(r"--([a-z-]+)=(\S+)", m.group("opts")))
+    for o in ("interval", "timeout", "start-period", "retries"):
+        assert o in opts, f"{name}: HEALTHCHECK without --{o} (Docker's defaults: 30s interval, 0s start)"
+    argv = yaml.safe_load(m.group("cmd"))
+    assert argv[0] == f"/usr/local/bin/{binary}"
+    check_argv(binary, argv[1:], name)
+    t = flag_value(argv, "--timeout")
+    assert t, f"{name}: give the probe an explicit --timeout below the HEALTHCHECK --timeout"
+    assert parse_duration(t) < parse_duration(opts["timeout"]), f"{name}: probe --timeout {t} >= HEALTHCHECK --timeout"
+
+
+def test_root_dockerignore():
+    assert not (DOCKER / ".dockerignore").exists(), "docker/.dockerignore is never read: use the root one"
+    rules = (ROOT / ".dockerignore").read_text().split()
+    for r in ("target/", ".venv/"):
+        assert r in rules, f".dockerignore lacks {r}"
+    assert any("node_modules" in r for r in rules)
+    for secret_path in ("compose/.env", "compose/secrets/", "k8s/secrets/"):
+        assert secret_path in rules, f".dockerignore must keep {secret_path} out of the build context"
+
+
+# ---------------------------------------------------------------------------------------------
+# Compose
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def services() -> dict:
+    return compose()["services"]
+
+
+def env_of(svc: dict) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def depends(svc: dict) -> dict[str, str]:
+    d = svc.get("depends_on") or {}
+    if isinstance(d, list):
+        return {k: "service_started" for k in d}
+    return {k: (v or {}).get("condition", "service_started") for k, v in d.items()}
+
+
+def compose_binary(svc: dict) -> str | None:
+    """Our binary a compose service runs as its main process (built from docker/Dockerfile)."""
+    b = svc.get("build")
+    if isinstance(b, dict) and b.get("dockerfile") == "docker/Dockerfile":
+        return (b.get("args") or {}).get("BIN")
+    return None
+
+
+def compose_healthcheck(name: str) -> list[str] | None:
+    svc = services()[name]
+    if "healthcheck" in svc:
+        return svc["healthcheck"]["test"]
+    b = svc.get("build")
+    if isinstance(b, dict):
+        hc = dockerfile_stages(ROOT / b["dockerfile"])[-1].all("HEALTHCHECK")
+        if hc:
+            return ["CMD"] + yaml.safe_load(hc[0].split("CMD", 1)[1].strip())
+    return None
+
+
+def test_compose_dependency_graph():
+    s = services()
+    # Rocket.Chat crashes on a MongoDB that is not an initiated replica set with a PRIMARY.
+    assert depends(s["rocketchat"]) == {"mongo": "service_healthy"}
+    # The initiator must NOT wait for mongo healthy: mongo is healthy only after initiation.
+    assert depends(s["mongo-rs-init"]) == {"mongo": "service_started"}
+    assert depends(s["rc-bootstrap"]).get("rocketchat") in ("service_started", "service_healthy")
+    # The bot user and room exist only once rc-bootstrap exited 0.
+    assert depends(s["hubot"]) == {"rc-bootstrap": "service_completed_successfully"}
+    assert s["gitlab"].get("profiles") == ["gitlab"]
+    assert depends(s["gitlab"]) == {"hubot": "service_healthy"}
+
+
+def test_compose_init_containers_are_one_shot_and_restart_on_failure():
+    for name in ("mongo-rs-init", "rc-bootstrap"):
+        restart = str(services()[name].get("restart", ""))
+        assert re.fullmatch(r"on-failure(:\d+)?", restart), f"{name}: restart must be on-failure, got {restart!r}"
+    for name in ("mongo", "rocketchat", "hubot"):
+        assert services()[name].get("restart") in ("unless-stopped", "always"), f"{name}: long-running service without restart policy"
+
+
+def test_compose_conditions_are_satisfiable():
+    s = services()
+    for name, svc in s.items():
+        for dep, cond in depends(svc).items():
+            assert dep in s, f"{name} depends on unknown service {dep}"
+            assert cond in ("service_started", "service_healthy", "service_completed_successfully")
+            if cond == "service_healthy":
+                hc = compose_healthcheck(dep)
+                assert hc, f"{name} waits for {dep} healthy, but {dep} has no healthcheck: it never becomes healthy"
+                assert not str(s[dep].get("restart", "")).startswith("on-failure"), (
+                    f"{name} waits for one-shot {dep} to be healthy: use service_completed_successfully"
+                )
+            if cond == "service_completed_successfully":
+                assert str(s[dep].get("restart", "")).startswith("on-failure"), (
+                    f"{name} waits for {dep} to complete, but {dep} is not a one-shot (restart: on-failure) service"
+                )
+            # A profiled service must not be required by an always-on one.
+            if s[dep].get("profiles"):
+                assert set(s[dep]["profiles"]) <= set(svc.get("profiles") or []), f"{name} depends on profiled {dep}"
+    # No cycle.
+    state: dict[str, int] = {}
+
+    def visit(n: str, path: list[str]) -> None:
+        assert state.get(n) != 1, f"depends_on cycle: {' -> '.join(path + [n])}"
+        if state.get(n) == 2:
+            return
+        state[n] = 1
+        for d in depends(s[n]):
+            visit(d, path + [n])
+        state[n] = 2
+
+    for n in s:
+        visit(n, [])
+
+
+def test_compose_healthchecks_use_our_probes():
+    for name, binary in (("mongo", "mongo-rs-probe"), ("hubot", "rc-probe")):
+        svc = services()[name]
+        test = compose_healthcheck(name)
+        assert test and test[0] == "CMD", f"{name}: healthcheck must be exec form ['CMD', ...] (no shell wrapper that could always exit 0)"
+        assert binary_of(test[1]) == binary, f"{name}: healthcheck must run {binary}, got {test[1]}"
+        check_argv(binary, test[2:], f"compose {name} healthcheck")
+        hc = svc.get("healthcheck", {})
+        t = flag_value(test, "--timeout")
+        assert t and "timeout" in hc, f"{name}: explicit probe --timeout and healthcheck timeout required"
+        assert parse_duration(t) < parse_duration(hc["timeout"]), f"{name}: probe --timeout {t} >= healthcheck timeout {hc['timeout']}"
+        assert "start_period" in hc, f"{name}: without start_period the first failures count as unhealthy"
+        # The probe binary is really in that image.
+        dockerfile = ROOT / svc["build"]["dockerfile"]
+        assert f"/usr/local/bin/{binary}" in " ".join(dockerfile_stages(dockerfile)[-1].all("COPY"))
+
+
+def test_compose_builds_reference_real_dockerfiles_and_binaries():
+    for name, svc in services().items():
+        b = svc.get("build")
+        if not b:
+            continue
+        assert b.get("context") == "..", f"{name}: build context must be the repository root (Cargo workspace)"
+        df = ROOT / b["dockerfile"]
+        assert df.is_file(), f"{name}: {b['dockerfile']} does not exist"
+        if "target" in b:
+            assert b["target"] in {s.name for s in dockerfile_stages(df)}, f"{name}: no stage {b['target']}"
+        binary = compose_binary(svc)
+        if b["dockerfile"] == "docker/Dockerfile":
+            assert binary in BINARIES, f"{name}: BIN={binary!r} is not one of {BINARIES}"
+            cli(binary)  # fails if the source is missing
+
+
+def test_compose_env_passed_to_our_binaries_is_accepted():
+    checked = 0
+    for name, svc in services().items():
+        env = env_of(svc)
+        binary = compose_binary(svc)
+        if binary:
+            c = cli(binary)
+            for k in env:
+                assert k in c.env, f"compose {name}: {binary} does not read {k} (it reads {sorted(c.env)})"
+                checked += 1
+            for k in c.required_env:
+                assert k in env, f"compose {name}: {binary} requires {k}"
+            check_argv(binary, svc.get("command") or [], f"compose {name} command")
+        # Shared containers: variables aimed at the probe (its own prefix) must exist.
+        test = compose_healthcheck(name)
+        probe = binary_of(test[1]) if test else None
+        if probe:
+            prefix = {"mongo-rs-probe": "MONGO_RS_PROBE_", "rc-probe": "RC_PROBE_"}[probe]
+            for k in env:
+                if k.startswith(prefix):
+                    assert k in cli(probe).env, f"compose {name}: {probe} does not read {k}"
+            for k in cli(probe).required_env:
+                if k != "MONGO_URL":  # mongo-rs-probe defaults to localhost inside mongod's container
+                    assert k in env, f"compose {name}: its healthcheck {probe} requires {k}"
+    assert checked >= 10, "too few env vars checked: is the compose file wired to our images?"
+
+
+def test_compose_file_secrets_are_mounted_files():
+    top = compose().get("secrets") or {}
+    for name, svc in services().items():
+        mounted = {s if isinstance(s, str) else s["source"] for s in svc.get("secrets") or []}
+        for m in mounted:
+            assert m in top, f"{name} uses undeclared secret {m}"
+        for k, v in env_of(svc).items():
+            if k.endswith("_FILE") and SECRET_KEY.search(k):
+                assert v.startswith("/run/secrets/"), f"{name}: {k} must point into /run/secrets"
+                assert v.rsplit("/", 1)[1] in mounted, f"{name}: {k}={v} but secret {v.rsplit('/', 1)[1]} is not mounted"
+    for name, spec in top.items():
+        assert ("file" in spec) != ("environment" in spec), f"secret {name}: exactly one of file / environment"
+        if "file" in spec:
+            rel = (COMPOSE_FILE.parent / spec["file"]).resolve().relative_to(ROOT).as_posix()
+            assert git_ignored(rel), f"secret file {rel} is not git-ignored"
+
+
+def test_compose_replica_set_name_is_consistent():
+    s = services()
+    argv = [resolve_defaults(a) for a in s["mongo"]["command"]]
+    rs = flag_value(argv, "--replSet")
+    assert rs and "--bind_ip_all" in argv
+    for name, svc in s.items():
+        for k, v in env_of(svc).items():
+            v = resolve_defaults(v)
+            if k in ("MONGO_URL", "MONGO_OPLOG_URL"):
+                assert f"replicaSet={rs}" in v, f"{name}: {k} lacks replicaSet={rs}"
+            if k == "MONGO_REPLICA_SET":
+                assert v == rs, f"{name}: MONGO_REPLICA_SET={v} but mongod --replSet {rs}"
+    members = resolve_defaults(env_of(s["mongo-rs-init"])["MONGO_RS_INIT_MEMBERS"]).split(",")
+    assert members == ["mongo:27017"], "the only member is the mongo service, by its compose name"
+
+
+def test_compose_webhook_url_lands_in_a_shared_volume():
+    s = services()
+    path = env_of(s["rc-bootstrap"])["RC_BOOTSTRAP_WEBHOOK_URL_FILE"]
+    mount = next(v for v in s["rc-bootstrap"]["volumes"] if path.startswith(v.split(":")[1] + "/"))
+    vol = mount.split(":")[0]
+    assert vol in (compose().get("volumes") or {}), "the webhook URL must go to a NAMED volume"
+    assert any(v.startswith(vol + ":") and v.endswith(":ro") for v in s["gitlab"]["volumes"])
+
+
+def test_env_example_has_placeholders_only_and_is_complete():
+    example = (ROOT / "compose" / ".env.example").read_text()
+    values = dict(
+        line.split("=", 1) for line in example.splitlines() if line.strip() and not line.startswith("#")
+    )
+    for k, v in values.items():
+        if SECRET_KEY.search(k):
+            assert re.fullmatch(r"<[^>]+>", v), f".env.example: {k} must be a <placeholder>, not a value"
+    required = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):\?", COMPOSE_FILE.read_text()))
+    required |= {spec["environment"] for spec in compose()["secrets"].values() if "environment" in spec}
+    missing = required - set(values)
+    assert not missing, f".env.example lacks {sorted(missing)}"
+    assert git_ignored("compose/.env") and git_ignored("compose/secrets/x")
+
+
+# ---------------------------------------------------------------------------------------------
+# No plain-text secret anywhere in compose/ and k8s/
+# ---------------------------------------------------------------------------------------------
+
+
+def walk_env_pairs(node, where):
+    """(key, value, where) for compose environment maps/lists and k8s env lists."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "environment" and isinstance(v, (dict, list)):
+                env = v if isinstance(v, dict) else dict(e.split("=", 1) if "=" in e else (e, None) for e in v)
+                for ek, ev in env.items():
+                    yield ek, ev, where
+            elif k == "env" and isinstance(v, list):
+                for item in v:
+                    yield item["name"], item.get("value"), where
+            elif k == "data" and node.get("kind") == "ConfigMap":
+                for ek, ev in (v or {}).items():
+                    yield ek, ev, where
+            else:
+                yield from walk_env_pairs(v, where)
+    elif isinstance(node, list):
+        for v in node:
+            yield from walk_env_pairs(v, where)
+
+
+def test_no_plain_text_secret_values():
+    seen = 0
+    for f in yaml_files():
+        for doc in yaml.safe_load_all(f.read_text()):
+            if not doc:
+                continue
+            where = f.relative_to(ROOT).as_posix()
+            assert not (doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData"))), (
+                f"{where}: a Secret with values is committed: use the secretGenerator files"
+            )
+            for k, v, w in walk_env_pairs(doc, where):
+                if not SECRET_KEY.search(str(k)):
+                    continue
+                seen += 1
+                if v is None:
+                    continue  # k8s valueFrom (secretKeyRef) or a bare compose pass-through
+                v = str(v)
+                # A file holding the secret (*_FILE, rc-probe's *_TOKEN_CACHE) is named by a path.
+                is_path = re.search(r"_(FILE|CACHE)$", str(k)) and v.startswith("/")
+                ok = INTERPOLATION.match(v) or is_path
+                assert ok, f"{w}: {k} has a literal value: use ${{VAR}} from .env, a *_FILE path or a Secret"
+    assert seen >= 8, "expected the password variables of Rocket.Chat, rc-bootstrap and Hubot"
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def k8s_objects() -> tuple:
+    objs = []
+    for f in sorted(K8S.glob("*.yaml")):
+        if f.name == "kustomization.yaml":
+            continue
+        objs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    return tuple(objs)
+
+
+def k8s(kind: str, name: str) -> dict:
+    for o in k8s_objects():
+        if o["kind"] == kind and o["metadata"]["name"] == name:
+            return o
+    raise AssertionError(f"k8s: no {kind}/{name}")
+
+
+def pod_spec(o: dict) -> dict:
+    return o["spec"]["template"]["spec"]
+
+
+def workloads():
+    return [o for o in k8s_objects() if o["kind"] in ("Deployment", "StatefulSet", "Job")]
+
+
+def config_map() -> dict:
+    return k8s("ConfigMap", "coquelicot-config")["data"]
+
+
+def kustomization() -> dict:
+    return yaml.safe_load((K8S / "kustomization.yaml").read_text())
+
+
+def generated_secrets() -> dict[str, set[str]]:
+    out = {}
+    for g in kustomization().get("secretGenerator", []):
+        out[g["name"]] = {f.split("=", 1)[0] for f in g.get("files", [])} | {
+            lit.split("=", 1)[0] for lit in g.get("literals", [])
+        }
+        assert not g.get("literals"), "secretGenerator literals would commit secret values"
+    return out
+
+
+def container_env(c: dict) -> dict[str, str | None]:
+    """Env of a container, ConfigMap references resolved (Secret references -> None)."""
+    out = {}
+    for e in c.get("env", []):
+        if "value" in e:
+            out[e["name"]] = str(e["value"])
+        else:
+            ref = e["valueFrom"]
+            if "configMapKeyRef" in ref:
+                r = ref["configMapKeyRef"]
+                assert r["name"] == "coquelicot-config" and r["key"] in config_map(), f"dangling {r}"
+                out[e["name"]] = config_map()[r["key"]]
+            else:
+                r = ref["secretKeyRef"]
+                assert r["key"] in generated_secrets().get(r["name"], set()), f"dangling secret ref {r}"
+                out[e["name"]] = None
+    return out
+
+
+def all_containers():
+    for o in workloads():
+        spec = pod_spec(o)
+        for kind in ("initContainers", "containers"):
+            for c in spec.get(kind, []):
+                yield o, kind, c
+
+
+def test_kustomization_lists_every_manifest_and_secret_files_are_ignored():
+    k = kustomization()
+    listed = set(k["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present, f"kustomization resources {sorted(listed)} != files {sorted(present)}"
+    for g in k["secretGenerator"]:
+        for f in g["files"]:
+            rel = f.split("=", 1)[1]
+            assert git_ignored(f"k8s/{rel}"), f"k8s/{rel} holds a secret value and must be git-ignored"
+    images = {i["name"] for i in k.get("images", [])}
+    for o, kind, c in all_containers():
+        if c["image"].startswith("coquelicot/"):
+            assert c["image"] in images, f"{c['image']} is not retaggable in kustomization images"
+
+
+def test_k8s_env_passed_to_our_binaries_is_accepted():
+    checked = 0
+    for o, kind, c in all_containers():
+        binary = binary_of(c["image"])
+        if not binary:
+            continue
+        env = container_env(c)
+        cl = cli(binary)
+        for k in env:
+            assert k in cl.env, f"{o['metadata']['name']}/{c['name']}: {binary} does not read {k}"
+            checked += 1
+        for k in cl.required_env:
+            assert k in env, f"{o['metadata']['name']}/{c['name']}: {binary} requires {k}"
+        check_argv(binary, c.get("args", []), f"{o['metadata']['name']}/{c['name']}")
+        # *_FILE secrets point into a mounted Secret volume.
+        vols = {v["name"]: v for v in pod_spec(o).get("volumes", [])}
+        for k, v in env.items():
+            if k.endswith("_FILE") and SECRET_KEY.search(k):
+                mount = next((m for m in c.get("volumeMounts", []) if v.startswith(m["mountPath"] + "/")), None)
+                assert mount and "secret" in vols[mount["name"]], f"{c['name']}: {k}={v} is not in a mounted Secret"
+                key = v.rsplit("/", 1)[1]
+                assert key in generated_secrets()[vols[mount["name"]]["secret"]["secretName"]], f"{k}: no key {key}"
+    assert checked >= 10
+
+
+def exec_probes():
+    for o, kind, c in all_containers():
+        for p in ("readinessProbe", "livenessProbe", "startupProbe"):
+            if p in c and "exec" in c[p]:
+                yield o, c, p, c[p]
+
+
+def test_k8s_exec_probe_timeouts_fit_in_timeout_seconds():
+    found = 0
+    for o, c, which, probe in exec_probes():
+        argv = probe["exec"]["command"]
+        binary = binary_of(argv[0])
+        assert binary, f"{c['name']} {which}: exec probe runs {argv[0]}, not one of our probes"
+        found += 1
+        check_argv(binary, argv[1:], f"{c['name']} {which}")
+        t = flag_value(argv, "--timeout")
+        assert t, f"{c['name']} {which}: pass --timeout (the binary's default may exceed timeoutSeconds)"
+        limit = probe.get("timeoutSeconds", 1)  # Kubernetes' default is 1s
+        assert parse_duration(t) < limit, f"{c['name']} {which}: --timeout {t} >= timeoutSeconds {limit}"
+
+
+def test_k8s_exec_probe_binaries_are_installed_by_an_init_container():
+    for o, c, which, probe in exec_probes():
+        path = probe["exec"]["command"][0]
+        mount = next((m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"] + "/")), None)
+        assert mount, f"{c['name']}: {path} is on no volume; the stock image does not contain it"
+        vol = next(v for v in pod_spec(o)["volumes"] if v["name"] == mount["name"])
+        assert "emptyDir" in vol
+        installers = [
+            i for i in pod_spec(o).get("initContainers", [])
+            if any(m["name"] == mount["name"] for m in i.get("volumeMounts", []))
+        ]
+        assert installers, f"{c['name']}: nothing copies {path} into volume {mount['name']}"
+        inst = installers[0]
+        # The FROM-scratch image has no cp: the copy must use the `install` variant.
+        assert inst["image"].endswith("-install"), f"{inst['name']}: use the *-install image (scratch has no cp)"
+        assert inst["args"][-1] == path.replace(mount["mountPath"], next(
+            m["mountPath"] for m in inst["volumeMounts"] if m["name"] == mount["name"]
+        )), f"{inst['name']} copies to {inst['args'][-1]}, the probe runs {path}"
+        assert binary_of(inst["args"][0]) == binary_of(path)
+        assert (DOCKER / "Dockerfile").read_text().count("AS install") == 1
+
+
+def test_k8s_mongo_statefulset():
+    sts = k8s("StatefulSet", "mongo")
+    svc = k8s("Service", sts["spec"]["serviceName"])
+    assert svc["spec"].get("clusterIP") == "None", "the members need a headless Service"
+    assert svc["spec"].get("publishNotReadyAddresses") is True, (
+        "members must resolve each other before they are Ready (Ready needs an initiated set)"
+    )
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"].get("podManagementPolicy") == "Parallel", "OrderedReady deadlocks: mongo-0 is never Ready alone"
+    (c,) = pod_spec(sts)["containers"]
+    argv = c.get("command", []) + c.get("args", [])
+    rs = flag_value(argv, "--replSet")
+    assert rs == config_map()["MONGO_REPLICA_SET"] and "--bind_ip_all" in argv
+    ready = c["readinessProbe"]["exec"]["command"]
+    assert binary_of(ready[0]) == "mongo-rs-probe" and "--allow-secondary" in ready, (
+        "a SECONDARY is a ready member: readiness must accept PRIMARY or SECONDARY"
+    )
+    live = c["livenessProbe"]
+    assert "exec" not in live, "liveness must not depend on replica-set state (STARTUP2, elections)"
+    assert live.get("tcpSocket", {}).get("port") == 27017
+    assert "startupProbe" in c, "journal recovery can outlast the liveness budget"
+    for k in ("MONGO_URL", "MONGO_OPLOG_URL"):
+        assert f"replicaSet={rs}" in config_map()[k]
+    # The members listed are exactly the StatefulSet's pods, by their headless-service names.
+    want = [f"mongo-{i}.{svc['metadata']['name']}:27017" for i in range(sts["spec"]["replicas"])]
+    assert config_map()["MONGO_RS_INIT_MEMBERS"].split(",") == want
+    hosts = re.match(r"mongodb://([^/]+)/", config_map()["MONGO_URL"]).group(1).split(",")
+    assert hosts == want
+
+
+def test_k8s_rs_init_job_and_rocketchat_init_container():
+    job = k8s("Job", "mongo-rs-init")
+    assert job["spec"].get("backoffLimit") is not None and job["spec"].get("activeDeadlineSeconds")
+    (c,) = pod_spec(job)["containers"]
+    assert binary_of(c["image"]) == "mongo-rs-init"
+    assert pod_spec(job)["restartPolicy"] in ("Never", "OnFailure")
+    init_timeout = parse_duration(container_env(c)["MONGO_RS_INIT_TIMEOUT"])
+    assert init_timeout < job["spec"]["activeDeadlineSeconds"], "one try must fit in the Job's deadline"
+
+    rc = k8s("Deployment", "rocketchat")
+    inits = [binary_of(i["image"]) for i in pod_spec(rc).get("initContainers", [])]
+    assert inits == ["mongo-rs-init"], "Rocket.Chat must start only once a PRIMARY is writable"
+    (main,) = pod_spec(rc)["containers"]
+    env = container_env(main)
+    assert env["OVERWRITE_SETTING_Show_Setup_Wizard"] == "completed"
+    assert {"MONGO_URL", "MONGO_OPLOG_URL", "ROOT_URL", "ADMIN_USERNAME", "ADMIN_PASS", "ADMIN_EMAIL"} <= set(env)
+    assert "exec" not in main.get("livenessProbe", {}) and "httpGet" not in main.get("livenessProbe", {}), (
+        "Rocket.Chat liveness must not depend on MongoDB health"
+    )
+
+
+def test_k8s_hubot_waits_for_bootstrap_and_is_probed():
+    d = k8s("Deployment", "hubot")
+    inits = [binary_of(i["image"].removesuffix("-install")) for i in pod_spec(d)["initContainers"]]
+    assert inits[-1] == "rc-bootstrap", "rc-bootstrap must be the last initContainer (hubot starts after it)"
+    (main,) = pod_spec(d)["containers"]
+    ready = main["readinessProbe"]["exec"]["command"]
+    assert binary_of(ready[0]) == "rc-probe"
+    env = container_env(main)
+    for k in cli("rc-probe").required_env | {"ROCKETCHAT_USER", "ROCKETCHAT_PASSWORD"}:
+        assert k in env, f"hubot: rc-probe needs {k} in the container's env"
+    assert env["ROCKETCHAT_URL"].startswith("http"), "rc-probe needs a scheme in ROCKETCHAT_URL"
+    for k in env:
+        if k.startswith("RC_PROBE_"):
+            assert k in cli("rc-probe").env
+    assert "livenessProbe" not in main or "exec" not in main["livenessProbe"]
+    # The published webhook URL survives the pod: a PVC, not an emptyDir.
+    boot = pod_spec(d)["initContainers"][-1]
+    path = container_env(boot)["RC_BOOTSTRAP_WEBHOOK_URL_FILE"]
+    mount = next(m for m in boot["volumeMounts"] if path.startswith(m["mountPath"] + "/"))
+    vol = next(v for v in pod_spec(d)["volumes"] if v["name"] == mount["name"])
+    assert "persistentVolumeClaim" in vol
+    assert d["spec"]["strategy"]["type"] == "Recreate", "RWO volume + one bot session: no surge"
+
+
+def test_k8s_sidecars_run_non_root_read_only():
+    for o, kind, c in all_containers():
+        if not c["image"].startswith("coquelicot/"):
+            continue
+        sc = {**pod_spec(o).get("securityContext", {}), **c.get("securityContext", {})}
+        assert sc.get("runAsNonRoot") is True and sc.get("runAsUser") == 65534, c["name"]
+        assert sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False, c["name"]
+
+
+def test_compose_and_k8s_wire_the_same_binary_env():
+    """The two deployments feed each binary the same variable names (one documentation)."""
+    by_bin_compose: dict[str, set[str]] = {}
+    for svc in services().values():
+        b = compose_binary(svc)
+        if b:
+            by_bin_compose[b] = set(env_of(svc))
+    for o, kind, c in all_containers():
+        b = binary_of(c["image"])
+        if b in by_bin_compose:
+            k8s_env = set(container_env(c))
+            assert k8s_env == by_bin_compose[b], f"{b}: compose passes {sorted(by_bin_compose[b] ^ k8s_env)} differently"
+
+
+def test_readmes_document_the_runs():
+    for d in ("compose", "k8s"):
+        text = (ROOT / d / "README.md").read_text()
+        assert "service_healthy" in text or "publishNotReadyAddresses" in text
+    assert shlex.split("docker compose up -d --build")  # the documented command is well-formed
