@@ -68,7 +68,7 @@ pub struct Args {
     pub members: Vec<String>,
 
     /// Overall deadline (e.g. 90s, 2m).
-    #[arg(long, env = "MONGO_RS_INIT_TIMEOUT", default_value = "120s", value_parser = positive_duration)]
+    #[arg(long, env = "MONGO_RS_INIT_TIMEOUT", default_value = "120s", value_parser = duration::parse_timeout)]
     pub timeout: Duration,
 
     /// Print the result as one JSON object on stdout.
@@ -82,13 +82,6 @@ pub struct Args {
     /// File holding that user's password (MONGO_PASSWORD gives the value; never on the command line).
     #[arg(long, env = "MONGO_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
-}
-
-pub fn positive_duration(text: &str) -> Result<Duration, String> {
-    match duration::parse(text)? {
-        d if d.is_zero() => Err("the timeout must be more than 0, e.g. 120s".into()),
-        d => Ok(d),
-    }
 }
 
 /// Everything a run needs, validated before any network access.
@@ -164,9 +157,9 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
 }
 
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match sidecar::cli::parse(PROG, argv) {
         Ok(args) => args,
-        Err(e) => return clap_exit(e),
+        Err(code) => return code,
     };
     let reporter = Reporter {
         prog: PROG,
@@ -186,24 +179,6 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
         Err(f) => f.into(),
     };
     reporter.finish(&report, deadline.elapsed())
-}
-
-/// `--help`/`--version` print as clap renders them; errors become one line, exit 2.
-pub fn clap_exit(e: clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return 0;
-    }
-    // clap's message spans lines (e.g. the missing flag on the next one) up to a blank
-    // line before "Usage:": keep that part, as one line.
-    let text = e.to_string();
-    let head: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
-    eprintln!(
-        "{PROG}: {} (see --help)",
-        sidecar::exit::one_line(head.join(" ").trim_start_matches("error: "))
-    );
-    2
 }
 
 pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {

@@ -27,7 +27,7 @@ Whatever the server does (never answers, trickles, resets), it exits by --timeou
 
 Examples:
   # Dockerfile / compose healthcheck inside the mongod container (default URI):
-  HEALTHCHECK CMD [\"/mongo-rs-probe\"]
+  HEALTHCHECK CMD [\"/usr/local/bin/mongo-rs-probe\"]
   mongo-rs-probe --uri mongodb://mongo1:27017 --replica-set rs0 --timeout 3s
   MONGO_URL=mongodb://mongo1:27017/?replicaSet=rs0 mongo-rs-probe --allow-secondary --json
 
@@ -55,7 +55,7 @@ pub struct Args {
     pub uri: String,
 
     /// Give up after this long (e.g. 500ms, 2s); the process exits by then.
-    #[arg(long, env = "MONGO_RS_PROBE_TIMEOUT", default_value = "2s", value_parser = positive_duration)]
+    #[arg(long, env = "MONGO_RS_PROBE_TIMEOUT", default_value = "2s", value_parser = duration::parse_timeout)]
     pub timeout: Duration,
 
     /// Also report healthy when the member is a SECONDARY.
@@ -79,18 +79,11 @@ pub struct Args {
     pub password_file: Option<PathBuf>,
 }
 
-pub fn positive_duration(text: &str) -> Result<Duration, String> {
-    match duration::parse(text)? {
-        d if d.is_zero() => Err("the timeout must be more than 0, e.g. 2s".into()),
-        d => Ok(d),
-    }
-}
-
 /// Parses `argv` and runs; returns the exit code. Usage errors are one line on stderr (exit 2).
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    let args = match Args::try_parse_from(argv) {
+    let args: Args = match sidecar::cli::parse(PROG, argv) {
         Ok(args) => args,
-        Err(e) => return clap_exit(e),
+        Err(code) => return code,
     };
     let reporter = Reporter {
         prog: PROG,
@@ -100,24 +93,6 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
     let deadline = Deadline::after(args.timeout);
     let report = run(&args, deadline, reporter);
     reporter.finish(&report, deadline.elapsed())
-}
-
-/// `--help`/`--version` print as clap renders them; errors become one line, exit 2.
-pub fn clap_exit(e: clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-        let _ = e.print();
-        return 0;
-    }
-    // clap's message spans lines (e.g. the missing flag on the next one) up to a blank
-    // line before "Usage:": keep that part, as one line.
-    let text = e.to_string();
-    let head: Vec<&str> = text.lines().take_while(|l| !l.trim().is_empty()).collect();
-    eprintln!(
-        "{PROG}: {} (see --help)",
-        sidecar::exit::one_line(head.join(" ").trim_start_matches("error: "))
-    );
-    2
 }
 
 pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
@@ -253,7 +228,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(run(&conflict, d, r).exit, sidecar::Exit::Usage);
-        assert!(positive_duration("0s").is_err());
+        assert!(Args::try_parse_from([PROG, "--timeout", "0s"]).is_err());
         assert!(Args::try_parse_from([PROG, "--timeout", "soon"]).is_err());
     }
 }

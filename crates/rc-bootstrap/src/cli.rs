@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
     /// How long to retry a refused admin login before trying users.register.
-    #[arg(long, env = "RC_BOOTSTRAP_ADMIN_WAIT", default_value = "60s", value_parser = duration::parse)]
+    #[arg(long, env = "RC_BOOTSTRAP_ADMIN_WAIT", default_value = "60s", value_parser = duration::parse_timeout)]
     pub admin_wait: Duration,
     #[arg(long, env = "ROCKETCHAT_USER")]
     pub bot_username: String,
@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Overall deadline.
-    #[arg(long, env = "RC_BOOTSTRAP_TIMEOUT", default_value = "300s", value_parser = duration::parse)]
+    #[arg(long, env = "RC_BOOTSTRAP_TIMEOUT", default_value = "300s", value_parser = duration::parse_timeout)]
     pub timeout: Duration,
 }
 
@@ -179,7 +179,10 @@ pub fn config(args: Args) -> Result<Config, Failure> {
 }
 
 pub fn main() -> i32 {
-    let args = Args::parse();
+    let args: Args = match sidecar::cli::parse("rc-bootstrap", std::env::args_os()) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     let deadline = Deadline::after(args.timeout);
     let reporter = Reporter {
         prog: "rc-bootstrap",

@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long, env = "RC_PROBE_WEBHOOK_URL_FILE")]
     pub webhook_url_file: Option<PathBuf>,
     /// Overall deadline, e.g. 5s, 1500ms.
-    #[arg(long, env = "RC_PROBE_TIMEOUT", default_value = "5s", value_parser = duration::parse)]
+    #[arg(long, env = "RC_PROBE_TIMEOUT", default_value = "5s", value_parser = duration::parse_timeout)]
     pub timeout: Duration,
     /// One JSON object on stdout.
     #[arg(long)]
@@ -114,7 +114,10 @@ pub fn config(args: Args) -> Result<Config, Failure> {
 }
 
 pub fn main() -> i32 {
-    let args = Args::parse();
+    let args: Args = match sidecar::cli::parse("rc-probe", std::env::args_os()) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     let deadline = Deadline::after(args.timeout);
     let reporter = Reporter {
         prog: "rc-probe",

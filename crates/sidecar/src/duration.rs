@@ -43,6 +43,16 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// [`parse`] for a `--timeout`: zero would mean "fail before trying", so it is refused.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse(text)? {
+        d if d.is_zero() => Err(format!(
+            "invalid timeout {text:?}: it must be more than 0, e.g. 2s"
+        )),
+        d => Ok(d),
+    }
+}
+
 fn seconds(secs: f64) -> Option<Duration> {
     // Ten years is far past any sensible wait; it keeps from_secs_f64 away from overflow.
     (secs.is_finite() && (0.0..=315_360_000.0).contains(&secs))
@@ -82,6 +92,16 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("e.g. 500ms"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert_eq!(
+            parse_timeout("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_timeout("0s").unwrap_err().contains("more than 0"));
+        assert!(parse_timeout("x").unwrap_err().contains("e.g. 500ms"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What every coquelicot binary shares, so that the four of them behave alike:
 //!
+//! * [`cli`] — clap parsing whose usage errors are one line and exit 2, like every failure;
 //! * [`duration`] — `500ms`, `2s`, `1m30s` on the command line and in the environment;
 //! * [`deadline`] — one overall deadline per run, from which every socket timeout is derived;
 //! * [`retry`] — bounded exponential backoff with jitter, retrying only what is retryable;
@@ -9,6 +10,7 @@
 //! * [`file`] — secret-holding files written atomically, mode 0600;
 //! * [`watchdog`] — a last-resort timer that ends the process at its deadline, whatever blocks.
 
+pub mod cli;
 pub mod deadline;
 pub mod duration;
 pub mod exit;
