@@ -19,8 +19,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DIST = os.path.join(ROOT, "target", "x86_64-unknown-linux-gnu", "release")
-DEBUG = os.path.join(ROOT, "target", "debug")
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+DIST = os.path.join(TARGET, "x86_64-unknown-linux-gnu", "release")
+DEBUG = os.path.join(TARGET, "debug")
 PY = sys.executable
 
 

@@ -31,7 +31,8 @@ fi
 
 cargo dist --locked -q
 cargo build --locked -q -p mongo-sim -p rc-sim
-dist=target/x86_64-unknown-linux-gnu/release
+target=${CARGO_TARGET_DIR:-target}
+dist=$target/x86_64-unknown-linux-gnu/release
 bins=(mongo-rs-init mongo-rs-probe rc-bootstrap rc-probe)
 
 work=$(mktemp -d)
@@ -68,7 +69,7 @@ wait_line() { # wait_line FILE NEEDLE
 
 # MongoDB: the member is known as mongo.test inside the "network", as a compose service name is.
 mport=$(port)
-target/debug/mongo-sim --repl-set rs0 --member "mongo.test:$mport=127.0.0.1:$mport" >"$work/mongo.log" &
+"$target"/debug/mongo-sim --repl-set rs0 --member "mongo.test:$mport=127.0.0.1:$mport" >"$work/mongo.log" &
 sims+=($!)
 wait_line "$work/mongo.log" "Waiting for connections"
 check "mongo-rs-probe reports 'not initiated' before init" 1 chroot "$root" /mongo-rs-probe --uri "mongodb://mongo.test:$mport"
@@ -78,7 +79,7 @@ check "mongo-rs-probe: writable PRIMARY" 0 chroot "$root" /mongo-rs-probe --uri 
 # Rocket.Chat: first-start admin from the environment, as the real container does.
 rport=$(port)
 ADMIN_USERNAME=boss ADMIN_PASS='Adm1n-pass-for-tests!' ADMIN_EMAIL=boss@example.org \
-  target/debug/rc-sim --port "$rport" >"$work/rc.log" &
+  "$target"/debug/rc-sim --port "$rport" >"$work/rc.log" &
 sims+=($!)
 wait_line "$work/rc.log" '"listening"'
 printf 'Adm1n-pass-for-tests!\n' >"$root/tmp/admin-pass"
