@@ -137,6 +137,13 @@ pub fn parse(text: &str) -> Result<Uri, String> {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
         None => (None, authority),
     };
+    if userinfo.is_none() && tail.contains('@') {
+        // `user:pa/ss@host`: the '/' ended the host list early, so the password would be read
+        // as a host and echoed in later messages. Refuse before anything shows it.
+        return Err(format!(
+            "{shown}: '@' after the host list: percent-encode '/' and '?' in the user name or password (%2F, %3F) and '@' in options (%40)"
+        ));
+    }
     let mut uri = Uri {
         hosts: Vec::new(),
         username: None,
@@ -180,8 +187,11 @@ pub fn parse(text: &str) -> Result<Uri, String> {
         return Err(format!("{shown}: no host: e.g. mongodb://mongo:27017"));
     }
     for h in hostlist.split(',') {
-        uri.hosts
-            .push(HostPort::parse(&percent_decode(h)?).map_err(|e| format!("{shown}: {e}"))?);
+        uri.hosts.push(
+            percent_decode(h)
+                .and_then(|h| HostPort::parse(&h))
+                .map_err(|e| format!("{shown}: host: {e}"))?,
+        );
     }
     let (path, query) = match tail.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -328,6 +338,9 @@ mod tests {
             ),
             ("mongodb://u:hunter2@::1", "brackets"),
             ("mongodb://u:hunter2@h%zz", "escape"),
+            ("mongodb://u:hunt/er2@h", "%2F"),
+            ("mongodb://u:hunt?er2@h", "%3F"),
+            ("mongodb://u:12/hunter2@h", "%2F"),
         ] {
             let err = parse(uri).unwrap_err();
             assert!(err.contains(want), "{uri}: {err}");

@@ -75,7 +75,17 @@ pub fn redact_userinfo(url: &str) -> String {
         .map_or(url.len(), |i| scheme_end + i);
     let authority = &url[scheme_end..authority_end];
     let Some(at) = authority.rfind('@') else {
-        return url.to_string();
+        // An unescaped '/', '?' or '#' in the password ends the authority early
+        // (`user:pa/ss@host`): if an '@' follows, hide everything from the first ':' to it.
+        let after = &url[scheme_end..];
+        return match (authority.find(':'), after.rfind('@')) {
+            (Some(colon), Some(at)) => format!(
+                "{}:***{}",
+                &url[..scheme_end + colon],
+                &url[scheme_end + at..]
+            ),
+            _ => url.to_string(),
+        };
     };
     let userinfo = &authority[..at];
     let user = userinfo.split(':').next().unwrap_or("");
@@ -150,5 +160,17 @@ mod tests {
         assert_eq!(redact_userinfo("mongodb://db:27017"), "mongodb://db:27017");
         assert_eq!(redact_userinfo("http://user@h/x@y"), "http://user@h/x@y");
         assert_eq!(redact_userinfo("no scheme"), "no scheme");
+        // Unescaped '/', '?' or '#' in the password (base64-made passwords have '/').
+        for url in [
+            "mongodb://root:se/cret@db:27017",
+            "mongodb://root:se?cret@db:27017",
+            "http://root:se#cret@rc:3000",
+        ] {
+            let shown = redact_userinfo(url);
+            assert!(!shown.contains("cret"), "{url} -> {shown}");
+            assert!(
+                shown.starts_with("mongodb://root:***@") || shown.starts_with("http://root:***@")
+            );
+        }
     }
 }
