@@ -192,7 +192,11 @@ pub fn main() -> i32 {
     watchdog::arm(
         deadline,
         reporter,
-        format!("Rocket.Chat at {}", args.url.trim()),
+        // Not yet checked for credentials: never echo them if the watchdog fires first.
+        format!(
+            "Rocket.Chat at {}",
+            sidecar::secret::redact_userinfo(args.url.trim())
+        ),
     );
     let report = match config(args) {
         Ok(cfg) => run(&cfg, deadline, &reporter).unwrap_or_else(Report::from),

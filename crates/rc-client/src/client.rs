@@ -64,7 +64,8 @@ pub fn normalize_base_url(url: &str) -> Result<String, Failure> {
             ))
         })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || host.contains('@') {
+    // Any '@' counts: `user:pa/ss@rc` has its '@' after the first '/'.
+    if host.is_empty() || rest.contains('@') {
         return Err(Failure::usage(format!(
             "--url {:?}: give scheme://host[:port][/path] without credentials (credentials go in the *_FILE secrets)",
             sidecar::secret::redact_userinfo(url)
@@ -72,7 +73,8 @@ pub fn normalize_base_url(url: &str) -> Result<String, Failure> {
     }
     if rest.contains(['?', '#']) {
         return Err(Failure::usage(format!(
-            "--url {url:?}: no query or fragment, just the base URL"
+            "--url {:?}: no query or fragment, just the base URL",
+            sidecar::secret::redact_userinfo(url)
         )));
     }
     Ok(url.trim_end_matches('/').to_string())
@@ -656,6 +658,16 @@ mod tests {
         assert!(normalize_base_url("rc:3000").is_err());
         let creds = normalize_base_url("http://u:pw@rc").unwrap_err();
         assert!(!creds.message.contains("pw"), "{}", creds.message);
+        for url in ["http://u:p/w@rc", "http://u:p?w@rc", "http://u:p#w@rc"] {
+            let e = normalize_base_url(url).unwrap_err();
+            assert!(
+                !e.message.contains("p/w")
+                    && !e.message.contains("p?w")
+                    && !e.message.contains("p#w"),
+                "{}",
+                e.message
+            );
+        }
         assert!(normalize_base_url("http://").is_err());
     }
 
