@@ -2,7 +2,9 @@
 //! 1. wait until every member answers `hello` (retry with jittered backoff, one deadline);
 //! 2. initiate only if no member has a config (`replSetInitiate` on the first member); a
 //!    concurrent initiator's win (23 AlreadyInitialized) counts as success;
-//! 3. wait until some member is a writable PRIMARY (a new primary drains its oplog first).
+//! 3. wait until some member is a writable PRIMARY (a new primary drains its oplog first);
+//! 4. with `--reconcile` only: make the set's members the `--member` list, one replSetReconfig
+//!    per added/removed member, each committed before the next (MongoDB 4.4+ "safe reconfig").
 //!
 //! Final problems (standalone mongod, member host that is not the node's own name, wrong set
 //! name, bad credentials) fail fast with a one-line hint; transient ones retry to the deadline.
@@ -29,6 +31,14 @@ Steps: wait until every member answers hello; if no member has a config, send re
 to the FIRST member with all members; then wait until a PRIMARY is writable. Progress lines go
 to stderr; the result is one line (or one JSON object with --json).
 
+With --reconcile (for a StatefulSet scaled from 3 to 5 members, or back), once a PRIMARY is
+writable the set's members are made exactly the --member list: replSetReconfig on the PRIMARY
+adds or removes ONE member at a time (MongoDB 4.4+ allows one voting member per reconfig),
+keeping existing members' _id and settings, giving new members the next free _id, and waiting
+until each new config is committed (and a new member is SECONDARY) before the next step. New
+members must answer hello first. The PRIMARY itself is never removed: step it down first.
+A rerun with the same list changes nothing. Without --reconcile a difference is only reported.
+
 Member hosts must be the names mongod is reached by INSIDE the container network (e.g. the
 compose service names mongo1:27017), not localhost or ports published on the docker host:
 each mongod must recognise its own entry.
@@ -38,6 +48,8 @@ Examples:
   MONGO_URL=mongodb://mongo:27017/?replicaSet=rs0 mongo-rs-init
   mongo-rs-init --uri mongodb://mongo1:27017 --replica-set rs0 --member mongo1:27017 \\
       --member mongo2:27017 --username admin --password-file /run/secrets/mongo_root_password
+  MONGO_RS_INIT_MEMBERS=db-0.db:27017,db-1.db:27017,db-2.db:27017 mongo-rs-init \\
+      --uri mongodb://db-0.db:27017 --replica-set rs0 --reconcile
 
 Exit codes:
   0  the set is initiated and has a writable PRIMARY
@@ -45,12 +57,13 @@ Exit codes:
   2  usage: bad flag, URI, member, duration or password file
   3  refused for good: mongod without --replSet (76), member host not mapping to its node (93),
      member unreachable from the first member (74), set-name mismatch, wrong credentials (18),
-     authentication required (13)
+     authentication required (13); with --reconcile: new config rejected (103, 93), removing
+     the current PRIMARY
 
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_RS_INIT_MEMBERS (comma-separated),
-MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
+MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
 Credentials (in the URI, or --username plus a password file; SCRAM-SHA-256, authSource default
-admin) are used for replSetInitiate only; hello needs none. Passwords are never printed.";
+admin) are used for replSetInitiate and the reconcile commands; hello needs none. Passwords are never printed.";
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Initiate a MongoDB replica set once, then wait for a writable PRIMARY.", long_about = LONG_ABOUT)]
@@ -75,6 +88,10 @@ pub struct Args {
     #[arg(long, env = "MONGO_RS_INIT_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
+    /// Make the set's members exactly the --member list (replSetReconfig, one member per step).
+    #[arg(long, env = "MONGO_RS_INIT_RECONCILE", value_parser = BoolishValueParser::new())]
+    pub reconcile: bool,
+
     /// A cluster-admin user for replSetInitiate (or user:password in the URI).
     #[arg(long, env = "MONGO_USERNAME")]
     pub username: Option<String>,
@@ -93,6 +110,8 @@ pub struct InitConfig {
     pub cred: Option<Credential>,
     /// Bound for one connect/hello attempt (connectTimeoutMS, default 10s).
     pub cap: Duration,
+    /// `--reconcile`: add/remove members to match `members`.
+    pub reconcile: bool,
 }
 
 impl InitConfig {
@@ -153,6 +172,7 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
         members,
         cred,
         cap,
+        reconcile: args.reconcile,
     })
 }
 
@@ -198,7 +218,9 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
                 "{host} already belongs to replica set {}: not initiating",
                 p.set_name
             ));
-            reconcile(p, &hosts, reporter);
+            if !p.reconcile {
+                report_drift(p, &hosts, reporter);
+            }
             false
         }
         Ok(Plan::Initiate) => match initiate(p, deadline, reporter) {
@@ -206,21 +228,61 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
             Err(f) => return with_fields(f.into()),
         },
     };
-    match wait_for_primary(p, deadline, reporter) {
-        Ok(primary) => with_fields(Report::ok(format!(
-            "replica set {} ready: PRIMARY {primary} is writable; members {}; {} in {}",
+    let primary = match wait_for_primary(p, deadline, reporter) {
+        Ok(primary) => primary,
+        Err(f) => return with_fields(f.into()).with("initiated", initiated),
+    };
+    let how = if initiated {
+        "initiated"
+    } else {
+        "was already initiated"
+    };
+    if !p.reconcile {
+        return with_fields(Report::ok(format!(
+            "replica set {} ready: PRIMARY {primary} is writable; members {}; {how} in {}",
             p.set_name,
             members.join(","),
-            if initiated {
-                "initiated"
-            } else {
-                "was already initiated"
-            },
             duration::display(deadline.elapsed())
         )))
         .with("primary", primary)
-        .with("initiated", initiated),
-        Err(f) => with_fields(f.into()).with("initiated", initiated),
+        .with("initiated", initiated);
+    }
+    let (done, result) = reconcile(p, &primary, deadline, reporter);
+    let fields = |r: Report| {
+        with_fields(r)
+            .with("primary", primary.clone())
+            .with("initiated", initiated)
+            .with("added", done.added.clone())
+            .with("removed", done.removed.clone())
+            .with("version", done.version)
+    };
+    match result {
+        Ok(()) => {
+            let change = if done.added.is_empty() && done.removed.is_empty() {
+                "members already match".to_string()
+            } else {
+                let list = |v: &[String]| {
+                    if v.is_empty() {
+                        "none".to_string()
+                    } else {
+                        v.join(",")
+                    }
+                };
+                format!(
+                    "reconciled: added {}, removed {}",
+                    list(&done.added),
+                    list(&done.removed)
+                )
+            };
+            fields(Report::ok(format!(
+                "replica set {} ready: PRIMARY {primary} is writable; members {}; {how}; {change} (config version {}) in {}",
+                p.set_name,
+                members.join(","),
+                done.version,
+                duration::display(deadline.elapsed())
+            )))
+        }
+        Err(f) => fields(f.into()),
     }
 }
 
@@ -302,20 +364,204 @@ fn initiate(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Result<bo
     )
 }
 
-/// Extension point for member reconciliation (replSetReconfig to add/remove hosts): today it
-/// only reports when the running set's members differ from the requested ones.
-fn reconcile(p: &InitConfig, configured: &[String], reporter: Reporter) {
+/// Without --reconcile: one progress line when the running set's members differ from the
+/// requested ones (from hello's `hosts`), and nothing changes.
+fn report_drift(p: &InitConfig, configured: &[String], reporter: Reporter) {
     if configured.is_empty() {
         return;
     }
     let (extra, missing) = mongo_rs::plan::member_drift(configured, &p.member_names());
     if !extra.is_empty() || !missing.is_empty() {
         reporter.progress(format!(
-            "note: the set's members differ from the requested ones (not in request: [{}]; not in set: [{}]); changing members is not automated yet: use rs.reconfig()",
+            "note: the set's members differ from the requested ones (not in request: [{}]; not in set: [{}]); not changing them: rerun with --reconcile (MONGO_RS_INIT_RECONCILE=1) or use rs.reconfig()",
             extra.join(", "),
             missing.join(", ")
         ));
     }
+}
+
+/// What --reconcile changed, from the config before the first and after the last step.
+#[derive(Debug, Default)]
+struct Reconciled {
+    added: Vec<String>,
+    removed: Vec<String>,
+    version: i64,
+}
+
+/// A connection to `host`, authenticated when credentials are given.
+fn admin_conn(
+    p: &InitConfig,
+    host: &str,
+    deadline: Deadline,
+    fail: &dyn Fn(mongo_wire::Error) -> Failure,
+) -> Result<Connection, Failure> {
+    let hp = HostPort::parse(host).map_err(|e| {
+        Failure::refused(format!(
+            "the PRIMARY names itself {host:?}, which we cannot use: {e}"
+        ))
+    })?;
+    // replSetReconfig runs a quorum check and waits for the config to propagate: give it more
+    // than a plain connect (still bounded by the deadline).
+    let mut conn =
+        Connection::connect(&hp, deadline, p.cap.max(Duration::from_secs(30))).map_err(fail)?;
+    if let Some(cred) = &p.cred {
+        conn.authenticate(cred).map_err(fail)?;
+    }
+    Ok(conn)
+}
+
+fn get_config(conn: &mut Connection, host: &str) -> Result<Doc, mongo_wire::Error> {
+    // commitmentStatus (4.4+, primary only) says whether the last reconfig is committed.
+    let reply = conn.command(
+        "admin",
+        Doc::new()
+            .with("replSetGetConfig", 1)
+            .with("commitmentStatus", true),
+    )?;
+    match reply.get_doc("config") {
+        Some(c) => {
+            let mut c = c.clone();
+            if let Some(committed) = reply.get_bool("commitmentStatus") {
+                c.insert("$commitmentStatus", committed);
+            }
+            Ok(c)
+        }
+        None => Err(mongo_wire::Error::Protocol {
+            host: host.to_string(),
+            detail: "replSetGetConfig reply has no config".into(),
+        }),
+    }
+}
+
+/// Step 4 (--reconcile): one replSetReconfig per member to add or remove, on the PRIMARY, each
+/// committed before the next. Every attempt re-reads the config, so retries, a concurrent run
+/// or a rerun never apply a change twice.
+fn reconcile(
+    p: &InitConfig,
+    primary: &str,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> (Reconciled, Result<(), Failure>) {
+    use mongo_rs::reconfig::{self, Change};
+    let wanted = p.member_names();
+    let quick = Backoff {
+        initial: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+    };
+    let mut primary = primary.to_string();
+    let mut initial: Option<Vec<String>> = None;
+    let mut latest: Option<Doc> = None;
+    let summary = |initial: &Option<Vec<String>>, latest: &Option<Doc>| {
+        let (Some(before), Some(now)) = (initial, latest) else {
+            return Reconciled::default();
+        };
+        let now_hosts: Vec<String> = reconfig::members(now).into_iter().map(|m| m.host).collect();
+        let (added, removed) =
+            reconfig::diff(&Doc::new().with("members", hosts_doc(before)), &now_hosts);
+        Reconciled {
+            added,
+            removed,
+            version: reconfig::version(now),
+        }
+    };
+    loop {
+        // Read, plan and send one step (retrying "not now" answers, re-finding the PRIMARY).
+        let sent = retry(
+            &deadline,
+            quick,
+            |n| {
+                if n > 1 {
+                    primary = find_primary(p, deadline)?;
+                }
+                let ctx = p.context(&primary);
+                let fail = |e: mongo_wire::Error| mongo_rs::classify_reconfig(&e, &ctx);
+                let mut conn = admin_conn(p, &primary, deadline, &fail)?;
+                let config = get_config(&mut conn, &primary).map_err(fail)?;
+                initial.get_or_insert_with(|| {
+                    reconfig::members(&config)
+                        .into_iter()
+                        .map(|m| m.host)
+                        .collect()
+                });
+                latest = Some(config.clone());
+                let Some(step) = reconfig::next_step(&config, &wanted, &primary)? else {
+                    return Ok(None);
+                };
+                let mut to_send = step.config.clone();
+                to_send.0.retain(|(k, _)| k != "$commitmentStatus");
+                reporter.progress(match &step.change {
+                    Change::Add(h) => format!(
+                        "adding {h} to replica set {} on PRIMARY {primary} (config version {})",
+                        p.set_name, step.version
+                    ),
+                    Change::Remove(h) => format!(
+                        "removing {h} from replica set {} on PRIMARY {primary} (config version {})",
+                        p.set_name, step.version
+                    ),
+                });
+                // maxTimeMS bounds the server's wait for the previous config to commit; it then
+                // answers CurrentConfigNotCommittedYet (retryable) instead of holding us.
+                let max_ms = deadline.timeout(p.cap).as_millis().max(1) as i64;
+                let cmd = Doc::new()
+                    .with("replSetReconfig", to_send)
+                    .with("maxTimeMS", max_ms);
+                conn.command("admin", cmd).map_err(fail)?;
+                Ok(Some(step))
+            },
+            announce(reporter),
+        );
+        let step = match sent {
+            Ok(Some(step)) => step,
+            Ok(None) => return (summary(&initial, &latest), Ok(())),
+            Err(f) => return (summary(&initial, &latest), Err(f)),
+        };
+        latest = Some(step.config.clone());
+        // Wait until the new config is committed before the next step (MongoDB refuses the next
+        // reconfig with 109/308 until then): commitmentStatus where the server has it, and a
+        // voting majority at this version plus a new member as SECONDARY from replSetGetStatus.
+        let new_member = match &step.change {
+            Change::Add(h) => Some(h.clone()),
+            Change::Remove(_) => None,
+        };
+        reporter.progress(format!(
+            "waiting for config version {} to be committed",
+            step.version
+        ));
+        let committed = retry(
+            &deadline,
+            quick,
+            |_| {
+                let ctx = p.context(&primary);
+                let fail = |e: mongo_wire::Error| mongo_rs::classify(&e, &ctx);
+                let mut conn = admin_conn(p, &primary, deadline, &fail)?;
+                let config = get_config(&mut conn, &primary).map_err(fail)?;
+                if config.get_bool("$commitmentStatus") == Some(false) {
+                    return Err(Failure::unavailable(format!(
+                        "config version {} is not committed yet (commitmentStatus false)",
+                        reconfig::version(&config)
+                    )));
+                }
+                let status = conn
+                    .command("admin", Doc::new().with("replSetGetStatus", 1))
+                    .map_err(fail)?;
+                reconfig::committed(&status, &config, step.version, new_member.as_deref())
+                    .map_err(|why| Failure::unavailable(format!("{primary}: {why}")))?;
+                latest = Some(config);
+                Ok(())
+            },
+            announce(reporter),
+        );
+        if let Err(f) = committed {
+            return (summary(&initial, &latest), Err(f));
+        }
+    }
+}
+
+fn hosts_doc(hosts: &[String]) -> Vec<mongo_wire::Value> {
+    hosts
+        .iter()
+        .map(|h| mongo_wire::Value::Document(Doc::new().with("host", h.as_str())))
+        .collect()
 }
 
 /// Step 3: some member must report isWritablePrimary (drain mode is not enough).
@@ -332,40 +578,51 @@ fn wait_for_primary(
     retry(
         &deadline,
         quick,
-        |_| {
-            let mut seen = Vec::new();
-            for m in &p.members {
-                let name = m.to_string();
-                match client::connect_hello(m, deadline, p.cap) {
-                    Ok((_, h)) => {
-                        if let Some(found) = h.set_name.as_deref().filter(|s| *s != p.set_name) {
-                            return Err(Failure::refused(format!(
-                                "set-name mismatch: {name} belongs to replica set {found:?}, not {:?}",
-                                p.set_name
-                            )));
-                        }
-                        if h.state == (MemberState::Primary { writable: true }) {
-                            return Ok(name);
-                        }
-                        let label = match h.state {
-                            MemberState::Primary { writable: false } => {
-                                "PRIMARY in drain mode".to_string()
-                            }
-                            MemberState::Other(None) => "STARTUP2 or RECOVERING".to_string(),
-                            ref s => s.name(),
-                        };
-                        seen.push(format!("{name} {label}"));
-                    }
-                    Err(e) => seen.push(format!("{name} unreachable ({e})")),
-                }
-            }
-            Err(Failure::unavailable(format!(
-                "no writable PRIMARY yet: {}",
-                seen.join(", ")
-            )))
-        },
+        |_| find_primary(p, deadline),
         announce(reporter),
     )
+}
+
+/// One pass over the members for a writable PRIMARY. A PRIMARY outside `--member` (one that
+/// --reconcile is asked to remove) is found through the `primary` field of the others' hello.
+fn find_primary(p: &InitConfig, deadline: Deadline) -> Result<String, Failure> {
+    let mut seen = Vec::new();
+    let mut candidates: Vec<HostPort> = p.members.clone();
+    let mut i = 0;
+    while i < candidates.len() {
+        let m = candidates[i].clone();
+        i += 1;
+        let name = m.to_string();
+        match client::connect_hello(&m, deadline, p.cap) {
+            Ok((_, h)) => {
+                if let Some(found) = h.set_name.as_deref().filter(|s| *s != p.set_name) {
+                    return Err(Failure::refused(format!(
+                        "set-name mismatch: {name} belongs to replica set {found:?}, not {:?}",
+                        p.set_name
+                    )));
+                }
+                if h.state == (MemberState::Primary { writable: true }) {
+                    return Ok(name);
+                }
+                if let Some(hint) = h.primary.as_deref().and_then(|s| HostPort::parse(s).ok()) {
+                    if !candidates.contains(&hint) {
+                        candidates.push(hint);
+                    }
+                }
+                let label = match h.state {
+                    MemberState::Primary { writable: false } => "PRIMARY in drain mode".to_string(),
+                    MemberState::Other(None) => "STARTUP2 or RECOVERING".to_string(),
+                    ref s => s.name(),
+                };
+                seen.push(format!("{name} {label}"));
+            }
+            Err(e) => seen.push(format!("{name} unreachable ({e})")),
+        }
+    }
+    Err(Failure::unavailable(format!(
+        "no writable PRIMARY yet: {}",
+        seen.join(", ")
+    )))
 }
 
 #[cfg(test)]
@@ -389,6 +646,8 @@ mod tests {
             "MONGO_RS_INIT_MEMBERS",
             "MONGO_PASSWORD_FILE",
             "compose service names",
+            "MONGO_RS_INIT_RECONCILE",
+            "step it down first",
         ] {
             assert!(help.contains(needle), "help lacks {needle}");
         }
@@ -418,6 +677,13 @@ mod tests {
             ("rs1", vec!["x:3".to_string(), "y:27017".into()])
         );
         assert_eq!(p.cap, Duration::from_secs(10));
+        assert!(!p.reconcile, "reconciliation is opt-in");
+        let p = prepare(
+            &args(&["--uri", "mongodb://a:1/?replicaSet=rs0", "--reconcile"]),
+            None,
+        )
+        .unwrap();
+        assert!(p.reconcile);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub const RETRYABLE_CODES: &[i32] = &[
     109,   // ConfigurationInProgress (a concurrent initiate/reconfig is running)
     189,   // PrimarySteppedDown
     262,   // ExceededTimeLimit
+    308,   // CurrentConfigNotCommittedYet (the previous reconfig is not majority-replicated yet)
     9001,  // SocketException
     10107, // NotWritablePrimary
     11600, // InterruptedAtShutdown
@@ -56,6 +57,42 @@ pub fn classify(err: &Error, ctx: &Context) -> Failure {
         )),
         Error::Auth(m) => Failure::refused(format!("authentication with {} failed: {m}", ctx.host)),
         Error::Server(e) => server_failure(e, ctx),
+    }
+}
+
+/// [`classify`] for replSetReconfig, whose 103/93 need their own hints. A 103 "version must be
+/// greater" means another run reconfigured between our read and our write: retryable, the next
+/// attempt re-reads the config (replication_coordinator_impl.cpp processReplSetReconfig).
+pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
+    let host = &ctx.host;
+    match err {
+        Error::Server(e) if e.code == 103 && e.errmsg.contains("version must be greater") => {
+            Failure::unavailable(format!(
+                "{host}: the config changed under us (another reconfig?), re-reading it: {}",
+                e.errmsg
+            ))
+        }
+        Error::Server(e) if e.code == 103 => Failure::refused(format!(
+            "{host} rejected the new member list (NewReplicaSetConfigurationIncompatible): {}: a reconfig may add or remove one voting member at a time (MongoDB 4.4+) and must keep the PRIMARY; check --member",
+            e.errmsg
+        )),
+        Error::Server(e) if e.code == 93 => Failure::refused(format!(
+            "{host} found the new config invalid (InvalidReplicaSetConfig): {}: each --member must be host:port as mongod is reached inside the container network, listed once",
+            e.errmsg
+        )),
+        // The reconfig quorum message also lists the nodes that DID respond: name only those
+        // after "did not respond affirmatively" (check_quorum_for_config_change.cpp).
+        Error::Server(e) if e.code == 74 => {
+            let failed = e
+                .errmsg
+                .split("did not respond affirmatively")
+                .nth(1)
+                .unwrap_or(&e.errmsg);
+            let mut narrowed = ctx.clone();
+            narrowed.members.retain(|m| failed.contains(m.as_str()));
+            classify(err, &narrowed)
+        }
+        _ => classify(err, ctx),
     }
 }
 
@@ -200,6 +237,7 @@ mod tests {
         assert!(f.message.contains("\"ops\""), "{}", f.message);
 
         assert_eq!(classify(&server(2, "BadValue"), &ctx()).exit, Exit::Refused);
+        assert!(classify(&server(308, "not committed"), &ctx()).is_retryable());
         assert_eq!(
             classify(
                 &Error::Protocol {
@@ -211,5 +249,43 @@ mod tests {
             .exit,
             Exit::Refused
         );
+    }
+
+    #[test]
+    fn reconfig_errors() {
+        let race = classify_reconfig(&server(103, "New replica set configuration version must be greater than old, but {version: 2, term: 1} is not greater than {version: 2, term: 1} for replica set rs0"), &ctx());
+        assert!(race.is_retryable(), "{}", race.message);
+        let f = classify_reconfig(
+            &server(
+                103,
+                "Non force replica set reconfig can only add or remove at most 1 voting member.",
+            ),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("one voting member at a time"),
+            "{}",
+            f.message
+        );
+        let f = classify_reconfig(
+            &server(93, "Found two member configurations with same host field"),
+            &ctx(),
+        );
+        assert!(
+            f.message.contains("InvalidReplicaSetConfig"),
+            "{}",
+            f.message
+        );
+        let f = classify_reconfig(
+            &server(74, "Quorum check failed because not enough voting nodes responded; required 2 but only the following 1 voting nodes responded: mongo1:27017; the following nodes did not respond affirmatively: mongo2:27017 failed with Error connecting"),
+            &ctx(),
+        );
+        assert!(
+            f.message.contains("cannot reach mongo2:27017"),
+            "{}",
+            f.message
+        );
+        assert!(classify_reconfig(&server(109, "in progress"), &ctx()).is_retryable());
     }
 }

@@ -4,6 +4,7 @@
 //! * [`state`] — a hello reply as a typed member state (plus replSetGetStatus refinement);
 //! * [`probe`] — the health verdict for one member;
 //! * [`plan`] — initiate or not, and the config to propose;
+//! * [`reconfig`] — the next single-member replSetReconfig towards the wanted members;
 //! * [`errors`] — retryable vs final server/network errors, with operator hints;
 //! * [`client`] — hello / replSetGetStatus over one connection.
 
@@ -11,8 +12,9 @@ pub mod client;
 pub mod errors;
 pub mod plan;
 pub mod probe;
+pub mod reconfig;
 pub mod state;
 
-pub use errors::{classify, Context};
+pub use errors::{classify, classify_reconfig, Context};
 pub use plan::{build_config, plan, Plan};
 pub use state::{Hello, MemberState};

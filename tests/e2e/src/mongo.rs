@@ -13,6 +13,13 @@ pub const INITIATE_RECEIVED: &str = "replSetInitiate admin command received from
 /// Log line only for the initiate that installs a config: count it for "exactly one initiate".
 pub const INITIATE_ACCEPTED: &str = "replSetInitiate config object parses ok";
 
+/// Log line of every replSetReconfig the sim receives (accepted or not).
+pub const RECONFIG_RECEIVED: &str = "replSetReconfig admin command received from client";
+/// Log line only for a reconfig that passed every check and is installed.
+pub const RECONFIG_ACCEPTED: &str = "replSetReconfig config object parses ok";
+/// Log line with the whole config the sim installed (initiate, reconfig, reload).
+pub const CONFIG_IN_USE: &str = "New replica set config in use";
+
 /// A running mongo-sim and its members' `host:port`.
 pub struct Sim {
     pub proc: Proc,
@@ -61,6 +68,32 @@ impl Sim {
     pub fn count(&mut self, needle: &str) -> usize {
         self.proc.count(needle)
     }
+
+    /// Every config the sim installed so far, oldest first, as it logged them (the sim's own
+    /// record, independent of the binary under test).
+    pub fn configs(&mut self) -> Vec<serde_json::Value> {
+        self.proc
+            .drain()
+            .iter()
+            .filter(|l| l.contains(CONFIG_IN_USE))
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("sim log line is JSON");
+                v["attr"]["config"].clone()
+            })
+            .collect()
+    }
+
+    /// Hosts and version of the config in use now.
+    pub fn config_now(&mut self) -> (Vec<String>, i64) {
+        let c = self.configs().pop().expect("the sim has a config");
+        let hosts = c["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["host"].as_str().unwrap().to_string())
+            .collect();
+        (hosts, c["version"].as_i64().unwrap())
+    }
 }
 
 pub fn probe(args: &[&str]) -> Run {
@@ -106,6 +139,7 @@ fn clean_env(cmd: &mut Command) {
         "MONGO_RS_INIT_MEMBERS",
         "MONGO_RS_INIT_TIMEOUT",
         "MONGO_RS_INIT_JSON",
+        "MONGO_RS_INIT_RECONCILE",
     ] {
         cmd.env_remove(var);
     }

@@ -1,10 +1,11 @@
 //! mongo-rs-init, built, against mongo-sim over real sockets: initiate once, idempotence,
 //! concurrency, slow start, restart with persisted config, fail-fast misconfigurations, auth,
-//! usage errors, and that no password ever reaches the output.
+//! usage errors, that no password ever reaches the output, and --reconcile (scaling the set's
+//! members with one replSetReconfig per member).
 
 use e2e::mongo::{
     forwarder, init, init_cmd, init_env, last_line, probe, secret_file, Sim, INITIATE_ACCEPTED,
-    INITIATE_RECEIVED,
+    INITIATE_RECEIVED, RECONFIG_ACCEPTED, RECONFIG_RECEIVED,
 };
 use e2e::{free_port, run};
 use std::time::Duration;
@@ -415,4 +416,260 @@ fn help_teaches() {
     ] {
         assert!(r.stdout.contains(needle), "{needle}");
     }
+}
+
+// ------------------------------------------------------------------ --reconcile
+
+/// mongo-rs-init against member 0 with exactly `members`, plus `extra` flags.
+fn init_members(sim: &Sim, members: &[&str], extra: &[&str]) -> e2e::Run {
+    let list = members.join(",");
+    let uri = sim.uri_of(0);
+    let mut args = vec!["--uri", &uri, "--replica-set", "rs0", "--member", &list];
+    args.extend_from_slice(extra);
+    init(&args)
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing() {
+    let mut sim = Sim::set(3, &[]);
+    let owned = sim.members.clone();
+    let m: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let r = init_members(&sim, &m[..1], &["--timeout", "20s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    settle(&mut sim);
+    assert_eq!(sim.config_now(), (vec![m[0].to_string()], 1));
+
+    let r = init_members(&sim, &m, &["--reconcile", "--json", "--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(strings(&j["added"]), [m[1], m[2]]);
+    assert!(strings(&j["removed"]).is_empty());
+    assert_eq!(j["version"], 3, "one voter per reconfig: version 1 -> 3");
+    assert_eq!(j["initiated"], false);
+    let reason = j["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("added {},{}", m[1], m[2])),
+        "{reason}"
+    );
+    assert!(reason.contains("config version 3"), "{reason}");
+    assert!(
+        r.stderr.contains("waiting for config version 2"),
+        "{}",
+        r.stderr
+    );
+
+    settle(&mut sim);
+    // The sim accepted two reconfigs, each adding one member, with fresh _ids 1 and 2.
+    assert_eq!(sim.count(RECONFIG_ACCEPTED), 2);
+    let configs = sim.configs();
+    let sizes: Vec<usize> = configs
+        .iter()
+        .map(|c| c["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [1, 2, 3]);
+    let last = configs.last().unwrap();
+    let ids: Vec<i64> = last["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|mm| mm["_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [0, 1, 2]);
+    assert_eq!(
+        sim.config_now(),
+        (m.iter().map(|s| s.to_string()).collect(), 3)
+    );
+    // The new members joined: the last one is SECONDARY.
+    assert_eq!(
+        probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).code(),
+        0
+    );
+
+    // Idempotent: the same list again sends no reconfig at all.
+    let again = init_members(&sim, &m, &["--reconcile", "--json", "--timeout", "20s"]);
+    assert_eq!(again.code(), 0, "{again:?}");
+    let j = again.json();
+    assert!(strings(&j["added"]).is_empty() && strings(&j["removed"]).is_empty());
+    assert_eq!(j["version"], 3);
+    assert!(
+        j["reason"]
+            .as_str()
+            .unwrap()
+            .contains("members already match"),
+        "{j}"
+    );
+    settle(&mut sim);
+    assert_eq!(sim.count(RECONFIG_RECEIVED), 2, "no reconfig on a rerun");
+}
+
+#[test]
+fn reconcile_from_the_environment_removes_a_secondary() {
+    let mut sim = Sim::set(3, &[]);
+    let m: Vec<String> = sim.members.clone();
+    initiate_all(&sim);
+    let r = init_env(
+        &[],
+        &[
+            ("MONGO_URL", &sim.uri_of(0)),
+            ("MONGO_REPLICA_SET", "rs0"),
+            ("MONGO_RS_INIT_MEMBERS", &m[..2].join(",")),
+            ("MONGO_RS_INIT_RECONCILE", "true"),
+            ("MONGO_RS_INIT_JSON", "1"),
+            ("MONGO_RS_INIT_TIMEOUT", "20s"),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    let j = r.json();
+    assert!(strings(&j["added"]).is_empty());
+    assert_eq!(strings(&j["removed"]), [m[2].as_str()]);
+    assert_eq!(j["version"], 2);
+    assert!(
+        j["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("removed {}", m[2])),
+        "{j}"
+    );
+    settle(&mut sim);
+    assert_eq!(sim.count(RECONFIG_ACCEPTED), 1);
+    assert_eq!(sim.config_now(), (m[..2].to_vec(), 2));
+    // The removed member knows it: its probe no longer passes.
+    assert_ne!(
+        probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).code(),
+        0
+    );
+}
+
+fn initiate_all(sim: &Sim) {
+    let r = init(&["--uri", &sim.uri(), "--timeout", "20s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+}
+
+#[test]
+fn without_reconcile_a_difference_is_only_reported() {
+    let mut sim = Sim::set(3, &[]);
+    let owned = sim.members.clone();
+    let m: Vec<&str> = owned.iter().map(String::as_str).collect();
+    assert_eq!(init_members(&sim, &m[..1], &["--timeout", "20s"]).code(), 0);
+    let r = init_members(&sim, &m, &["--timeout", "20s", "--json"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let notes: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("differ from the requested"))
+        .collect();
+    assert_eq!(notes.len(), 1, "one line: {}", r.stderr);
+    assert!(
+        notes[0].contains(&format!("not in set: [{}, {}]", m[1], m[2])),
+        "{}",
+        notes[0]
+    );
+    assert!(notes[0].contains("--reconcile"), "{}", notes[0]);
+    assert!(r.json().get("added").is_none());
+    settle(&mut sim);
+    assert_eq!(sim.count(RECONFIG_RECEIVED), 0);
+    assert_eq!(sim.config_now().0, [m[0]]);
+}
+
+#[test]
+fn reconcile_waits_for_an_unreachable_new_member_until_the_deadline() {
+    let mut sim = Sim::set(1, &[]);
+    let ghost = format!("127.0.0.1:{}", free_port());
+    let first = sim.members[0].clone();
+    initiate_all(&sim);
+    let r = init_members(&sim, &[&first, &ghost], &["--reconcile", "--timeout", "2s"]);
+    assert_eq!(r.code(), 1, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
+    let line = last_line(&r);
+    assert!(line.contains("gave up after"), "{line}");
+    assert!(
+        line.contains(&format!("{ghost} refused the connection")),
+        "{line}"
+    );
+    assert!(r.stderr.contains("attempt 2"), "retried: {}", r.stderr);
+    settle(&mut sim);
+    assert_eq!(sim.count(RECONFIG_RECEIVED), 0, "never reconfigured");
+}
+
+#[test]
+fn reconcile_refuses_to_remove_the_primary_fast() {
+    let mut sim = Sim::set(3, &[]);
+    initiate_all(&sim);
+    let m = sim.members.clone();
+    // Contact only the members to keep: the PRIMARY (member 0) is found through their hello.
+    let uri = sim.uri_of(1);
+    let list = m[1..].join(",");
+    let r = init(&[
+        "--uri",
+        &uri,
+        "--replica-set",
+        "rs0",
+        "--member",
+        &list,
+        "--reconcile",
+        "--timeout",
+        "60s",
+        "--json",
+    ]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(
+        r.elapsed < Duration::from_secs(10),
+        "fail fast: {:?}",
+        r.elapsed
+    );
+    let j = r.json();
+    let reason = j["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("refusing to remove {}", m[0])),
+        "{reason}"
+    );
+    assert!(reason.contains("step it down first"), "{reason}");
+    assert_eq!(j["primary"], m[0].as_str());
+    settle(&mut sim);
+    assert_eq!(sim.count(RECONFIG_RECEIVED), 0);
+    assert_eq!(sim.config_now(), (m.clone(), 1));
+}
+
+#[test]
+fn reconcile_authenticates_like_initiate_and_hints_without_credentials() {
+    let user = format!("admin:{PASSWORD}:root");
+    let mut sim = Sim::set(2, &["--auth", "--user", &user]);
+    let owned = sim.members.clone();
+    let m: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let file = secret_file("reconcile", PASSWORD);
+    let creds = [
+        "--username",
+        "admin",
+        "--password-file",
+        file.to_str().unwrap(),
+    ];
+    let mut flags = vec!["--timeout", "20s"];
+    flags.extend_from_slice(&creds);
+    assert_eq!(init_members(&sim, &m[..1], &flags).code(), 0);
+
+    // hello needs no credentials, replSetGetConfig does: refused fast with the hint.
+    let r = init_members(&sim, &m, &["--reconcile", "--timeout", "60s"]);
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    assert!(
+        last_line(&r).contains("localhost exception"),
+        "{}",
+        last_line(&r)
+    );
+
+    flags.extend_from_slice(&["--reconcile", "--json"]);
+    let r = init_members(&sim, &m, &flags);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_no_secret(&r);
+    assert_eq!(strings(&r.json()["added"]), [m[1]]);
+    settle(&mut sim);
+    assert_eq!(sim.config_now(), (owned.clone(), 2));
 }
