@@ -9,13 +9,45 @@ use sidecar::{duration, secret, watchdog, Deadline, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
+const LONG_ABOUT: &str = "\
+One-shot, idempotent set-up of a fresh Rocket.Chat for a bot, run as an init container with
+restart: on-failure. It waits for Rocket.Chat (refused, 502/503) under --timeout, then:
+  1. admin: logs in as the admin Rocket.Chat creates from its own ADMIN_* variables (it may do
+     so a little after it starts answering: --admin-wait); with no admin and open registration,
+     registers it (the first user becomes admin);
+  2. bot user: created with the bot role and an UNVERIFIED email (a verified email plus email-2FA
+     auto opt-in makes the bot's login answer totp-required); an existing bot whose password no
+     longer works is reported (exit 3), or reset with --fix-drift;
+  3. room (public, or --private; --read-only makes the bot moderator) and bot membership;
+  4. incoming webhook posting as the bot into the room, running the embedded GitLab script
+     (--script FILE to replace it, --no-script for none); updated only when it changed;
+  5. publishes <ROOT_URL>/hooks/<id>/<token> to --webhook-url-file (0600, atomic) and prints it
+     with the token masked (--show-token to print it). Logs the admin out at the end.
+A second run changes nothing and says \"unchanged\" for each object; --dry-run prints the plan.
+
+Examples:
+  # compose: the same .env as Rocket.Chat (ADMIN_*) and Hubot (ROCKETCHAT_*)
+  ROCKETCHAT_URL=http://rocketchat:3000 ADMIN_USERNAME=boss ADMIN_PASS_FILE=/run/secrets/admin \\
+  ROCKETCHAT_USER=hubot ROCKETCHAT_PASSWORD_FILE=/run/secrets/bot ROCKETCHAT_ROOM=ops \\
+  rc-bootstrap --webhook-url-file /var/lib/coquelicot/webhook-url
+  rc-bootstrap --url http://localhost:3000 --admin-password-file admin.pw --bot-username hubot \\
+    --bot-password-file bot.pw --room ops --dry-run
+
+Exit codes:
+  0  done, or nothing to do
+  1  Rocket.Chat unavailable or timed out (restart: on-failure tries again)
+  2  usage or configuration (bad flag, URL, blocked username, unreadable secret file)
+  3  refused by the server (wrong credentials, password policy, bot drift without --fix-drift)
+
+Secrets: prefer ADMIN_PASS_FILE / ROCKETCHAT_PASSWORD_FILE (Docker/Kubernetes secret files) to
+values; they are never printed.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rc-bootstrap",
     version,
     about = "Idempotent Rocket.Chat set-up: admin, bot user, room, membership, GitLab incoming webhook.",
-    after_help = "Exit codes: 0 done (or nothing to do), 1 Rocket.Chat unavailable/timed out (retry), \
-2 usage/configuration, 3 refused by the server (wrong credentials, drift without --fix-drift)."
+    long_about = LONG_ABOUT
 )]
 pub struct Args {
     /// Rocket.Chat base URL (as Hubot's ROCKETCHAT_URL).

@@ -9,15 +9,39 @@ use sidecar::{duration, secret, watchdog, Deadline, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
+const LONG_ABOUT: &str = "\
+HEALTHCHECK for the bot's side of Rocket.Chat: exits 0 only when Rocket.Chat answers, the bot can
+authenticate, every --room exists, the bot is a member and may post there (room not read-only or
+the bot holds post-readonly; not muted), and, with --webhook-url[-file], the incoming webhook is
+valid (GET /hooks/info/..., which posts nothing). Otherwise ONE line says why.
+
+It keeps ONE session: Rocket.Chat keeps only the newest 50 login tokens per user, so a probe that
+logs in every 10 s would log the real bot (Hubot) out and trip the login rate limiter. The token is
+cached in --token-cache (0600, atomic) and checked with /api/v1/me; the password is used only
+when the cached session is no longer valid. A FROM-scratch image needs a writable /tmp (or point
+RC_PROBE_TOKEN_CACHE at a writable volume); without a writable cache each run logs out again.
+
+Examples:
+  # Hubot container HEALTHCHECK: reads Hubot's own ROCKETCHAT_URL/USER/PASSWORD/ROOM
+  HEALTHCHECK CMD [\"/usr/local/bin/rc-probe\", \"--timeout\", \"8s\"]
+  rc-probe --url http://rocketchat:3000 --user hubot --password-file /run/secrets/bot --room ops
+  RC_PROBE_WEBHOOK_URL_FILE=/var/lib/coquelicot/webhook-url rc-probe --json
+
+Exit codes:
+  0  healthy
+  1  Rocket.Chat unavailable or timed out (the next probe period retries)
+  2  usage: bad flag, URL, duration or unreadable secret file
+  3  refused: wrong password, 2FA on the bot, room missing, bot not a member or may not post
+
+Secrets: prefer ROCKETCHAT_PASSWORD_FILE / RC_PROBE_AUTH_TOKEN_FILE to values; they are never
+printed.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rc-probe",
     version,
     about = "HEALTHCHECK: exit 0 only when the bot can log in, its rooms exist, it is a member and may post.",
-    after_help = "Exit codes: 0 healthy, 1 unavailable/timed out, 2 usage, 3 refused (fix the setup).\n\
-The session token is cached in --token-cache (0600); a FROM-scratch image needs a writable /tmp \
-(or point RC_PROBE_TOKEN_CACHE at a writable volume). Without a writable cache each run logs out \
-again so tokens never pile up."
+    long_about = LONG_ABOUT
 )]
 pub struct Args {
     /// Rocket.Chat base URL.
