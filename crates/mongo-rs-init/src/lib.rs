@@ -177,28 +177,32 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
 }
 
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    let args: Args = match sidecar::cli::parse(PROG, argv) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let reporter = Reporter {
-        prog: PROG,
-        json: args.json,
-        quiet: false,
-    };
-    let deadline = Deadline::after(args.timeout);
-    let report = match prepare(&args, std::env::var("MONGO_PASSWORD").ok()) {
-        Ok(p) => {
-            watchdog::arm(
-                deadline,
-                reporter,
-                format!("replica set {} to become writable", p.set_name),
-            );
-            run(&p, deadline, reporter)
-        }
-        Err(f) => f.into(),
-    };
-    reporter.finish(&report, deadline.elapsed())
+    sidecar::cli::main(
+        PROG,
+        false,
+        argv,
+        |args: Args, deadline, reporter| match prepare(&args, std::env::var("MONGO_PASSWORD").ok())
+        {
+            Ok(p) => {
+                watchdog::arm(
+                    deadline,
+                    reporter,
+                    format!("replica set {} to become writable", p.set_name),
+                );
+                run(&p, deadline, reporter)
+            }
+            Err(f) => f.into(),
+        },
+    )
+}
+
+impl sidecar::cli::CommonArgs for Args {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    fn json(&self) -> bool {
+        self.json
+    }
 }
 
 pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {

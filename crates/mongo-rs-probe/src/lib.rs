@@ -81,18 +81,18 @@ pub struct Args {
 
 /// Parses `argv` and runs; returns the exit code. Usage errors are one line on stderr (exit 2).
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    let args: Args = match sidecar::cli::parse(PROG, argv) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let reporter = Reporter {
-        prog: PROG,
-        json: args.json,
-        quiet: true,
-    };
-    let deadline = Deadline::after(args.timeout);
-    let report = run(&args, deadline, reporter);
-    reporter.finish(&report, deadline.elapsed())
+    sidecar::cli::main(PROG, true, argv, |args: Args, deadline, reporter| {
+        run(&args, deadline, reporter)
+    })
+}
+
+impl sidecar::cli::CommonArgs for Args {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    fn json(&self) -> bool {
+        self.json
+    }
 }
 
 pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {

@@ -4,8 +4,8 @@
 use crate::{is_blocked, run, Config, GITLAB_SCRIPT};
 use clap::Parser;
 use rc_client::normalize_base_url;
-use sidecar::report::{Report, Reporter};
-use sidecar::{duration, secret, watchdog, Deadline, Failure};
+use sidecar::report::Report;
+use sidecar::{duration, secret, watchdog, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -211,28 +211,33 @@ pub fn config(args: Args) -> Result<Config, Failure> {
 }
 
 pub fn main() -> i32 {
-    let args: Args = match sidecar::cli::parse("rc-bootstrap", std::env::args_os()) {
-        Ok(args) => args,
-        Err(code) => return code,
-    };
-    let deadline = Deadline::after(args.timeout);
-    let reporter = Reporter {
-        prog: "rc-bootstrap",
-        json: args.json,
-        quiet: false,
-    };
-    watchdog::arm(
-        deadline,
-        reporter,
-        // Not yet checked for credentials: never echo them if the watchdog fires first.
-        format!(
-            "Rocket.Chat at {}",
-            sidecar::secret::redact_userinfo(args.url.trim())
-        ),
-    );
-    let report = match config(args) {
-        Ok(cfg) => run(&cfg, deadline, &reporter).unwrap_or_else(Report::from),
-        Err(f) => Report::from(f),
-    };
-    reporter.finish(&report, deadline.elapsed())
+    sidecar::cli::main(
+        "rc-bootstrap",
+        false,
+        std::env::args_os(),
+        |args: Args, deadline, reporter| {
+            watchdog::arm(
+                deadline,
+                reporter,
+                // Not yet checked for credentials: never echo them if the watchdog fires first.
+                format!(
+                    "Rocket.Chat at {}",
+                    sidecar::secret::redact_userinfo(args.url.trim())
+                ),
+            );
+            match config(args) {
+                Ok(cfg) => run(&cfg, deadline, &reporter).unwrap_or_else(Report::from),
+                Err(f) => Report::from(f),
+            }
+        },
+    )
+}
+
+impl sidecar::cli::CommonArgs for Args {
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    fn json(&self) -> bool {
+        self.json
+    }
 }
