@@ -23,9 +23,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/rc-probe /out/rc-probe
 
 FROM --platform=linux/amd64 ${HUBOT_IMAGE}
+# Where the sources live: passed by the release build (--build-arg SOURCE_URL=...).
+ARG SOURCE_URL=""
 LABEL org.opencontainers.image.title="coquelicot hubot" \
       org.opencontainers.image.description="Hubot for Rocket.Chat with rc-probe as HEALTHCHECK: healthy only when the bot can log in, its room exists, it is a member and may post" \
-      org.opencontainers.image.source="https://github.com/Jean-Baptiste-Lasselle/coquelicot" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/rc-probe /usr/local/bin/rc-probe
 # No USER here: the upstream image's own user is kept (its scripts and node_modules belong to it).

@@ -21,9 +21,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/mongo-rs-probe /out/mongo-rs-probe
 
 FROM --platform=linux/amd64 ${MONGO_IMAGE}
+# Where the sources live: passed by the release build (--build-arg SOURCE_URL=...).
+ARG SOURCE_URL=""
 LABEL org.opencontainers.image.title="coquelicot mongo" \
       org.opencontainers.image.description="MongoDB with mongo-rs-probe as HEALTHCHECK: healthy only when this member is a writable PRIMARY" \
-      org.opencontainers.image.source="https://github.com/Jean-Baptiste-Lasselle/coquelicot" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/mongo-rs-probe /usr/local/bin/mongo-rs-probe
 # No USER here on purpose: the official entrypoint starts as root only to chown /data/db on a
