@@ -317,3 +317,101 @@ def test_pymongo_version_is_pinned():
     # Guards against silently testing with another driver than tests/requirements.txt pins.
     pinned = [l for l in (REPO / "tests" / "requirements.txt").read_text().splitlines() if l.startswith("pymongo==")]
     assert pinned and pinned[0].split("==")[1] == pymongo.version
+
+
+def get_config(c, **kw):
+    return c.admin.command({"replSetGetConfig": 1, **kw})
+
+
+def test_reconfig_marks_new_member_newly_added_until_secondary(start_sim):
+    # replication_coordinator_impl.cpp: a voter added by reconfig gets newlyAdded (no vote, not
+    # shown by replSetGetConfig); an automatic reconfig (version + 1) drops it once SECONDARY.
+    ports = free_ports(2)
+    sim = start_sim(*members_args(ports), "--repl-set", "rs0", "--startup2-delay", "300ms",
+                    "--election-delay", "50ms", "--drain-delay", "50ms",
+                    "--config-commit-delay", "50ms", listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports[:1]))
+        wait_writable(ports[0])
+        assert get_config(c, commitmentStatus=True)["commitmentStatus"] is True
+        cfg = get_config(c)["config"]
+        cfg["version"] += 1
+        cfg["members"].append({"_id": 1, "host": f"127.0.0.1:{ports[1]}"})
+        bad = {**cfg, "members": [*cfg["members"][:1], {**cfg["members"][1], "newlyAdded": True}]}
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetReconfig", bad)
+        assert e.value.code == 93
+        assert e.value.details["errmsg"] == "Cannot provide newlyAdded field to member config during reconfig."
+        c.admin.command("replSetReconfig", cfg)
+        shown = get_config(c)["config"]
+        assert shown["version"] == 2
+        assert all("newlyAdded" not in m for m in shown["members"])
+        status = c.admin.command("replSetGetStatus")
+        assert status["votingMembersCount"] == 1  # the newlyAdded member does not vote yet
+        assert f"127.0.0.1:{ports[1]}" in c.admin.command("hello").get("passives", [])
+        sim.wait_log(lambda l: l.get("id") == 4634400)
+        sim.wait_log(lambda l: l.get("msg") == "Beginning automatic reconfig to remove 'newlyAdded' config field")
+        deadline = time.monotonic() + 10
+        while get_config(c)["config"]["version"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        after = get_config(c)["config"]
+        assert after["version"] == 3 and after["term"] == shown["term"]
+        deadline = time.monotonic() + 10
+        while c.admin.command("replSetGetStatus")["votingMembersCount"] != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        s = direct(ports[1])
+        try:
+            # pymongo raises NotPrimaryError for 10107, as it would against mongod.
+            with pytest.raises(NotPrimaryError) as e:
+                get_config(s, commitmentStatus=True)
+            assert e.value.details["code"] == 10107
+            assert e.value.details["errmsg"] == "commitmentStatus is only supported on primary."
+        finally:
+            s.close()
+    finally:
+        c.close()
+
+
+def test_reconfig_in_progress_109_and_uncommitted_308(start_sim):
+    ports = free_ports(3)
+    start_sim(*members_args(ports), "--repl-set", "rs0", "--startup2-delay", "20ms",
+              "--election-delay", "50ms", "--drain-delay", "50ms",
+              "--config-commit-delay", "800ms", "--quorum-check-delay", "400ms", listeners=3)
+    c = direct(ports[0], socketTimeoutMS=10000)
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+        wait_writable(ports[0])
+        base = get_config(c)["config"]
+
+        def version(v):
+            return {**base, "version": v}
+
+        done = queue.Queue()
+        first = threading.Thread(target=lambda: done.put(c.admin.command("replSetReconfig", version(2))))
+        first.start()
+        time.sleep(0.15)
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetReconfig", version(3))
+        assert e.value.code == 109
+        assert e.value.details["codeName"] == "ConfigurationInProgress"
+        assert e.value.details["errmsg"] == (
+            "Cannot run replSetReconfig because the node is currently updating its configuration")
+        deadline = time.monotonic() + 10
+        while get_config(c)["config"]["version"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert get_config(c, commitmentStatus=True)["commitmentStatus"] is False
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command({"replSetReconfig": version(3), "maxTimeMS": 100})
+        assert e.value.code == 308
+        assert e.value.details["codeName"] == "CurrentConfigNotCommittedYet"
+        assert e.value.details["errmsg"] == (
+            "New config is rejected :: caused by :: Current config with {version: 2, term: 1} has not "
+            "yet propagated to a majority of nodes :: caused by :: operation exceeded time limit")
+        first.join(timeout=10)
+        assert done.get(timeout=1)["ok"] == 1.0  # answered once version 2 is committed
+        assert get_config(c, commitmentStatus=True)["commitmentStatus"] is True
+    finally:
+        c.close()

@@ -23,6 +23,10 @@ USAGE: mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [options]
   --election-delay DUR    SECONDARY -> PRIMARY delay after initiate (default 300ms)
   --drain-delay DUR       PRIMARY drain mode (not writable) duration (default 200ms)
   --startup2-delay DUR    STARTUP2 -> SECONDARY delay (default 100ms)
+  --config-commit-delay DUR  time a new config takes to reach the other members (heartbeats);
+                          it is committed once a majority of voters has it (default 150ms)
+  --quorum-check-delay DUR   time a reconfig spends in its quorum check; other reconfigs get
+                          109 ConfigurationInProgress meanwhile (default 20ms)
   --version-string V      buildInfo version (default 7.0.14)
 faults:
   --listen-delay DUR      bind only after DUR (connection refused meanwhile)
@@ -58,6 +62,8 @@ pub struct Options {
     pub election_delay: Duration,
     pub drain_delay: Duration,
     pub startup2_delay: Duration,
+    pub config_commit_delay: Duration,
+    pub quorum_check_delay: Duration,
     pub version: String,
     pub listen_delay: Duration,
     pub stall: bool,
@@ -77,6 +83,8 @@ impl Default for Options {
             election_delay: Duration::from_millis(300),
             drain_delay: Duration::from_millis(200),
             startup2_delay: Duration::from_millis(100),
+            config_commit_delay: Duration::from_millis(150),
+            quorum_check_delay: Duration::from_millis(20),
             version: "7.0.14".into(),
             listen_delay: Duration::ZERO,
             stall: false,
@@ -215,6 +223,8 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             "--election-delay" => o.election_delay = dur(flag, &val(&mut i)?)?,
             "--drain-delay" => o.drain_delay = dur(flag, &val(&mut i)?)?,
             "--startup2-delay" => o.startup2_delay = dur(flag, &val(&mut i)?)?,
+            "--config-commit-delay" => o.config_commit_delay = dur(flag, &val(&mut i)?)?,
+            "--quorum-check-delay" => o.quorum_check_delay = dur(flag, &val(&mut i)?)?,
             "--version-string" => o.version = val(&mut i)?,
             "--listen-delay" => o.listen_delay = dur(flag, &val(&mut i)?)?,
             "--stall" => o.stall = true,

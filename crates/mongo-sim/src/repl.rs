@@ -61,6 +61,7 @@ pub fn code_name(code: i32) -> &'static str {
         2 => "BadValue",
         11 => "UserNotFound",
         13 => "Unauthorized",
+        14 => "TypeMismatch",
         17 => "ProtocolError",
         18 => "AuthenticationFailed",
         23 => "AlreadyInitialized",
@@ -76,6 +77,10 @@ pub fn code_name(code: i32) -> &'static str {
         11000 => "DuplicateKey",
         13435 => "NotPrimaryNoSecondaryOk",
         40414 => "IDLFailedToParse",
+        50 => "MaxTimeMSExpired",
+        72 => "InvalidOptions",
+        109 => "ConfigurationInProgress",
+        308 => "CurrentConfigNotCommittedYet",
         _ => "UnknownError",
     }
 }
@@ -98,6 +103,12 @@ pub struct ConfigMember {
     pub votes: i64,
     pub arbiter: bool,
     pub hidden: bool,
+    /// `newlyAdded: true` (4.4+): set by the primary on a voter added by reconfig until it is
+    /// SECONDARY. member_config.h: such a member "should be treated as non-voting"
+    /// (`isVoter()` is false) and has an effective priority of 0 (`getPriority()`), so
+    /// `votes`/`priority` here are the EFFECTIVE values; `base_votes` is `getBaseNumVotes()`.
+    pub newly_added: bool,
+    pub base_votes: i64,
 }
 
 pub fn members(config: &Document) -> Vec<ConfigMember> {
@@ -106,13 +117,20 @@ pub fn members(config: &Document) -> Vec<ConfigMember> {
         .map(|a| {
             a.iter()
                 .filter_map(|m| m.as_document())
-                .map(|m| ConfigMember {
-                    id: num(m.get("_id")).unwrap_or(0.0) as i64,
-                    host: m.get_str("host").unwrap_or_default().to_string(),
-                    priority: num(m.get("priority")).unwrap_or(1.0),
-                    votes: num(m.get("votes")).unwrap_or(1.0) as i64,
-                    arbiter: m.get_bool("arbiterOnly").unwrap_or(false),
-                    hidden: m.get_bool("hidden").unwrap_or(false),
+                .map(|m| {
+                    let newly_added = m.get_bool("newlyAdded").unwrap_or(false);
+                    let base_votes = num(m.get("votes")).unwrap_or(1.0) as i64;
+                    let priority = num(m.get("priority")).unwrap_or(1.0);
+                    ConfigMember {
+                        id: num(m.get("_id")).unwrap_or(0.0) as i64,
+                        host: m.get_str("host").unwrap_or_default().to_string(),
+                        priority: if newly_added { 0.0 } else { priority },
+                        votes: if newly_added { 0 } else { base_votes },
+                        arbiter: m.get_bool("arbiterOnly").unwrap_or(false),
+                        hidden: m.get_bool("hidden").unwrap_or(false),
+                        newly_added,
+                        base_votes,
+                    }
                 })
                 .collect()
         })
@@ -336,14 +354,17 @@ pub fn reconfig_quorum_error(
     ))
 }
 
-/// Safe reconfig rule (4.4+, repl_set_config_checks.cpp validateSingleNodeChange):
-/// a non-force reconfig may add or remove at most one voting member.
+/// Safe reconfig rule (4.4+, repl_set_config_checks.cpp validateSingleNodeChange): the
+/// symmetric difference of the `_id`s of the VOTING members (`votingMembers()`, which leaves
+/// out `newlyAdded` members) of the old and new config may hold at most one id. The caller
+/// (_doReplSetReconfig) turns the InvalidReplicaSetConfig into
+/// NewReplicaSetConfigurationIncompatible (103) with the same reason.
 pub fn single_node_change_error(old: &Document, new: &Document) -> Option<CmdError> {
-    let voters = |c: &Document| -> Vec<String> {
+    let voters = |c: &Document| -> Vec<i64> {
         members(c)
             .into_iter()
             .filter(|m| m.votes > 0)
-            .map(|m| m.host)
+            .map(|m| m.id)
             .collect()
     };
     let (o, n) = (voters(old), voters(new));
@@ -356,6 +377,34 @@ pub fn single_node_change_error(old: &Document, new: &Document) -> Option<CmdErr
         ));
     }
     None
+}
+
+/// Voting members (effective: `newlyAdded` ones do not vote) and the majority of them. The
+/// config is "committed" when that many voters have it (replication_coordinator_impl.cpp
+/// _getConfigReplicationWriteConcern, `$configMajority` with CheckCondition::Config;
+/// repl_set_config.cpp documents it as "the majority of all voting members including
+/// arbiters"). Some server versions compute `_majorityVoteCount / 2 + 1` there, a bug fixed
+/// upstream (SERVER-117353); the documented majority is used here.
+pub fn config_majority(config: &Document) -> (Vec<ConfigMember>, usize) {
+    let voters: Vec<ConfigMember> = members(config)
+        .into_iter()
+        .filter(|m| m.votes > 0)
+        .collect();
+    let need = voters.len() / 2 + 1;
+    (voters, need)
+}
+
+/// ReplSetConfig::toBSONWithoutNewlyAdded: what replSetGetConfig shows by default.
+pub fn without_newly_added(config: &Document) -> Document {
+    let mut c = config.clone();
+    if let Ok(ms) = c.get_array_mut("members") {
+        for m in ms.iter_mut() {
+            if let Bson::Document(d) = m {
+                d.remove("newlyAdded");
+            }
+        }
+    }
+    c
 }
 
 #[cfg(test)]
@@ -415,5 +464,26 @@ mod tests {
         let c = doc! {"members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:1"},{"_id":2,"host":"c:1"}]};
         assert!(single_node_change_error(&a, &b).is_none());
         assert_eq!(single_node_change_error(&a, &c).unwrap().code, 103);
+        // Two new members that are both newlyAdded do not vote yet: no voter changes.
+        let c2 = doc! {"members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:1","newlyAdded":true},{"_id":2,"host":"c:1","newlyAdded":true}]};
+        assert!(single_node_change_error(&a, &c2).is_none());
+        // Replacing one voter by another (same count, different _id) is two changes.
+        let d = doc! {"members": [{"_id":5,"host":"a:1"}]};
+        assert_eq!(single_node_change_error(&a, &d).unwrap().code, 103);
+    }
+
+    #[test]
+    fn newly_added_members_neither_vote_nor_count_for_majority() {
+        let c = doc! {"members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:1","newlyAdded":true,"priority":1.0,"votes":1}]};
+        let ms = members(&c);
+        assert_eq!((ms[1].votes, ms[1].priority, ms[1].base_votes), (0, 0.0, 1));
+        let (voters, need) = config_majority(&c);
+        assert_eq!((voters.len(), need), (1, 1));
+        let shown = without_newly_added(&c);
+        assert!(shown.get_array("members").unwrap()[1]
+            .as_document()
+            .unwrap()
+            .get("newlyAdded")
+            .is_none());
     }
 }

@@ -17,6 +17,11 @@ pub const INITIATE_ACCEPTED: &str = "replSetInitiate config object parses ok";
 pub const RECONFIG_RECEIVED: &str = "replSetReconfig admin command received from client";
 /// Log line only for a reconfig that passed every check and is installed.
 pub const RECONFIG_ACCEPTED: &str = "replSetReconfig config object parses ok";
+/// Log line of the automatic reconfig by which the PRIMARY drops a new member's `newlyAdded`
+/// (MongoDB 4.4+, once that member is SECONDARY; it also logs RECONFIG_ACCEPTED).
+pub const AUTO_RECONFIG: &str = "Beginning automatic reconfig to remove 'newlyAdded' config field";
+/// Emulator-only line for every replSetReconfig the sim refused, with `code` in its attr.
+pub const RECONFIG_FAILED: &str = "replSetReconfig failed (mongo-sim)";
 /// Log line with the whole config the sim installed (initiate, reconfig, reload).
 pub const CONFIG_IN_USE: &str = "New replica set config in use";
 
@@ -67,6 +72,27 @@ impl Sim {
 
     pub fn count(&mut self, needle: &str) -> usize {
         self.proc.count(needle)
+    }
+
+    /// Waits until `needle` was logged `n` times (or `within` passed); returns the count.
+    pub fn wait_count(&mut self, needle: &str, n: usize, within: Duration) -> usize {
+        let end = Instant::now() + within;
+        loop {
+            let c = self.count(needle);
+            if c >= n || Instant::now() > end {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Refused replSetReconfig replies with this error code, from the sim's own log.
+    pub fn reconfig_failures(&mut self, code: i32) -> usize {
+        self.proc
+            .drain()
+            .iter()
+            .filter(|l| l.contains(RECONFIG_FAILED) && l.contains(&format!("\"code\":{code},")))
+            .count()
     }
 
     /// Every config the sim installed so far, oldest first, as it logged them (the sim's own

@@ -4,8 +4,8 @@
 //! members with one replSetReconfig per member).
 
 use e2e::mongo::{
-    forwarder, init, init_cmd, init_env, last_line, probe, secret_file, Sim, INITIATE_ACCEPTED,
-    INITIATE_RECEIVED, RECONFIG_ACCEPTED, RECONFIG_RECEIVED,
+    forwarder, init, init_cmd, init_env, last_line, probe, secret_file, Sim, AUTO_RECONFIG,
+    INITIATE_ACCEPTED, INITIATE_RECEIVED, RECONFIG_ACCEPTED, RECONFIG_RECEIVED,
 };
 use e2e::{free_port, run};
 use std::time::Duration;
@@ -452,29 +452,50 @@ fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing
     let j = r.json();
     assert_eq!(strings(&j["added"]), [m[1], m[2]]);
     assert!(strings(&j["removed"]).is_empty());
-    assert_eq!(j["version"], 3, "one voter per reconfig: version 1 -> 3");
+    // One voter per reconfig, and MongoDB 4.4+ adds each member as `newlyAdded` then drops the
+    // flag by an automatic reconfig once it is SECONDARY: 1 -> 2 (add) -> 3 (auto) -> 4 (add)
+    // -> 5 (auto). The run reports the config it read last: 4, or 5 if the automatic reconfig
+    // for the last member landed before that read.
+    let v = j["version"].as_i64().unwrap();
+    assert!(v == 4 || v == 5, "version {v}");
     assert_eq!(j["initiated"], false);
     let reason = j["reason"].as_str().unwrap();
     assert!(
         reason.contains(&format!("added {},{}", m[1], m[2])),
         "{reason}"
     );
-    assert!(reason.contains("config version 3"), "{reason}");
+    assert!(reason.contains(&format!("config version {v}")), "{reason}");
     assert!(
         r.stderr.contains("waiting for config version 2"),
         "{}",
         r.stderr
     );
+    assert!(
+        r.stderr.contains("waiting for config version 4"),
+        "the second add builds on the automatic reconfig's version 3: {}",
+        r.stderr
+    );
 
+    // The sim accepted two reconfigs from the client and made two automatic ones.
+    assert_eq!(sim.wait_count(AUTO_RECONFIG, 2, Duration::from_secs(10)), 2);
+    assert_eq!(
+        sim.wait_count(RECONFIG_ACCEPTED, 4, Duration::from_secs(10)),
+        4
+    );
     settle(&mut sim);
-    // The sim accepted two reconfigs, each adding one member, with fresh _ids 1 and 2.
-    assert_eq!(sim.count(RECONFIG_ACCEPTED), 2);
+    assert_eq!(sim.count(RECONFIG_RECEIVED), 2);
     let configs = sim.configs();
     let sizes: Vec<usize> = configs
         .iter()
         .map(|c| c["members"].as_array().unwrap().len())
         .collect();
-    assert_eq!(sizes, [1, 2, 3]);
+    assert_eq!(sizes, [1, 2, 2, 3, 3]);
+    // Each added member is newlyAdded in the config that adds it, and no longer after.
+    let flagged: Vec<bool> = configs
+        .iter()
+        .map(|c| c.to_string().contains("newlyAdded"))
+        .collect();
+    assert_eq!(flagged, [false, true, false, true, false]);
     let last = configs.last().unwrap();
     let ids: Vec<i64> = last["members"]
         .as_array()
@@ -485,7 +506,7 @@ fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing
     assert_eq!(ids, [0, 1, 2]);
     assert_eq!(
         sim.config_now(),
-        (m.iter().map(|s| s.to_string()).collect(), 3)
+        (m.iter().map(|s| s.to_string()).collect(), 5)
     );
     // The new members joined: the last one is SECONDARY.
     assert_eq!(
@@ -498,7 +519,7 @@ fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing
     assert_eq!(again.code(), 0, "{again:?}");
     let j = again.json();
     assert!(strings(&j["added"]).is_empty() && strings(&j["removed"]).is_empty());
-    assert_eq!(j["version"], 3);
+    assert_eq!(j["version"], 5);
     assert!(
         j["reason"]
             .as_str()
@@ -670,6 +691,55 @@ fn reconcile_authenticates_like_initiate_and_hints_without_credentials() {
     assert_eq!(r.code(), 0, "{r:?}");
     assert_no_secret(&r);
     assert_eq!(strings(&r.json()["added"]), [m[1]]);
+    // Version 2 adds the member as newlyAdded, the automatic reconfig (version 3) drops it.
+    assert_eq!(sim.wait_count(AUTO_RECONFIG, 1, Duration::from_secs(10)), 1);
+    assert_eq!(
+        sim.wait_count(RECONFIG_ACCEPTED, 2, Duration::from_secs(10)),
+        2
+    );
     settle(&mut sim);
-    assert_eq!(sim.config_now(), (owned.clone(), 2));
+    assert_eq!(sim.config_now(), (owned.clone(), 3));
+}
+
+#[test]
+fn reconcile_meets_configuration_in_progress_retries_and_succeeds() {
+    // Each reconfig's quorum check takes 1s. After the first add, the PRIMARY's automatic
+    // reconfig (dropping `newlyAdded` once the new member is SECONDARY) runs for that long,
+    // and the second add arrives meanwhile: mongod answers 109 ConfigurationInProgress, which
+    // the client must retry on a fresh config until it goes through.
+    let mut sim = Sim::set(
+        3,
+        &[
+            "--quorum-check-delay",
+            "1s",
+            "--config-commit-delay",
+            "10ms",
+        ],
+    );
+    let owned = sim.members.clone();
+    let m: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let r = init_members(&sim, &m[..1], &["--timeout", "20s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let r = init_members(&sim, &m, &["--reconcile", "--json", "--timeout", "40s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(strings(&r.json()["added"]), [m[1], m[2]]);
+    assert!(
+        sim.reconfig_failures(109) >= 1,
+        "the second add should have met 109: {}",
+        r.stderr
+    );
+    assert_eq!(sim.wait_count(AUTO_RECONFIG, 2, Duration::from_secs(15)), 2);
+    assert_eq!(
+        sim.wait_count(RECONFIG_ACCEPTED, 4, Duration::from_secs(15)),
+        4
+    );
+    settle(&mut sim);
+    // Exactly one member added per accepted client reconfig, none applied twice.
+    let sizes: Vec<usize> = sim
+        .configs()
+        .iter()
+        .map(|c| c["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [1, 2, 2, 3, 3]);
+    assert_eq!(sim.config_now(), (owned.clone(), 5));
 }
