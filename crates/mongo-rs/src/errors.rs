@@ -60,13 +60,22 @@ pub fn classify(err: &Error, ctx: &Context) -> Failure {
     }
 }
 
-/// [`classify`] for replSetReconfig, whose 103/93 need their own hints. A 103 "version must be
-/// greater" means another run reconfigured between our read and our write: retryable, the next
-/// attempt re-reads the config (replication_coordinator_impl.cpp processReplSetReconfig).
+/// [`classify`] for replSetReconfig, whose 103/93 need their own hints. A 103 "... must be
+/// greater than old" means another reconfig (another run, or mongod's own automatic one that
+/// clears `newlyAdded`) landed between our read and our write: retryable, the next attempt
+/// re-reads the config. The text is "version must be greater than old" before 4.4 and "version
+/// and term must be greater than old" since (repl_set_config_checks.cpp). A 50
+/// MaxTimeMSExpired "Reconfig finished but failed to propagate to a majority" means the new
+/// config IS installed and only its commit is slow (repl_set_commands.cpp): retryable too, the
+/// next attempt re-reads the config and waits for it to commit instead of sending it again.
 pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
     let host = &ctx.host;
     match err {
-        Error::Server(e) if e.code == 103 && e.errmsg.contains("version must be greater") => {
+        Error::Server(e) if e.code == 50 => Failure::unavailable(format!(
+            "{host}: the new config is installed but has not reached a majority yet, waiting for it: {}",
+            e.errmsg
+        )),
+        Error::Server(e) if e.code == 103 && e.errmsg.contains("must be greater than old") => {
             Failure::unavailable(format!(
                 "{host}: the config changed under us (another reconfig?), re-reading it: {}",
                 e.errmsg
@@ -255,6 +264,13 @@ mod tests {
     fn reconfig_errors() {
         let race = classify_reconfig(&server(103, "New replica set configuration version must be greater than old, but {version: 2, term: 1} is not greater than {version: 2, term: 1} for replica set rs0"), &ctx());
         assert!(race.is_retryable(), "{}", race.message);
+        // The 4.4+ wording (version AND term), met when mongod's automatic newlyAdded reconfig
+        // lands between our read and our write.
+        let race = classify_reconfig(&server(103, "New replica set configuration version and term must be greater than old, but {version: 3, term: 1} is not greater than {version: 3, term: 1} for replica set rs0"), &ctx());
+        assert!(race.is_retryable(), "{}", race.message);
+        let slow = classify_reconfig(&server(50, "Reconfig finished but failed to propagate to a majority :: caused by :: Current config with {version: 4, term: 1} has not yet propagated to a majority of nodes :: caused by :: operation exceeded time limit"), &ctx());
+        assert!(slow.is_retryable(), "{}", slow.message);
+        assert!(slow.message.contains("installed"), "{}", slow.message);
         let f = classify_reconfig(
             &server(
                 103,

@@ -743,3 +743,49 @@ fn reconcile_meets_configuration_in_progress_retries_and_succeeds() {
     assert_eq!(sizes, [1, 2, 2, 3, 3]);
     assert_eq!(sim.config_now(), (owned.clone(), 5));
 }
+
+#[test]
+fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
+    // New configs reach the other members only after 2s, and the client's replSetReconfig
+    // carries maxTimeMS 500 (from connectTimeoutMS): mongod installs the new config, then
+    // answers 50 MaxTimeMSExpired "Reconfig finished but failed to propagate to a majority".
+    // The client must not give up (the change IS made): it re-reads the config and waits for
+    // the commit instead of sending it again.
+    let mut sim = Sim::set(3, &["--config-commit-delay", "2s"]);
+    let owned = sim.members.clone();
+    let m: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let r = init_members(&sim, &m[..2], &["--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let uri = format!("{}/?connectTimeoutMS=500", sim.uri_of(0));
+    let list = m.join(",");
+    let r = init(&[
+        "--uri",
+        &uri,
+        "--replica-set",
+        "rs0",
+        "--member",
+        &list,
+        "--reconcile",
+        "--json",
+        "--timeout",
+        "40s",
+    ]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(strings(&r.json()["added"]), [m[2]]);
+    assert!(
+        sim.reconfig_failures(50) >= 1,
+        "the add should have met 50 MaxTimeMSExpired: {}",
+        r.stderr
+    );
+    settle(&mut sim);
+    // The initiate's 2 members, then the one add; later configs (mongod's own newlyAdded
+    // clean-up) keep the 3.
+    let sizes: Vec<usize> = sim
+        .configs()
+        .iter()
+        .map(|c| c["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(&sizes[..2], &[2, 3], "{sizes:?}");
+    assert!(sizes[2..].iter().all(|&n| n == 3), "{sizes:?}");
+    assert_eq!(sim.config_now().0, owned);
+}
