@@ -15,7 +15,7 @@ use mongo_rs::{client, plan, Context, Hello, MemberState, Plan};
 use mongo_wire::{uri, Connection, Credential, Doc, HostPort, Uri};
 use sidecar::report::{Report, Reporter};
 use sidecar::retry::{retry, Backoff};
-use sidecar::{duration, secret, watchdog, Deadline, Failure};
+use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -159,12 +159,12 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
             return Err(Failure::usage(format!("member {m} is listed twice")));
         }
     }
-    let password = secret::resolve(
-        env_password.filter(|v| !v.is_empty()),
+    let cred = client::credentials_from_flags(
+        &uri,
+        args.username.clone(),
         args.password_file.as_deref(),
-        "MONGO_PASSWORD / --password-file",
+        env_password,
     )?;
-    let cred = client::credentials(&uri, args.username.clone(), password)?;
     let cap = uri.connect_timeout.unwrap_or(Duration::from_secs(10));
     Ok(InitConfig {
         uri,

@@ -7,7 +7,7 @@ use clap::Parser;
 use mongo_rs::{client, probe, state, Context, MemberState};
 use mongo_wire::{uri, Error};
 use sidecar::report::{Report, Reporter};
-use sidecar::{duration, secret, watchdog, Deadline, Failure};
+use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -100,17 +100,12 @@ pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
         Ok(u) => u,
         Err(m) => return Failure::usage(m).into(),
     };
-    let password = match secret::resolve(
-        std::env::var("MONGO_PASSWORD")
-            .ok()
-            .filter(|v| !v.is_empty()),
+    let cred = match client::credentials_from_flags(
+        &uri,
+        args.username.clone(),
         args.password_file.as_deref(),
-        "MONGO_PASSWORD / --password-file",
+        std::env::var("MONGO_PASSWORD").ok(),
     ) {
-        Ok(p) => p,
-        Err(f) => return f.into(),
-    };
-    let cred = match client::credentials(&uri, args.username.clone(), password) {
         Ok(c) => c,
         Err(f) => return f.into(),
     };

@@ -70,10 +70,51 @@ pub fn credentials(
     }
 }
 
+/// [`credentials`] as both binaries take them: `--username`, the password from `MONGO_PASSWORD`
+/// (`env_password`; empty counts as unset) or `--password-file`, else the URI's own.
+pub fn credentials_from_flags(
+    uri: &mongo_wire::Uri,
+    username: Option<String>,
+    password_file: Option<&std::path::Path>,
+    env_password: Option<String>,
+) -> Result<Option<Credential>, sidecar::Failure> {
+    let password = sidecar::secret::resolve(
+        env_password.filter(|v| !v.is_empty()),
+        password_file,
+        "MONGO_PASSWORD / --password-file",
+    )?;
+    credentials(uri, username, password)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sidecar::Secret;
+
+    #[test]
+    fn flags_take_the_password_from_env_or_file_never_both() {
+        let plain = mongo_wire::uri::parse("mongodb://h/").unwrap();
+        let c = credentials_from_flags(&plain, Some("root".into()), None, Some("pw".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.username.as_str(), c.password.expose()), ("root", "pw"));
+        // An empty MONGO_PASSWORD (compose's `MONGO_PASSWORD=`) counts as unset.
+        let f = credentials_from_flags(&plain, Some("root".into()), None, Some(String::new()));
+        assert!(f.unwrap_err().message.contains("has no password"));
+        let file = std::env::temp_dir().join(format!("mongo-rs-cred-{}", std::process::id()));
+        std::fs::write(&file, "from-file\n").unwrap();
+        let c = credentials_from_flags(&plain, Some("root".into()), Some(&file), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.password.expose(), "from-file");
+        let both =
+            credentials_from_flags(&plain, Some("root".into()), Some(&file), Some("pw".into()));
+        assert!(both.unwrap_err().message.contains("not both"));
+        std::fs::remove_file(&file).unwrap();
+        assert!(credentials_from_flags(&plain, None, None, None)
+            .unwrap()
+            .is_none());
+    }
 
     #[test]
     fn credentials_from_uri_or_flags_not_both() {
