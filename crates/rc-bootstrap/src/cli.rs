@@ -5,7 +5,7 @@ use crate::{is_blocked, run, Config, GITLAB_SCRIPT};
 use clap::Parser;
 use rc_client::normalize_base_url;
 use sidecar::report::Report;
-use sidecar::{duration, secret, watchdog, Failure};
+use sidecar::{duration, secret, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -216,15 +216,7 @@ pub fn main() -> i32 {
         false,
         std::env::args_os(),
         |args: Args, deadline, reporter| {
-            watchdog::arm(
-                deadline,
-                reporter,
-                // Not yet checked for credentials: never echo them if the watchdog fires first.
-                format!(
-                    "Rocket.Chat at {}",
-                    sidecar::secret::redact_userinfo(args.url.trim())
-                ),
-            );
+            rc_client::arm_watchdog(deadline, reporter, &args.url);
             match config(args) {
                 Ok(cfg) => run(&cfg, deadline, &reporter).unwrap_or_else(Report::from),
                 Err(f) => Report::from(f),

@@ -80,6 +80,19 @@ pub fn normalize_base_url(url: &str) -> Result<String, Failure> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// Arms the process watchdog for a run against Rocket.Chat at `url`. The URL is not yet checked
+/// for credentials when this runs (it must cover the whole run), so it is shown redacted.
+pub fn arm_watchdog(deadline: Deadline, reporter: sidecar::report::Reporter, url: &str) {
+    sidecar::watchdog::arm(
+        deadline,
+        reporter,
+        format!(
+            "Rocket.Chat at {}",
+            sidecar::secret::redact_userinfo(url.trim())
+        ),
+    );
+}
+
 /// `sha256-hex(password)`: the `x-2fa-code` for `x-2fa-method: password`
 /// (app/2fa/server/code/PasswordCheckFallback.ts checks it as a sha-256 digest).
 pub fn password_digest(password: &Secret) -> String {

@@ -5,7 +5,7 @@ use crate::{run, Config};
 use clap::Parser;
 use rc_client::{normalize_base_url, Session};
 use sidecar::report::Report;
-use sidecar::{duration, secret, watchdog, Failure};
+use sidecar::{duration, secret, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -143,15 +143,7 @@ pub fn main() -> i32 {
         true,
         std::env::args_os(),
         |args: Args, deadline, reporter| {
-            watchdog::arm(
-                deadline,
-                reporter,
-                // Not yet checked for credentials: never echo them if the watchdog fires first.
-                format!(
-                    "Rocket.Chat at {}",
-                    sidecar::secret::redact_userinfo(args.url.trim())
-                ),
-            );
+            rc_client::arm_watchdog(deadline, reporter, &args.url);
             match config(args) {
                 Ok(cfg) => run(&cfg, deadline).unwrap_or_else(Report::from),
                 Err(f) => Report::from(f),
