@@ -1,4 +1,4 @@
-"""Fidelity of crates/mongo-sim checked with the real PyPI driver (pymongo).
+"""Fidelity of sims/mongo-sim checked with the real PyPI driver (pymongo).
 
 Binary: $MONGO_SIM_BIN, default <repo>/target/debug/mongo-sim (build: cargo build -p mongo-sim).
 """

@@ -1,4 +1,4 @@
-"""Fidelity of crates/rc-sim checked with the real PyPI client rocketchat_API (unchanged) + requests.
+"""Fidelity of sims/rc-sim checked with the real PyPI client rocketchat_API (unchanged) + requests.
 
 Binary: $RC_SIM_BIN, default <repo>/target/debug/rc-sim (build: cargo build -p rc-sim).
 Each test starts its own emulator (the login route is rate limited per IP, like the real server).
