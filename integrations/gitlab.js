@@ -906,6 +906,9 @@ const GITLAB_MEMBER_WORDS = {
 	user_remove_from_group: 'was removed from group',
 	user_access_request_to_group: 'requested access to group',
 	user_access_request_denied_for_group: 'was denied access to group',
+	user_access_request_revoked_for_group: 'withdrew their access request to group',
+	user_access_request_to_project: 'requested access to project',
+	user_access_request_revoked_for_project: 'withdrew their access request to project',
 	user_add_to_team: 'was added to project',
 	user_update_for_team: 'had their access changed in project',
 	user_remove_from_team: 'was removed from project',
@@ -916,7 +919,8 @@ function glMember(data) {
 	const who = glFirst(data.user_name, data.user_username, 'Someone');
 	// Username without "@": a membership notice should not ping the member.
 	const user = glStr(data.user_username) && glStr(data.user_username) !== who ? ' (' + glEsc(data.user_username) + ')' : '';
-	const isProject = /_team$/.test(event);
+	// Project membership events end in _team (user_add_to_team) or _project (access requests).
+	const isProject = /_(team|project)$/.test(event);
 	const where = isProject
 		? glFirst(data.project_path_with_namespace, data.project_name)
 		: glFirst(data.group_path, data.group_name);
@@ -930,8 +934,8 @@ function glMember(data) {
 			' ' +
 			word +
 			(where ? ' ' + glBold(where) : '') +
-			(access && !/remove|denied/.test(event) ? ' as ' + glEsc(access) : ''),
-		color: /remove|denied/.test(event) ? GITLAB_COLORS.neutral : GITLAB_COLORS.info,
+			(access && !/remove|denied|revoked/.test(event) ? ' as ' + glEsc(access) : ''),
+		color: /remove|denied|revoked/.test(event) ? GITLAB_COLORS.neutral : GITLAB_COLORS.info,
 		fields: [glField('Expires', expires)],
 	});
 }
@@ -993,9 +997,31 @@ function glVulnerability(data) {
 	});
 }
 
+// System hook sent once per push (branches and tags together): who pushed which refs where.
+function glRepositoryUpdate(data) {
+	const project = glProject(data);
+	const actor = glActor(data);
+	let refs = glArr(data.refs).map(glStr);
+	if (!refs.length) {
+		refs = glArr(data.changes).map((c) => glStr(glObj(c).ref));
+	}
+	const names = refs
+		.filter(Boolean)
+		.map((r) => glCode(glRefName(r)))
+		.filter((r, i, all) => all.indexOf(r) === i);
+	return glMessage({
+		headline: glWho(actor) + ' pushed' + (names.length ? ' to ' + names.join(', ') : '') + glIn(project),
+		color: GITLAB_COLORS.running,
+		actor: actor,
+	});
+}
+
 // System hooks without object_kind: name the event and the most telling identifier.
 function glSystem(data) {
 	const event = glStr(data.event_name);
+	if (event === 'repository_update') {
+		return glRepositoryUpdate(data);
+	}
 	if (/^project_/.test(event)) {
 		return glProjectEvent(data);
 	}

@@ -257,34 +257,13 @@ pub fn http_json(
     )
 }
 
-/// A GitLab webhook fixture (shared/fixtures/gitlab-webhooks), or a minimal push payload.
+/// One of the project's own GitLab webhook payloads (integrations/test/fixtures/, see its
+/// README). They are part of the checkout, so a missing one is a broken checkout, not a skip.
 pub fn gitlab_fixture(name: &str) -> Vec<u8> {
-    for dir in [
-        std::env::var("GITLAB_FIXTURES").unwrap_or_default(),
-        "/work/shared/fixtures/gitlab-webhooks".into(),
-        format!(
-            "{}/../../../shared/fixtures/gitlab-webhooks",
-            env!("CARGO_MANIFEST_DIR")
-        ),
-    ] {
-        if dir.is_empty() {
-            continue;
-        }
-        if let Ok(b) = std::fs::read(format!("{dir}/{name}")) {
-            return b;
-        }
-    }
-    json!({
-        "object_kind": "push", "event_name": "push", "ref": "refs/heads/main",
-        "before": "95790bf891e76fee5e1747ab589903a6a1f80f22", "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
-        "user_name": "Jane Doe", "user_username": "jdoe", "total_commits_count": 1,
-        "project": {"name": "demo", "path_with_namespace": "grp/demo", "web_url": "https://gitlab.example/grp/demo"},
-        "commits": [{"id": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "message": "fix: things\n",
-                     "title": "fix: things", "url": "https://gitlab.example/grp/demo/-/commit/da15608",
-                     "author": {"name": "Jane Doe", "email": "jane@example.com"}}]
-    })
-    .to_string()
-    .into_bytes()
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../integrations/test/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("GitLab fixture {}: {e}", path.display()))
 }
 
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
