@@ -1,11 +1,17 @@
-//! Listeners, connections, command dispatch and the replica-set state machine.
+//! Listeners, connections, command dispatch and the replica-set state machine. Command
+//! families with their own upstream sources live in submodules: [`hello`] (hello/isMaster,
+//! awaitable), [`status`] (replSetGetStatus), [`reply`] (metadata every reply carries).
+
+mod hello;
+mod reply;
+mod status;
 
 use crate::cli::{split_host_port, Options, EXIT_DATA_DIR, EXIT_LISTEN};
 use crate::log;
 use crate::repl::{self, code_name, CmdError, MemberState};
 use crate::scram::{self, Conversation, Creds, Mech};
 use crate::wire::{self, Request, WireError, OP_QUERY, QUERY_SECONDARY_OK};
-use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document, Timestamp};
+use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{BufReader, ErrorKind};
@@ -31,6 +37,8 @@ pub struct Member {
     pub listen_ip: String,
     pub listen_port: u16,
     pub down: bool,
+    /// `--member-state`: the state this member enters instead of SECONDARY.
+    pub forced: Option<MemberState>,
     /// topologyVersion.processId: new on every (re)start (hello docs, "topologyVersion").
     pub process_id: ObjectId,
 }
@@ -98,6 +106,10 @@ struct SetState {
     /// `_rsConfigState == kConfigReconfiguring`: a reconfig (user or automatic) is between its
     /// checks and installing the new config.
     reconfiguring: bool,
+    /// Ticks of the cluster time within the current second of `last_write`.
+    clock_ticks: u32,
+    /// The HMAC key id of admin.system.keys, once a primary has generated the keys.
+    key_id: Option<i64>,
 }
 
 pub struct Sim {
@@ -108,6 +120,8 @@ pub struct Sim {
     cv: Condvar,
     conn_ids: AtomicI64,
     started: Instant,
+    /// The cluster's $clusterTime signing key (keys collection), random per run.
+    cluster_key: Vec<u8>,
 }
 
 fn fail(code: i32, msg: impl Into<String>) -> CmdError {
@@ -115,7 +129,12 @@ fn fail(code: i32, msg: impl Into<String>) -> CmdError {
 }
 
 pub fn error_doc(e: &CmdError) -> Document {
-    doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)}
+    let mut d =
+        doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)};
+    if let Some(info) = &e.info {
+        d.insert("info", info.clone());
+    }
+    d
 }
 
 /// mongod's electionId in protocol version 1 is OID::fromTerm(term): 0x7fffffff then the term
@@ -205,10 +224,13 @@ impl Sim {
                 last_write: DateTime::now(),
                 election_date: DateTime::now(),
                 reconfiguring: false,
+                clock_ticks: 1,
+                key_id: None,
             }),
             cv: Condvar::new(),
             conn_ids: AtomicI64::new(0),
             started: Instant::now(),
+            cluster_key: scram::random_bytes(32),
         })
     }
 
@@ -231,6 +253,17 @@ impl Sim {
             .into_iter()
             .find(|cm| self.member_for(&cm.host) == Some(idx))
             .map(|cm| cm.host)
+    }
+
+    /// Advances the cluster time (a config install, an election, a write: oplog entries).
+    fn tick(st: &mut SetState) {
+        let now = DateTime::now();
+        if now.timestamp_millis() / 1000 > st.last_write.timestamp_millis() / 1000 {
+            st.clock_ticks = 1;
+        } else {
+            st.clock_ticks += 1;
+        }
+        st.last_write = now;
     }
 
     fn bump(&self, st: &mut SetState, idx: usize) {
@@ -276,6 +309,7 @@ impl Sim {
             .map(|i| self.config_host_of(&config, i))
             .collect();
         let version = repl::version(&config);
+        Self::tick(st);
         st.config = Some(config);
         let receivers: Vec<usize> = (0..self.members.len())
             .filter(|i| in_config[*i].is_some() && !self.members[*i].down)
@@ -342,10 +376,14 @@ impl Sim {
                 return;
             }
             let mut now_secondary = Vec::new();
+            let config = st.config.clone().unwrap_or_default();
             for i in 0..self.members.len() {
                 if st.rt[i].state == Some(MemberState::Startup2) {
-                    self.transition(&mut st, i, MemberState::Secondary);
-                    now_secondary.push(i);
+                    let settled = self.settled_state(&config, i);
+                    self.transition(&mut st, i, settled);
+                    if settled == MemberState::Secondary {
+                        now_secondary.push(i);
+                    }
                 }
             }
             self.schedule_newly_added_removal(&mut st, &now_secondary);
@@ -389,8 +427,9 @@ impl Sim {
             // (ReplicationCoordinatorImpl::signalDrainComplete).
             self.transition(&mut st, p, MemberState::Primary);
             if let Some(c) = st.config.as_mut() {
-                c.insert("term", term);
+                c.insert("term", term as i32);
             }
+            Self::tick(&mut st);
             self.persist(&st);
             p
         };
@@ -400,6 +439,10 @@ impl Sim {
             return;
         }
         st.rt[primary].writable = true;
+        // The new primary's KeysCollectionManager generates the $clusterTime signing keys.
+        if st.key_id.is_none() {
+            st.key_id = Some(((DateTime::now().timestamp_millis() / 1000) << 32) | 1);
+        }
         let term = st.term;
         // LOGV2 21331 (replication_coordinator_impl.cpp signalDrainComplete).
         log::info(
@@ -517,7 +560,7 @@ impl Sim {
         }
         let version = repl::version(&newc);
         newc.insert("version", (version + 1) as i32);
-        newc.insert("term", st.term);
+        newc.insert("term", st.term as i32);
         st.reconfiguring = true;
         // LOGV2 4634505 (replication_coordinator_impl.cpp _reconfigToRemoveNewlyAddedField).
         log::info(
@@ -699,6 +742,12 @@ const KNOWN: &[&str] = &[
 
 impl Sim {
     fn dispatch(self: &Arc<Self>, conn: &mut Conn, req: &Request) -> Document {
+        let mut reply = self.run_command(conn, req);
+        self.decorate(conn, req, &mut reply);
+        reply
+    }
+
+    fn run_command(self: &Arc<Self>, conn: &mut Conn, req: &Request) -> Document {
         let Some(name) = req.body.keys().next().cloned() else {
             return error_doc(&fail(59, "no such command: ''"));
         };
@@ -714,7 +763,7 @@ impl Sim {
             return error_doc(&e);
         }
         let res = match name.as_str() {
-            "hello" | "isMaster" | "ismaster" => Ok(self.hello(conn, req, name != "hello")),
+            "hello" | "isMaster" | "ismaster" => self.hello(conn, req, name != "hello"),
             "ping" | "endSessions" => Ok(doc! {"ok": 1.0}),
             "buildInfo" | "buildinfo" => Ok(self.build_info()),
             "getParameter" => self.get_parameter(req),
@@ -837,137 +886,6 @@ impl Sim {
             })
             .collect();
         doc! {"databases": list, "totalSize": Bson::Int64(8192 * dbs.len() as i64), "totalSizeMb": Bson::Int64(0), "ok": 1.0}
-    }
-
-    // ---------------------------------------------------------------- hello
-
-    /// hello / legacy isMaster (https://www.mongodb.com/docs/manual/reference/command/hello/;
-    /// field set from src/mongo/db/repl/hello/hello_response.cpp and topology_coordinator.cpp
-    /// fillHelloForReplSet).
-    fn hello(&self, conn: &Conn, req: &Request, legacy: bool) -> Document {
-        let idx = conn.member;
-        let me = &self.members[idx];
-        let mut st = self.lock();
-        // Awaitable hello: wait while the client's topologyVersion is current
-        // (SDAM "Streaming Protocol"; hello docs "maxAwaitTimeMS").
-        if let (Ok(tv), Some(max)) = (
-            req.body.get_document("topologyVersion"),
-            repl::num(req.body.get("maxAwaitTimeMS")),
-        ) {
-            let same_process = tv.get_object_id("processId").ok() == Some(me.process_id);
-            let counter = repl::num(tv.get("counter")).unwrap_or(-1.0) as i64;
-            if same_process && counter == st.rt[idx].counter {
-                let deadline = Instant::now() + Duration::from_millis(max.max(0.0) as u64);
-                while st.rt[idx].counter == counter {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    st = self
-                        .cv
-                        .wait_timeout(st, deadline - now)
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|e| e.into_inner().0);
-                }
-            }
-        }
-        let primary_key = if legacy {
-            "ismaster"
-        } else {
-            "isWritablePrimary"
-        };
-        let mut d = Document::new();
-        if req.body.contains_key("helloOk") {
-            d.insert("helloOk", true);
-        }
-        d.insert(
-            "topologyVersion",
-            doc! {"processId": me.process_id, "counter": Bson::Int64(st.rt[idx].counter)},
-        );
-        let config = st.config.clone();
-        match (self.repl_enabled(), st.rt[idx].state, config) {
-            (false, _, _) => {
-                d.insert(primary_key, true);
-            }
-            (true, Some(state), Some(config)) if state != MemberState::Removed => {
-                let ms = repl::members(&config);
-                let hosts: Vec<String> = ms
-                    .iter()
-                    .filter(|m| !m.arbiter && !m.hidden && m.priority > 0.0)
-                    .map(|m| m.host.clone())
-                    .collect();
-                let passives: Vec<String> = ms
-                    .iter()
-                    .filter(|m| !m.arbiter && !m.hidden && m.priority <= 0.0)
-                    .map(|m| m.host.clone())
-                    .collect();
-                let arbiters: Vec<String> = ms
-                    .iter()
-                    .filter(|m| m.arbiter)
-                    .map(|m| m.host.clone())
-                    .collect();
-                d.insert("hosts", hosts);
-                if !passives.is_empty() {
-                    d.insert("passives", passives);
-                }
-                if !arbiters.is_empty() {
-                    d.insert("arbiters", arbiters);
-                }
-                d.insert("setName", config.get_str("_id").unwrap_or_default());
-                d.insert("setVersion", repl::version(&config) as i32);
-                let writable = state == MemberState::Primary && st.rt[idx].writable;
-                d.insert(primary_key, writable);
-                d.insert("secondary", state == MemberState::Secondary);
-                if let Some(p) = st.primary {
-                    if let Some(h) = self.config_host_of(&config, p) {
-                        d.insert("primary", h);
-                    }
-                }
-                if let Some(h) = self.config_host_of(&config, idx) {
-                    d.insert("me", h);
-                }
-                if state == MemberState::Primary {
-                    d.insert("electionId", election_id(st.term));
-                }
-                let ts = Timestamp {
-                    time: (st.last_write.timestamp_millis() / 1000) as u32,
-                    increment: 1,
-                };
-                let optime = doc! {"ts": ts, "t": st.term};
-                d.insert(
-                    "lastWrite",
-                    doc! {"opTime": optime.clone(), "lastWriteDate": st.last_write, "majorityOpTime": optime, "majorityWriteDate": st.last_write},
-                );
-            }
-            (true, _, _) => {
-                // HelloResponse::addToBSON for a node without a usable config.
-                d.insert(primary_key, false);
-                d.insert("secondary", false);
-                d.insert("info", "Does not have a valid replica set config");
-                d.insert("isreplicaset", true);
-            }
-        }
-        drop(st);
-        if let Ok(who) = req.body.get_str("saslSupportedMechs") {
-            if let Some((db, user)) = who.split_once('.') {
-                if db == "admin" && self.users.iter().any(|u| u.name == user) {
-                    d.insert("saslSupportedMechs", vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]);
-                }
-            }
-        }
-        // speculativeAuthenticate is deliberately not answered: drivers then run saslStart
-        // (auth spec, "Speculative Authentication": absence of the field means fall back).
-        d.insert("maxBsonObjectSize", MAX_BSON_OBJECT_SIZE);
-        d.insert("maxMessageSizeBytes", wire::MAX_MESSAGE_SIZE as i32);
-        d.insert("maxWriteBatchSize", MAX_WRITE_BATCH_SIZE);
-        d.insert("localTime", DateTime::now());
-        d.insert("logicalSessionTimeoutMinutes", 30);
-        d.insert("connectionId", conn.id);
-        d.insert("minWireVersion", 0);
-        d.insert("maxWireVersion", MAX_WIRE_VERSION);
-        d.insert("readOnly", false);
-        d.insert("ok", 1.0);
-        d
     }
 
     // ---------------------------------------------------------------- auth
@@ -1123,12 +1041,16 @@ impl Sim {
         }
         let mut st = self.lock();
         if st.config.is_some() {
-            return Err(fail(23, "already initialized"));
+            // processReplSetInitiate appends the hint to the error reply.
+            return Err(fail(23, "already initialized")
+                .with_info("try querying local.system.replset to see current configuration"));
         }
         let config = repl::normalize(&config, 0)?;
         let name = config.get_str("_id").unwrap_or_default().to_string();
         if name != set {
-            return Err(fail(93, format!("Attempting to initiate a replica set with name {name}, but command line reports {set}; rejecting")));
+            // 6.0+ wording (processReplSetInitiate); 4.4/5.0 said "Attempting to initiate a
+            // replica set with name X, but command line reports Y; rejecting".
+            return Err(fail(93, format!("Rejecting initiate with a set name that differs from command line set name, initiate set name: {name}, command line set name: {set}")));
         }
         let ms = repl::members(&config);
         // repl_set_config_checks.cpp findSelfInConfig.
@@ -1165,80 +1087,6 @@ impl Sim {
         self.install_config(&mut st, config, false, None);
         result.insert("ok", 1.0);
         Ok(result)
-    }
-
-    fn repl_set_get_status(&self, conn: &Conn) -> Result<Document, CmdError> {
-        let st = self.lock();
-        self.check_repl_enabled(&st, conn.member)?;
-        let idx = conn.member;
-        let config = st.config.clone().unwrap_or_default();
-        if st.rt[idx].state == Some(MemberState::Removed) {
-            // topology_coordinator.cpp prepareStatusResponse for a node not in its config.
-            return Err(fail(
-                93,
-                "Our replica set config is invalid or we are not a member of it",
-            ));
-        }
-        let ms = repl::members(&config);
-        let uptime = self.started.elapsed().as_secs() as i64;
-        let mut members = Vec::new();
-        for m in &ms {
-            let sim = self.member_for(&m.host);
-            let is_self = sim == Some(idx);
-            let state = match sim {
-                Some(i) if !self.members[i].down => st.rt[i].state.unwrap_or(MemberState::Startup),
-                _ => MemberState::Down,
-            };
-            let healthy = state != MemberState::Down;
-            let mut md = doc! {
-                "_id": m.id as i32,
-                "name": m.host.clone(),
-                "health": if healthy { 1.0 } else { 0.0 },
-                "state": state.code(),
-                "stateStr": state.as_str(),
-                "uptime": uptime,
-                // What this member's heartbeats report (MemberData starts at -1).
-                "configVersion": match sim {
-                    Some(i) if !self.members[i].down => st.rt[i].cfg_version.unwrap_or(-1) as i32,
-                    _ => -1,
-                },
-                "configTerm": repl::term(&config),
-            };
-            if state == MemberState::Primary {
-                md.insert(
-                    "electionTime",
-                    Timestamp {
-                        time: (st.election_date.timestamp_millis() / 1000) as u32,
-                        increment: 1,
-                    },
-                );
-                md.insert("electionDate", st.election_date);
-            }
-            if is_self {
-                md.insert("self", true);
-            } else {
-                md.insert("lastHeartbeat", DateTime::now());
-                md.insert("pingMs", Bson::Int64(0));
-            }
-            members.push(Bson::Document(md));
-        }
-        let voters = ms.iter().filter(|m| m.votes > 0).count() as i32;
-        let my_state = st.rt[idx].state.unwrap_or(MemberState::Startup);
-        Ok(doc! {
-            "set": config.get_str("_id").unwrap_or_default(),
-            "date": DateTime::now(),
-            "myState": my_state.code(),
-            "term": st.term,
-            "syncSourceHost": "",
-            "syncSourceId": -1,
-            "heartbeatIntervalMillis": Bson::Int64(2000),
-            "majorityVoteCount": voters / 2 + 1,
-            "writeMajorityCount": voters / 2 + 1,
-            "votingMembersCount": voters,
-            "writableVotingMembersCount": voters,
-            "members": members,
-            "ok": 1.0,
-        })
     }
 
     /// CmdReplSetGetConfig (repl_set_commands.cpp) + processReplSetGetConfig
@@ -1747,6 +1595,16 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
     );
 }
 
+/// The `--member-state` a member spec is given, if any.
+fn forced_state(opts: &Options, spec: &crate::cli::MemberSpec) -> Option<MemberState> {
+    opts.member_states.iter().find_map(|(hp, state)| {
+        let (h, p) = split_host_port(hp).ok()?;
+        let named = (h == spec.adv_host && p == spec.adv_port)
+            || (h == spec.listen_ip && p == spec.listen_port);
+        named.then(|| MemberState::forced(state)).flatten()
+    })
+}
+
 /// Binds every member that is not `--down`, prints "Waiting for connections", serves forever.
 pub fn run(opts: Options) -> i32 {
     if !opts.listen_delay.is_zero() {
@@ -1767,6 +1625,7 @@ pub fn run(opts: Options) -> i32 {
             listen_ip: spec.listen_ip.clone(),
             listen_port: spec.listen_port,
             down,
+            forced: forced_state(&opts, spec),
             process_id: ObjectId::new(),
         };
         if down {
@@ -1831,11 +1690,11 @@ pub fn run(opts: Options) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cli::parse_args;
 
-    fn sim(args: &[&str]) -> Arc<Sim> {
+    pub(super) fn sim(args: &[&str]) -> Arc<Sim> {
         let opts = parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .unwrap()
             .unwrap();
@@ -1851,13 +1710,14 @@ mod tests {
                     .down
                     .iter()
                     .any(|d| *d == format!("{}:{}", s.adv_host, s.adv_port)),
+                forced: forced_state(&opts, s),
                 process_id: ObjectId::new(),
             })
             .collect();
         Sim::new(opts, members)
     }
 
-    fn req(body: Document) -> Request {
+    pub(super) fn req(body: Document) -> Request {
         Request {
             request_id: 1,
             op_code: wire::OP_MSG,
@@ -1868,7 +1728,7 @@ mod tests {
         }
     }
 
-    fn conn(member: usize) -> Conn {
+    pub(super) fn conn(member: usize) -> Conn {
         Conn {
             id: 1,
             member,
@@ -1878,11 +1738,11 @@ mod tests {
         }
     }
 
-    fn code(d: &Document) -> i32 {
+    pub(super) fn code(d: &Document) -> i32 {
         d.get_i32("code").unwrap_or(0)
     }
 
-    fn wait_for(s: &Arc<Sim>, idx: usize, f: impl Fn(&Document) -> bool) -> Document {
+    pub(super) fn wait_for(s: &Arc<Sim>, idx: usize, f: impl Fn(&Document) -> bool) -> Document {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let h = s.dispatch(&mut conn(idx), &req(doc! {"hello": 1}));
@@ -1893,7 +1753,7 @@ mod tests {
         }
     }
 
-    const THREE: &[&str] = &[
+    pub(super) const THREE: &[&str] = &[
         "--member",
         "a:1=127.0.0.1:1",
         "--member",
@@ -1918,6 +1778,7 @@ mod tests {
             listen_ip: "127.0.0.1".into(),
             listen_port: 40001,
             down: false,
+            forced: None,
             process_id: ObjectId::new(),
         };
         assert!(m.maps("mongo-0:27017"));
@@ -1992,9 +1853,32 @@ mod tests {
         assert_eq!(st.get_i32("myState").unwrap(), 1);
         let h = s.dispatch(&mut conn(0), &req(doc! {"hello": 1}));
         assert!(!h.get_bool("isWritablePrimary").unwrap());
-        let mut ins = req(doc! {"insert": "c", "documents": [{"x": 1}]});
+        // _makeHelloResponse: drain mode reports secondary: true, primary == me.
+        assert!(h.get_bool("secondary").unwrap(), "{h}");
+        assert_eq!(h.get_str("primary").unwrap(), h.get_str("me").unwrap());
+        let mut ins = req(doc! {"insert": "c", "documents": [{"x": 1}], "txnNumber": 1i64});
         ins.db = "test".into();
-        assert_eq!(code(&s.dispatch(&mut conn(0), &ins)), 10107);
+        let e = s.dispatch(&mut conn(0), &ins);
+        assert_eq!(code(&e), 10107);
+        // NotPrimaryError replies carry topologyVersion; a retryable write gets its label.
+        assert!(e.get_document("topologyVersion").is_ok(), "{e}");
+        assert_eq!(
+            e.get_array("errorLabels").unwrap(),
+            &vec![Bson::from("RetryableWriteError")]
+        );
+        // A readable member gossips $clusterTime (dummy signature without auth) + operationTime.
+        let ct = h.get_document("$clusterTime").unwrap();
+        assert_eq!(
+            ct.get_document("signature")
+                .unwrap()
+                .get_i64("keyId")
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            h.get_timestamp("operationTime").unwrap(),
+            ct.get_timestamp("clusterTime").unwrap()
+        );
     }
 
     #[test]
@@ -2014,10 +1898,7 @@ mod tests {
             &req(doc! {"replSetInitiate": {"_id": "other", "members": [{"_id":0,"host":"a:1"}]}}),
         );
         assert_eq!(code(&e), 93);
-        assert!(e
-            .get_str("errmsg")
-            .unwrap()
-            .contains("command line reports rs0"));
+        assert_eq!(e.get_str("errmsg").unwrap(), "Rejecting initiate with a set name that differs from command line set name, initiate set name: other, command line set name: rs0");
         let e = s.dispatch(
             &mut conn(0),
             &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"zzz:9"}]}}),
@@ -2188,7 +2069,11 @@ mod tests {
         // same term, b votes.
         let c = wait_version(&s, 3);
         assert_eq!(c.get_i32("version").unwrap(), 3, "{c}");
-        assert_eq!(c.get_i64("term").unwrap(), 1);
+        assert_eq!(
+            c.get("term"),
+            Some(&Bson::Int32(1)),
+            "config term is an int32"
+        );
         {
             let st = s.lock();
             let stored = repl::members(st.config.as_ref().unwrap());
