@@ -225,7 +225,8 @@ fn standalone_mongod_fails_fast() {
 
 #[test]
 fn set_name_mismatch_fails_fast() {
-    // Not initiated: mongod itself rejects the name (93 "... command line reports rs0").
+    // Not initiated: mongod itself rejects the name (93, 6.0+ wording "Rejecting initiate with
+    // a set name that differs from command line set name, ..."): the hint names mongod's name.
     let sim = Sim::set(1, &[]);
     let r = init(&[
         "--uri",
@@ -236,11 +237,9 @@ fn set_name_mismatch_fails_fast() {
         "60s",
     ]);
     assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        last_line(&r).contains("set-name mismatch"),
-        "{}",
-        last_line(&r)
-    );
+    let line = last_line(&r);
+    assert!(line.contains("set-name mismatch"), "{line}");
+    assert!(line.contains("use --replica-set rs0"), "{line}");
     // Initiated as rs0: we see it in hello and refuse before sending anything.
     assert_eq!(init(&["--uri", &sim.uri(), "--timeout", "20s"]).code(), 0);
     let r = init(&[
