@@ -6,10 +6,12 @@
 //! * [`plan`] — initiate or not, and the config to propose;
 //! * [`reconfig`] — the next single-member replSetReconfig towards the wanted members;
 //! * [`errors`] — retryable vs final server/network errors, with operator hints;
-//! * [`client`] — hello / replSetGetStatus over one connection.
+//! * [`client`] — hello / replSetGetStatus over one connection;
+//! * [`monitor`] — awaitable hello (SDAM streaming): wake when any member's state changes.
 
 pub mod client;
 pub mod errors;
+pub mod monitor;
 pub mod plan;
 pub mod probe;
 pub mod reconfig;

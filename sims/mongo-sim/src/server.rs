@@ -327,11 +327,27 @@ impl Sim {
                 thread::spawn(move || {
                     thread::sleep(delay);
                     let mut st = sim.lock();
+                    let mut delivered = Vec::new();
                     for i in receivers {
                         if st.rt[i].cfg_version.map_or(true, |v| v < version) {
                             st.rt[i].cfg_version = Some(version);
+                            // Installing a config from a heartbeat is a topology change on that
+                            // member (_updateMemberStateFromTopologyCoordinator fulfils the
+                            // hello promises whenever a config is in use).
+                            sim.bump(&mut st, i);
+                            delivered.push(sim.members[i].adv());
                         }
                     }
+                    // Emulator-only line (id 0): when the other members got the config, so
+                    // tests can tell "installed" from "propagated".
+                    log::line(
+                        "I",
+                        "REPL",
+                        0,
+                        "ReplCoord-0",
+                        "Config delivered to members (mongo-sim)",
+                        json!({"version": version, "members": delivered}),
+                    );
                     sim.cv.notify_all();
                 });
             }
