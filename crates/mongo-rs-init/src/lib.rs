@@ -1,5 +1,7 @@
 //! mongo-rs-init: an init container that makes a replica set usable, idempotently:
-//! 1. wait until every member answers `hello` (retry with jittered backoff, one deadline);
+//! 1. watch every member with awaitable hello (one deadline): a member that answers with the
+//!    set's name means "already initiated" (members down are fine); only a decision to initiate
+//!    waits for every member;
 //! 2. initiate only if no member has a config (`replSetInitiate` on the first member); a
 //!    concurrent initiator's win (23 AlreadyInitialized) counts as success;
 //! 3. wait until some member is a writable PRIMARY (a new primary drains its oplog first);
@@ -30,8 +32,13 @@ Initiates a MongoDB replica set once and waits until it can take writes. Safe to
 start and from several containers at once: an initiated set is left alone, and when two runs
 race, the server accepts exactly one replSetInitiate and both runs succeed.
 
-Steps: wait until every member answers hello; if no member has a config, send replSetInitiate
-to the FIRST member with all members; then wait until a PRIMARY is writable. Progress lines go
+Steps: watch every member (awaitable hello: a state change wakes us at once); if a member
+answers as part of the set, it is initiated (members down are fine); if every member answers
+and none has a config, send replSetInitiate to the FIRST member with all members; then wait
+until a PRIMARY is writable.
+
+With --wait-only (the application's init container): never initiate nor reconfigure; exit 0 as
+soon as any reachable member shows a writable PRIMARY, exit 1 at the deadline. Progress lines go
 to stderr; the result is one line (or one JSON object with --json).
 
 With --reconcile (for a StatefulSet scaled from 3 to 5 members, or back), once a PRIMARY is
@@ -64,7 +71,7 @@ Exit codes:
      the current PRIMARY
 
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_RS_INIT_MEMBERS (comma-separated),
-MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
+MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_RS_INIT_WAIT_ONLY, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
 Credentials (in the URI, or --username plus a password file; SCRAM-SHA-256, authSource default
 admin) are used for replSetInitiate and the reconcile commands; hello needs none. Passwords are never printed.";
 
@@ -396,6 +403,7 @@ mod tests {
             "compose service names",
             "MONGO_RS_INIT_RECONCILE",
             "step it down first",
+            "MONGO_RS_INIT_WAIT_ONLY",
         ] {
             assert!(help.contains(needle), "help lacks {needle}");
         }

@@ -49,8 +49,17 @@ impl Sim {
         }
         cmd.args(extra);
         let mut proc = Proc::spawn(cmd);
+        // A `--down` member never listens: do not wait for it.
+        let down: Vec<&str> = extra
+            .windows(2)
+            .filter(|w| w[0] == "--down")
+            .map(|w| w[1])
+            .collect();
         if !extra.contains(&"--listen-delay") {
-            for p in ports {
+            for p in ports
+                .iter()
+                .filter(|p| !down.contains(&format!("127.0.0.1:{p}").as_str()))
+            {
                 proc.wait_for_line(&format!("\"port\":{p}"), Duration::from_secs(10));
             }
         }
