@@ -67,8 +67,11 @@ Exit codes:
   2  usage: bad flag, URI, member, duration or password file
   3  refused for good: mongod without --replSet (76), member host not mapping to its node (93),
      member unreachable from the first member (74), set-name mismatch, wrong credentials (18),
-     authentication required (13); with --reconcile: new config rejected (103, 93), removing
-     the current PRIMARY
+     authentication required (13); more than 50 members; with --reconcile: new config
+     rejected (103, 93), removing the current PRIMARY, an absurd config version
+
+Limits (checked before sending): a set has at most 50 members and 7 voters; the 8th member
+and later join with votes 0 and priority 0 (they replicate, never vote nor become PRIMARY).
 
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_RS_INIT_MEMBERS (comma-separated),
 MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_RS_INIT_WAIT_ONLY, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
@@ -171,6 +174,7 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
             })
             .collect::<Result<Vec<_>, _>>()?
     };
+    mongo_rs::limits::check_member_count(members.len())?;
     for (i, m) in members.iter().enumerate() {
         if members[..i].contains(m) {
             return Err(Failure::usage(format!("member {m} is listed twice")));

@@ -327,6 +327,30 @@ pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
         "settings": settings,
     };
     let ms = members(&out);
+    // ReplSetConfig::validate: kMaxMembers = 50, kMaxVotingMembers = 7.
+    if ms.len() > 50 {
+        return Err(CmdError::new(
+            93,
+            format!("Replica set configuration contains {} members, but must have at least 1 and no more than  50", ms.len()),
+        ));
+    }
+    let voters = ms.iter().filter(|m| m.votes > 0).count();
+    if voters > 7 || voters == 0 {
+        return Err(CmdError::new(
+            93,
+            format!("Replica set configuration contains {voters} voting members, but must be at least 1 and no more than 7"),
+        ));
+    }
+    if let Some(m) = ms.iter().find(|m| m.votes == 0 && m.priority > 0.0) {
+        // member_config.cpp: "priority must be 0 when non-voting (votes:0)".
+        return Err(CmdError::new(
+            93,
+            format!(
+                "{} has priority {} and votes 0: priority must be 0 when non-voting (votes:0)",
+                m.host, m.priority
+            ),
+        ));
+    }
     if !ms.iter().any(|m| !m.arbiter && m.priority > 0.0) {
         return Err(CmdError::new(
             93,
@@ -457,6 +481,22 @@ mod tests {
         assert_eq!(ms[1].host, "b:27017");
         assert_eq!(ms[0].priority, 1.0);
         assert_eq!(ms[0].votes, 1);
+    }
+
+    #[test]
+    fn normalize_enforces_member_and_voter_limits() {
+        let ms = |n: usize, votes: i32| -> Vec<Bson> {
+            (0..n)
+                .map(|i| Bson::Document(doc! {"_id": i as i32, "host": format!("h{i}:1"), "votes": votes, "priority": votes}))
+                .collect()
+        };
+        let e = normalize(&doc! {"_id": "rs", "members": ms(8, 1)}, 0).unwrap_err();
+        assert!(e.msg.contains("8 voting members"), "{}", e.msg);
+        let mut nine = ms(7, 1);
+        nine.extend(ms(9, 0).into_iter().skip(7));
+        assert!(normalize(&doc! {"_id": "rs", "members": nine}, 0).is_ok());
+        let e = normalize(&doc! {"_id": "rs", "members": ms(51, 0)}, 0).unwrap_err();
+        assert!(e.msg.contains("51 members"), "{}", e.msg);
     }
 
     #[test]
