@@ -233,8 +233,9 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
         r.with("setName", p.set_name.clone())
             .with("members", members.clone())
     };
+    let mut watched = wait::Members::watch(p, deadline);
     if p.wait_only {
-        return match wait::wait_for_primary(p, deadline, reporter) {
+        return match wait::wait_for_primary(&mut watched, p, deadline, reporter) {
             Ok(primary) => with_fields(Report::ok(format!(
                 "replica set {} ready: PRIMARY {primary} is writable (waited only) in {}",
                 p.set_name,
@@ -244,7 +245,7 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
             Err(f) => with_fields(f.into()),
         };
     }
-    let initiated = match wait::discover(p, deadline, reporter) {
+    let initiated = match wait::discover(&mut watched, p, deadline, reporter) {
         Err(f) => return with_fields(f.into()),
         Ok(Plan::AlreadyInitiated { host, hosts }) => {
             reporter.progress(format!(
@@ -261,7 +262,7 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
             Err(f) => return with_fields(f.into()),
         },
     };
-    let primary = match wait::wait_for_primary(p, deadline, reporter) {
+    let primary = match wait::wait_for_primary(&mut watched, p, deadline, reporter) {
         Ok(primary) => primary,
         Err(f) => return with_fields(f.into()).with("initiated", initiated),
     };
@@ -280,6 +281,7 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
         .with("primary", primary)
         .with("initiated", initiated);
     }
+    drop(watched);
     let (done, result) = reconcile::reconcile(p, &primary, deadline, reporter);
     let fields = |r: Report| {
         with_fields(r)

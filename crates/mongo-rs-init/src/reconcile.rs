@@ -105,7 +105,8 @@ pub fn reconcile(
             quick,
             |n| {
                 if n > 1 {
-                    primary = crate::wait::wait_for_primary(p, deadline, reporter)?;
+                    let mut watched = crate::wait::Members::watch(p, deadline);
+                    primary = crate::wait::wait_for_primary(&mut watched, p, deadline, reporter)?;
                 }
                 let ctx = p.context(&primary);
                 let fail = |e: mongo_wire::Error| mongo_rs::classify_reconfig(&e, &ctx);

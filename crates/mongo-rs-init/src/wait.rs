@@ -47,18 +47,38 @@ fn gave_up(deadline: Deadline, what: &str, w: &Watch, seen: &Seen) -> Failure {
 /// ANY member that answers with the set's name (members down are fine); only a decision to
 /// initiate needs every member's answer (none may have a config). Final problems (standalone,
 /// mongos, other set name, not a mongod) fail at once.
-pub fn discover(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Result<Plan, Failure> {
+/// The watch and what each member said last, shared by the steps of one run so the monitors'
+/// connections (and their awaitable hellos) carry over from one step to the next.
+pub struct Members {
+    w: Watch,
+    seen: Seen,
+}
+
+impl Members {
+    pub fn watch(p: &InitConfig, deadline: Deadline) -> Members {
+        Members {
+            w: Watch::start(&p.members, deadline, p.cap),
+            seen: Seen::new(),
+        }
+    }
+}
+
+pub fn discover(
+    m: &mut Members,
+    p: &InitConfig,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> Result<Plan, Failure> {
     reporter.progress(format!(
         "waiting for {} to answer (deadline {})",
         p.member_names().join(", "),
         duration::display(deadline.budget())
     ));
-    let w = Watch::start(&p.members, deadline, p.cap);
-    let mut seen = Seen::new();
+    let Members { w, seen } = m;
     let mut attempts = BTreeMap::new();
     loop {
         let Some(ev) = w.next(deadline) else {
-            return Err(gave_up(deadline, "not every member answered", &w, &seen));
+            return Err(gave_up(deadline, "not every member answered", w, seen));
         };
         match ev.result {
             Ok(h) => {
@@ -101,16 +121,26 @@ pub fn discover(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Resul
 /// that answers is enough; a PRIMARY outside the seed list (named by another member's
 /// `primary`) is watched too. A member of another set is refused.
 pub fn wait_for_primary(
+    m: &mut Members,
     p: &InitConfig,
     deadline: Deadline,
     reporter: Reporter,
 ) -> Result<String, Failure> {
     reporter.progress("waiting for a writable PRIMARY");
-    let mut w = Watch::start(&p.members, deadline, p.cap);
-    let mut seen = Seen::new();
+    let Members { w, seen } = m;
+    // What the members said before this step may already answer it.
+    for (i, r) in seen.iter() {
+        if let Ok(h) = r {
+            if h.state == (MemberState::Primary { writable: true })
+                && h.set_name.as_deref() == Some(&p.set_name)
+            {
+                return Ok(w.hosts()[*i].to_string());
+            }
+        }
+    }
     loop {
         let Some(ev) = w.next(deadline) else {
-            return Err(gave_up(deadline, "no writable PRIMARY", &w, &seen));
+            return Err(gave_up(deadline, "no writable PRIMARY", w, seen));
         };
         match ev.result {
             Ok(h) => {

@@ -28,6 +28,7 @@ USAGE: mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [options]
   --quorum-check-delay DUR   time a reconfig spends in its quorum check; other reconfigs get
                           109 ConfigurationInProgress meanwhile (default 20ms)
   --version-string V      buildInfo version (default 7.0.14)
+  --log-commands          log every command received (emulator-only line, for request counts)
 faults:
   --listen-delay DUR      bind only after DUR (connection refused meanwhile)
   --stall                 accept and read, never answer
@@ -74,6 +75,7 @@ pub struct Options {
     pub down: Vec<String>,
     /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
     pub member_states: Vec<(String, String)>,
+    pub log_commands: bool,
 }
 
 impl Default for Options {
@@ -96,6 +98,7 @@ impl Default for Options {
             reset: false,
             down: Vec::new(),
             member_states: Vec::new(),
+            log_commands: false,
         }
     }
 }
@@ -212,6 +215,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                 o.repl_set = Some(v);
             }
             "--auth" => o.auth = true,
+            "--log-commands" => o.log_commands = true,
             "--user" => o
                 .users
                 .push(parse_user(&val(&mut i)?).map_err(|e| format!("--user: {e}"))?),

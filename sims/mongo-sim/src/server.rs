@@ -758,6 +758,18 @@ const KNOWN: &[&str] = &[
 
 impl Sim {
     fn dispatch(self: &Arc<Self>, conn: &mut Conn, req: &Request) -> Document {
+        if self.opts.log_commands {
+            let name = req.body.keys().next().cloned().unwrap_or_default();
+            let awaitable = req.body.contains_key("maxAwaitTimeMS");
+            log::line(
+                "I",
+                "COMMAND",
+                0,
+                &format!("conn{}", conn.id),
+                "Command received (mongo-sim)",
+                json!({"command": name, "awaitable": awaitable, "member": self.members[conn.member].adv()}),
+            );
+        }
         let mut reply = self.run_command(conn, req);
         self.decorate(conn, req, &mut reply);
         reply
