@@ -177,19 +177,20 @@ pub fn reconcile(
         ));
         let committed = wait_committed(p, &primary, &step, deadline, reporter, |conn| {
             let ctx = p.context(&primary);
-            let fail = |e: mongo_wire::Error| mongo_rs::classify(&e, &ctx);
+            // A failed command may have left the connection unusable: drop it (`Broken`).
+            let fail = |e: mongo_wire::Error| Check::Broken(mongo_rs::classify(&e, &ctx));
             let config = get_config(conn, &primary).map_err(fail)?;
             if config.get_bool("$commitmentStatus") == Some(false) {
-                return Err(Failure::unavailable(format!(
+                return Err(Check::Waiting(Failure::unavailable(format!(
                     "config version {} is not committed yet (commitmentStatus false)",
                     reconfig::version(&config)
-                )));
+                ))));
             }
             let status = conn
                 .command("admin", Doc::new().with("replSetGetStatus", 1))
                 .map_err(fail)?;
             reconfig::committed(&status, &config, step.version, new_member.as_deref())
-                .map_err(|why| Failure::unavailable(format!("{primary}: {why}")))?;
+                .map_err(|why| Check::Waiting(Failure::unavailable(format!("{primary}: {why}"))))?;
             latest = Some(config);
             Ok(())
         });
@@ -206,6 +207,13 @@ fn hosts_doc(hosts: &[String]) -> Vec<mongo_wire::Value> {
         .collect()
 }
 
+/// Why a commitment check did not pass: still waiting (the connection is fine), or a failed
+/// command (reconnect before the next check).
+enum Check {
+    Waiting(Failure),
+    Broken(Failure),
+}
+
 /// Waits until `check` (commitmentStatus + replSetGetStatus on the PRIMARY) passes. Between
 /// checks it sleeps on awaitable hello from every member of the new config: a member receiving
 /// the config or becoming SECONDARY bumps its topologyVersion and wakes us at once; a quiet
@@ -216,7 +224,7 @@ fn wait_committed(
     step: &Step,
     deadline: Deadline,
     reporter: Reporter,
-    mut check: impl FnMut(&mut Connection) -> Result<(), Failure>,
+    mut check: impl FnMut(&mut Connection) -> Result<(), Check>,
 ) -> Result<(), Failure> {
     let hosts: Vec<HostPort> = reconfig::members(&step.config)
         .iter()
@@ -241,10 +249,13 @@ fn wait_committed(
                 announce(reporter),
             ),
         }
-        .and_then(|mut c| {
-            let r = check(&mut c);
-            conn = Some(c);
-            r
+        .and_then(|mut c| match check(&mut c) {
+            Ok(()) => Ok(()),
+            Err(Check::Waiting(f)) => {
+                conn = Some(c);
+                Err(f)
+            }
+            Err(Check::Broken(f)) => Err(f),
         });
         match attempt {
             Ok(()) => return Ok(()),
