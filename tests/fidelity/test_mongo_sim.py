@@ -538,3 +538,26 @@ def test_cluster_time_gossip_and_status_types(start_sim, tmp_path):
     finally:
         mon.close()
     assert set_id is not None
+
+
+def test_pymongo_streaming_monitor_sees_the_new_primary_without_waiting_for_a_heartbeat(start_sim):
+    """pymongo 4 monitors with the SDAM streaming protocol (awaitable hello, exhaustAllowed):
+    with a 60 s heartbeat it can only see the election promptly if the emulator answers the
+    awaitable hello when the topology changes (_getHelloResponseFuture)."""
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), "--repl-set", "rs0", listeners=1)
+    c = direct(p, heartbeatFrequencyMS=60000)
+    try:
+        c.admin.command("ping")  # the monitor now streams from the ghost's topologyVersion
+        c.admin.command("replSetInitiate", {})
+        from pymongo.server_type import SERVER_TYPE
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            (sd,) = c.topology_description.server_descriptions().values()
+            if sd.server_type == SERVER_TYPE.RSPrimary:
+                break
+            time.sleep(0.05)
+        assert sd.server_type == SERVER_TYPE.RSPrimary, sd
+    finally:
+        c.close()
