@@ -186,10 +186,10 @@ pub fn wait_answer(
     let mut n = 0u32;
     loop {
         let Some(ev) = w.next(deadline) else {
+            // The caller's retry adds "gave up after …": say only what happened here.
             let why = last.map_or_else(|| format!("{host} did not answer"), |f| f.message);
             return Err(Failure::unavailable(format!(
-                "gave up after {} and {n} attempt(s): new member {why}",
-                duration::display(deadline.elapsed())
+                "new member not answering after {n} attempt(s): {why}"
             )));
         };
         match ev.result {
