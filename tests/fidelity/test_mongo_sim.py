@@ -415,3 +415,149 @@ def test_reconfig_in_progress_109_and_uncommitted_308(start_sim):
         assert get_config(c, commitmentStatus=True)["commitmentStatus"] is True
     finally:
         c.close()
+
+
+def server_type(client):
+    """The SDAM server type pymongo's monitor derived from the member's hello."""
+    from pymongo.server_type import SERVER_TYPE
+
+    client.admin.command("ping")
+    (sd,) = client.topology_description.server_descriptions().values()
+    names = {v: k for k, v in SERVER_TYPE._asdict().items()}
+    return names[sd.server_type]
+
+
+def test_pymongo_sees_arbiter_recovering_and_rollback_as_such(start_sim):
+    ports = free_ports(4)
+    start_sim(*members_args(ports), "--repl-set", "rs0",
+              "--member-state", f"127.0.0.1:{ports[1]}=ARBITER",
+              "--member-state", f"127.0.0.1:{ports[2]}=RECOVERING",
+              "--member-state", f"127.0.0.1:{ports[3]}=ROLLBACK",
+              "--election-delay", "50ms", "--drain-delay", "50ms", listeners=4)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    clients = [direct(p) for p in ports]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            states = c_states = [cl.admin.command("hello") for cl in clients]
+            if states[1].get("arbiterOnly") and not states[2].get("isreplicaset"):
+                break
+            time.sleep(0.05)
+        assert server_type(clients[0]) == "RSPrimary"
+        assert server_type(clients[1]) == "RSArbiter"
+        # RECOVERING and ROLLBACK: setName but neither primary, secondary nor arbiter.
+        assert server_type(clients[2]) == "RSOther"
+        assert server_type(clients[3]) == "RSOther"
+        status = clients[0].admin.command("replSetGetStatus")
+        assert [m["stateStr"] for m in status["members"]] == ["PRIMARY", "ARBITER", "RECOVERING", "ROLLBACK"]
+        assert c_states[1]["arbiters"] == [f"127.0.0.1:{ports[1]}"]
+    finally:
+        for cl in clients:
+            cl.close()
+
+
+def test_removed_member_by_flag_is_a_ghost_to_pymongo(start_sim):
+    ports = free_ports(2)
+    start_sim(*members_args(ports), "--repl-set", "rs0",
+              "--member-state", f"127.0.0.1:{ports[1]}=REMOVED", listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    r = direct(ports[1])
+    try:
+        deadline = time.monotonic() + 5
+        while r.admin.command("hello").get("isreplicaset") is not True and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server_type(r) == "RSGhost"
+        with pytest.raises(OperationFailure) as e:
+            r.admin.command("replSetGetStatus")
+        assert e.value.code == 93
+    finally:
+        r.close()
+
+
+def test_drain_mode_is_a_secondary_to_pymongo_and_primary_names_itself(start_sim):
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), "--repl-set", "rs0", "--election-delay", "10ms",
+              "--drain-delay", "30s", listeners=1)
+    c = direct(p)
+    try:
+        c.admin.command("replSetInitiate", {})
+        deadline = time.monotonic() + 5
+        while c.admin.command("replSetGetStatus")["myState"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hello = c.admin.command("hello")
+        assert hello["isWritablePrimary"] is False and hello["secondary"] is True
+        assert hello["primary"] == hello["me"]
+        assert server_type(c) == "RSSecondary"
+        with pytest.raises(NotPrimaryError) as e:
+            c.test.t.insert_one({"x": 1})
+        assert "topologyVersion" in e.value.details
+    finally:
+        c.close()
+
+
+def test_cluster_time_gossip_and_status_types(start_sim, tmp_path):
+    ports = free_ports(2)
+    start_sim(*members_args(ports), "--repl-set", "rs0", "--auth", "--user", "root:pw",
+              "--user", "mon:pw:clusterMonitor", listeners=2)
+    root = direct(ports[0], username="root", password="pw")
+    try:
+        root.admin.command("replSetInitiate", rs_config(ports))
+        wait_writable(ports[0], username="root", password="pw")
+        hello = root.admin.command("hello")
+        # root may advance the clock: a dummy signature.
+        assert hello["$clusterTime"]["signature"]["keyId"] == 0
+        assert hello["operationTime"] == hello["$clusterTime"]["clusterTime"]
+        status = root.admin.command("replSetGetStatus")
+        me = status["members"][0]
+        assert isinstance(me["uptime"], int) and isinstance(me["configVersion"], int)
+        for k in ("optime", "optimeDate", "syncSourceHost", "infoMessage", "configTerm", "electionDate"):
+            assert k in me, k
+        other = status["members"][1]
+        for k in ("lastHeartbeat", "lastHeartbeatRecv", "pingMs", "optimeDurable", "syncSourceHost"):
+            assert k in other, k
+        assert other["syncSourceHost"] == f"127.0.0.1:{ports[0]}"
+        config = root.admin.command("replSetGetConfig")["config"]
+        assert isinstance(config["term"], int)
+        set_id = config["settings"]["replicaSetId"]
+    finally:
+        root.close()
+    mon = direct(ports[0], username="mon", password="pw")
+    try:
+        signed = mon.admin.command("hello")["$clusterTime"]["signature"]
+        assert signed["keyId"] != 0 and len(signed["hash"]) == 20 and any(signed["hash"])
+    finally:
+        mon.close()
+    assert set_id is not None
+
+
+def test_pymongo_streaming_monitor_sees_the_new_primary_without_waiting_for_a_heartbeat(start_sim):
+    """pymongo 4 monitors with the SDAM streaming protocol (awaitable hello, exhaustAllowed):
+    with a 60 s heartbeat it can only see the election promptly if the emulator answers the
+    awaitable hello when the topology changes (_getHelloResponseFuture)."""
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), "--repl-set", "rs0", listeners=1)
+    c = direct(p, heartbeatFrequencyMS=60000)
+    try:
+        c.admin.command("ping")  # the monitor now streams from the ghost's topologyVersion
+        c.admin.command("replSetInitiate", {})
+        from pymongo.server_type import SERVER_TYPE
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            (sd,) = c.topology_description.server_descriptions().values()
+            if sd.server_type == SERVER_TYPE.RSPrimary:
+                break
+            time.sleep(0.05)
+        assert sd.server_type == SERVER_TYPE.RSPrimary, sd
+    finally:
+        c.close()

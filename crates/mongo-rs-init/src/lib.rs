@@ -1,5 +1,7 @@
 //! mongo-rs-init: an init container that makes a replica set usable, idempotently:
-//! 1. wait until every member answers `hello` (retry with jittered backoff, one deadline);
+//! 1. watch every member with awaitable hello (one deadline): a member that answers with the
+//!    set's name means "already initiated" (members down are fine); only a decision to initiate
+//!    waits for every member;
 //! 2. initiate only if no member has a config (`replSetInitiate` on the first member); a
 //!    concurrent initiator's win (23 AlreadyInitialized) counts as success;
 //! 3. wait until some member is a writable PRIMARY (a new primary drains its oplog first);
@@ -11,7 +13,10 @@
 
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use mongo_rs::{client, plan, Context, Hello, MemberState, Plan};
+mod reconcile;
+mod wait;
+
+use mongo_rs::{client, Context, Plan};
 use mongo_wire::{uri, Connection, Credential, Doc, HostPort, Uri};
 use sidecar::report::{Report, Reporter};
 use sidecar::retry::{retry, Backoff};
@@ -27,8 +32,13 @@ Initiates a MongoDB replica set once and waits until it can take writes. Safe to
 start and from several containers at once: an initiated set is left alone, and when two runs
 race, the server accepts exactly one replSetInitiate and both runs succeed.
 
-Steps: wait until every member answers hello; if no member has a config, send replSetInitiate
-to the FIRST member with all members; then wait until a PRIMARY is writable. Progress lines go
+Steps: watch every member (awaitable hello: a state change wakes us at once); if a member
+answers as part of the set, it is initiated (members down are fine); if every member answers
+and none has a config, send replSetInitiate to the FIRST member with all members; then wait
+until a PRIMARY is writable.
+
+With --wait-only (the application's init container): never initiate nor reconfigure; exit 0 as
+soon as any reachable member shows a writable PRIMARY, exit 1 at the deadline. Progress lines go
 to stderr; the result is one line (or one JSON object with --json).
 
 With --reconcile (for a StatefulSet scaled from 3 to 5 members, or back), once a PRIMARY is
@@ -57,11 +67,14 @@ Exit codes:
   2  usage: bad flag, URI, member, duration or password file
   3  refused for good: mongod without --replSet (76), member host not mapping to its node (93),
      member unreachable from the first member (74), set-name mismatch, wrong credentials (18),
-     authentication required (13); with --reconcile: new config rejected (103, 93), removing
-     the current PRIMARY
+     authentication required (13); more than 50 members; with --reconcile: new config
+     rejected (103, 93), removing the current PRIMARY, an absurd config version
+
+Limits (checked before sending): a set has at most 50 members and 7 voters; the 8th member
+and later join with votes 0 and priority 0 (they replicate, never vote nor become PRIMARY).
 
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_RS_INIT_MEMBERS (comma-separated),
-MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
+MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_RS_INIT_WAIT_ONLY, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
 Credentials (in the URI, or --username plus a password file; SCRAM-SHA-256, authSource default
 admin) are used for replSetInitiate and the reconcile commands; hello needs none. Passwords are never printed.";
 
@@ -92,6 +105,11 @@ pub struct Args {
     #[arg(long, env = "MONGO_RS_INIT_RECONCILE", value_parser = BoolishValueParser::new())]
     pub reconcile: bool,
 
+    /// Never initiate nor reconfigure: exit 0 as soon as any reachable member shows a writable
+    /// PRIMARY (members down are fine). For the application's own init container.
+    #[arg(long, env = "MONGO_RS_INIT_WAIT_ONLY", value_parser = BoolishValueParser::new(), conflicts_with = "reconcile")]
+    pub wait_only: bool,
+
     /// A cluster-admin user for replSetInitiate (or user:password in the URI).
     #[arg(long, env = "MONGO_USERNAME")]
     pub username: Option<String>,
@@ -112,14 +130,16 @@ pub struct InitConfig {
     pub cap: Duration,
     /// `--reconcile`: add/remove members to match `members`.
     pub reconcile: bool,
+    /// `--wait-only`: never initiate nor reconfigure; wait for a writable PRIMARY.
+    pub wait_only: bool,
 }
 
 impl InitConfig {
-    fn member_names(&self) -> Vec<String> {
+    pub(crate) fn member_names(&self) -> Vec<String> {
         self.members.iter().map(|m| m.to_string()).collect()
     }
 
-    fn context(&self, host: &str) -> Context {
+    pub(crate) fn context(&self, host: &str) -> Context {
         Context {
             host: host.to_string(),
             members: self.member_names(),
@@ -154,6 +174,7 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
             })
             .collect::<Result<Vec<_>, _>>()?
     };
+    mongo_rs::limits::check_member_count(members.len())?;
     for (i, m) in members.iter().enumerate() {
         if members[..i].contains(m) {
             return Err(Failure::usage(format!("member {m} is listed twice")));
@@ -173,6 +194,7 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
         cred,
         cap,
         reconcile: args.reconcile,
+        wait_only: args.wait_only,
     })
 }
 
@@ -211,11 +233,19 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
         r.with("setName", p.set_name.clone())
             .with("members", members.clone())
     };
-    let hellos = match wait_for_members(p, deadline, reporter) {
-        Ok(h) => h,
-        Err(f) => return with_fields(f.into()),
-    };
-    let initiated = match plan(&hellos, &p.set_name) {
+    let mut watched = wait::Members::watch(p, deadline);
+    if p.wait_only {
+        return match wait::wait_for_primary(&mut watched, p, deadline, reporter) {
+            Ok(primary) => with_fields(Report::ok(format!(
+                "replica set {} ready: PRIMARY {primary} is writable (waited only) in {}",
+                p.set_name,
+                duration::display(deadline.elapsed())
+            )))
+            .with("primary", primary),
+            Err(f) => with_fields(f.into()),
+        };
+    }
+    let initiated = match wait::discover(&mut watched, p, deadline, reporter) {
         Err(f) => return with_fields(f.into()),
         Ok(Plan::AlreadyInitiated { host, hosts }) => {
             reporter.progress(format!(
@@ -232,7 +262,7 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
             Err(f) => return with_fields(f.into()),
         },
     };
-    let primary = match wait_for_primary(p, deadline, reporter) {
+    let primary = match wait::wait_for_primary(&mut watched, p, deadline, reporter) {
         Ok(primary) => primary,
         Err(f) => return with_fields(f.into()).with("initiated", initiated),
     };
@@ -251,7 +281,8 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
         .with("primary", primary)
         .with("initiated", initiated);
     }
-    let (done, result) = reconcile(p, &primary, deadline, reporter);
+    drop(watched);
+    let (done, result) = reconcile::reconcile(p, &primary, deadline, reporter);
     let fields = |r: Report| {
         with_fields(r)
             .with("primary", primary.clone())
@@ -290,42 +321,13 @@ pub fn run(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Report {
     }
 }
 
-fn announce(reporter: Reporter) -> impl FnMut(u32, &Failure, Duration) {
+pub(crate) fn announce(reporter: Reporter) -> impl FnMut(u32, &Failure, Duration) {
     move |n, f, pause| {
         reporter.progress(format!(
             "{f} (attempt {n}, next in {})",
             duration::display(pause)
         ))
     }
-}
-
-/// Step 1: every member must answer hello before we decide anything.
-fn wait_for_members(
-    p: &InitConfig,
-    deadline: Deadline,
-    reporter: Reporter,
-) -> Result<Vec<(String, Hello)>, Failure> {
-    reporter.progress(format!(
-        "waiting for {} to answer (deadline {})",
-        p.member_names().join(", "),
-        duration::display(deadline.budget())
-    ));
-    retry(
-        &deadline,
-        Backoff::default(),
-        |_| {
-            p.members
-                .iter()
-                .map(|m| {
-                    let name = m.to_string();
-                    client::connect_hello(m, deadline, p.cap)
-                        .map(|(_, h)| (name.clone(), h))
-                        .map_err(|e| mongo_rs::classify(&e, &p.context(&name)))
-                })
-                .collect()
-        },
-        announce(reporter),
-    )
 }
 
 /// Step 2: replSetInitiate on the first member. Returns whether OUR command created the config
@@ -384,251 +386,6 @@ fn report_drift(p: &InitConfig, configured: &[String], reporter: Reporter) {
     }
 }
 
-/// What --reconcile changed, from the config before the first and after the last step.
-#[derive(Debug, Default)]
-struct Reconciled {
-    added: Vec<String>,
-    removed: Vec<String>,
-    version: i64,
-}
-
-/// A connection to `host`, authenticated when credentials are given.
-fn admin_conn(
-    p: &InitConfig,
-    host: &str,
-    deadline: Deadline,
-    fail: &dyn Fn(mongo_wire::Error) -> Failure,
-) -> Result<Connection, Failure> {
-    let hp = HostPort::parse(host).map_err(|e| {
-        Failure::refused(format!(
-            "the PRIMARY names itself {host:?}, which we cannot use: {e}"
-        ))
-    })?;
-    // replSetReconfig runs a quorum check and waits for the config to propagate: give it more
-    // than a plain connect (still bounded by the deadline).
-    let mut conn =
-        Connection::connect(&hp, deadline, p.cap.max(Duration::from_secs(30))).map_err(fail)?;
-    if let Some(cred) = &p.cred {
-        conn.authenticate(cred).map_err(fail)?;
-    }
-    Ok(conn)
-}
-
-fn get_config(conn: &mut Connection, host: &str) -> Result<Doc, mongo_wire::Error> {
-    // commitmentStatus (4.4+, primary only) says whether the last reconfig is committed.
-    let reply = conn.command(
-        "admin",
-        Doc::new()
-            .with("replSetGetConfig", 1)
-            .with("commitmentStatus", true),
-    )?;
-    match reply.get_doc("config") {
-        Some(c) => {
-            let mut c = c.clone();
-            if let Some(committed) = reply.get_bool("commitmentStatus") {
-                c.insert("$commitmentStatus", committed);
-            }
-            Ok(c)
-        }
-        None => Err(mongo_wire::Error::Protocol {
-            host: host.to_string(),
-            detail: "replSetGetConfig reply has no config".into(),
-        }),
-    }
-}
-
-/// Step 4 (--reconcile): one replSetReconfig per member to add or remove, on the PRIMARY, each
-/// committed before the next. Every attempt re-reads the config, so retries, a concurrent run
-/// or a rerun never apply a change twice.
-fn reconcile(
-    p: &InitConfig,
-    primary: &str,
-    deadline: Deadline,
-    reporter: Reporter,
-) -> (Reconciled, Result<(), Failure>) {
-    use mongo_rs::reconfig::{self, Change};
-    let wanted = p.member_names();
-    let quick = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_secs(1),
-    };
-    let mut primary = primary.to_string();
-    let mut initial: Option<Vec<String>> = None;
-    let mut latest: Option<Doc> = None;
-    let summary = |initial: &Option<Vec<String>>, latest: &Option<Doc>| {
-        let (Some(before), Some(now)) = (initial, latest) else {
-            return Reconciled::default();
-        };
-        let now_hosts: Vec<String> = reconfig::members(now).into_iter().map(|m| m.host).collect();
-        let (added, removed) =
-            reconfig::diff(&Doc::new().with("members", hosts_doc(before)), &now_hosts);
-        Reconciled {
-            added,
-            removed,
-            version: reconfig::version(now),
-        }
-    };
-    loop {
-        // Read, plan and send one step (retrying "not now" answers, re-finding the PRIMARY).
-        let sent = retry(
-            &deadline,
-            quick,
-            |n| {
-                if n > 1 {
-                    primary = find_primary(p, deadline)?;
-                }
-                let ctx = p.context(&primary);
-                let fail = |e: mongo_wire::Error| mongo_rs::classify_reconfig(&e, &ctx);
-                let mut conn = admin_conn(p, &primary, deadline, &fail)?;
-                let config = get_config(&mut conn, &primary).map_err(fail)?;
-                initial.get_or_insert_with(|| {
-                    reconfig::members(&config)
-                        .into_iter()
-                        .map(|m| m.host)
-                        .collect()
-                });
-                latest = Some(config.clone());
-                let Some(step) = reconfig::next_step(&config, &wanted, &primary)? else {
-                    return Ok(None);
-                };
-                let mut to_send = step.config.clone();
-                to_send.0.retain(|(k, _)| k != "$commitmentStatus");
-                reporter.progress(match &step.change {
-                    Change::Add(h) => format!(
-                        "adding {h} to replica set {} on PRIMARY {primary} (config version {})",
-                        p.set_name, step.version
-                    ),
-                    Change::Remove(h) => format!(
-                        "removing {h} from replica set {} on PRIMARY {primary} (config version {})",
-                        p.set_name, step.version
-                    ),
-                });
-                // maxTimeMS bounds the server's wait for the previous config to commit; it then
-                // answers CurrentConfigNotCommittedYet (retryable) instead of holding us.
-                let max_ms = deadline.timeout(p.cap).as_millis().max(1) as i64;
-                let cmd = Doc::new()
-                    .with("replSetReconfig", to_send)
-                    .with("maxTimeMS", max_ms);
-                conn.command("admin", cmd).map_err(fail)?;
-                Ok(Some(step))
-            },
-            announce(reporter),
-        );
-        let step = match sent {
-            Ok(Some(step)) => step,
-            Ok(None) => return (summary(&initial, &latest), Ok(())),
-            Err(f) => return (summary(&initial, &latest), Err(f)),
-        };
-        latest = Some(step.config.clone());
-        // Wait until the new config is committed before the next step (MongoDB refuses the next
-        // reconfig with 109/308 until then): commitmentStatus where the server has it, and a
-        // voting majority at this version plus a new member as SECONDARY from replSetGetStatus.
-        let new_member = match &step.change {
-            Change::Add(h) => Some(h.clone()),
-            Change::Remove(_) => None,
-        };
-        reporter.progress(format!(
-            "waiting for config version {} to be committed",
-            step.version
-        ));
-        let committed = retry(
-            &deadline,
-            quick,
-            |_| {
-                let ctx = p.context(&primary);
-                let fail = |e: mongo_wire::Error| mongo_rs::classify(&e, &ctx);
-                let mut conn = admin_conn(p, &primary, deadline, &fail)?;
-                let config = get_config(&mut conn, &primary).map_err(fail)?;
-                if config.get_bool("$commitmentStatus") == Some(false) {
-                    return Err(Failure::unavailable(format!(
-                        "config version {} is not committed yet (commitmentStatus false)",
-                        reconfig::version(&config)
-                    )));
-                }
-                let status = conn
-                    .command("admin", Doc::new().with("replSetGetStatus", 1))
-                    .map_err(fail)?;
-                reconfig::committed(&status, &config, step.version, new_member.as_deref())
-                    .map_err(|why| Failure::unavailable(format!("{primary}: {why}")))?;
-                latest = Some(config);
-                Ok(())
-            },
-            announce(reporter),
-        );
-        if let Err(f) = committed {
-            return (summary(&initial, &latest), Err(f));
-        }
-    }
-}
-
-fn hosts_doc(hosts: &[String]) -> Vec<mongo_wire::Value> {
-    hosts
-        .iter()
-        .map(|h| mongo_wire::Value::Document(Doc::new().with("host", h.as_str())))
-        .collect()
-}
-
-/// Step 3: some member must report isWritablePrimary (drain mode is not enough).
-fn wait_for_primary(
-    p: &InitConfig,
-    deadline: Deadline,
-    reporter: Reporter,
-) -> Result<String, Failure> {
-    reporter.progress("waiting for a writable PRIMARY");
-    let quick = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_secs(1),
-    };
-    retry(
-        &deadline,
-        quick,
-        |_| find_primary(p, deadline),
-        announce(reporter),
-    )
-}
-
-/// One pass over the members for a writable PRIMARY. A PRIMARY outside `--member` (one that
-/// --reconcile is asked to remove) is found through the `primary` field of the others' hello.
-fn find_primary(p: &InitConfig, deadline: Deadline) -> Result<String, Failure> {
-    let mut seen = Vec::new();
-    let mut candidates: Vec<HostPort> = p.members.clone();
-    let mut i = 0;
-    while i < candidates.len() {
-        let m = candidates[i].clone();
-        i += 1;
-        let name = m.to_string();
-        match client::connect_hello(&m, deadline, p.cap) {
-            Ok((_, h)) => {
-                if let Some(found) = h.set_name.as_deref().filter(|s| *s != p.set_name) {
-                    return Err(Failure::refused(format!(
-                        "set-name mismatch: {name} belongs to replica set {found:?}, not {:?}",
-                        p.set_name
-                    )));
-                }
-                if h.state == (MemberState::Primary { writable: true }) {
-                    return Ok(name);
-                }
-                if let Some(hint) = h.primary.as_deref().and_then(|s| HostPort::parse(s).ok()) {
-                    if !candidates.contains(&hint) {
-                        candidates.push(hint);
-                    }
-                }
-                let label = match h.state {
-                    MemberState::Primary { writable: false } => "PRIMARY in drain mode".to_string(),
-                    MemberState::Other(None) => "STARTUP2 or RECOVERING".to_string(),
-                    ref s => s.name(),
-                };
-                seen.push(format!("{name} {label}"));
-            }
-            Err(e) => seen.push(format!("{name} unreachable ({e})")),
-        }
-    }
-    Err(Failure::unavailable(format!(
-        "no writable PRIMARY yet: {}",
-        seen.join(", ")
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,6 +409,7 @@ mod tests {
             "compose service names",
             "MONGO_RS_INIT_RECONCILE",
             "step it down first",
+            "MONGO_RS_INIT_WAIT_ONLY",
         ] {
             assert!(help.contains(needle), "help lacks {needle}");
         }

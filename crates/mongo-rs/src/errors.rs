@@ -105,6 +105,16 @@ pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
     }
 }
 
+/// mongod's `--replSet` from a 93 set-name rejection, in either wording.
+fn command_line_set_name(errmsg: &str) -> Option<&str> {
+    let rest = errmsg
+        .split_once("command line set name: ")
+        .or_else(|| errmsg.split_once("command line reports "))?
+        .1;
+    let name = rest.split([';', ',', ' ']).next()?.trim();
+    (!name.is_empty()).then_some(name)
+}
+
 fn server_failure(e: &ServerError, ctx: &Context) -> Failure {
     let host = &ctx.host;
     if RETRYABLE_CODES.contains(&e.code) {
@@ -128,10 +138,22 @@ fn server_failure(e: &ServerError, ctx: &Context) -> Failure {
         76 => Failure::refused(format!(
             "mongod at {host} was not started with --replSet: add `--replSet {set}` to its command line (NoReplicationEnabled)"
         )),
-        93 if e.errmsg.contains("command line reports") => Failure::refused(format!(
-            "set-name mismatch at {host}: {} — use the name mongod was started with (--replSet) or fix mongod",
-            e.errmsg
-        )),
+        // Both wordings name mongod's --replSet after "command line": 4.4/5.0 "Attempting to
+        // initiate a replica set with name X, but command line reports Y; rejecting", 6.0+
+        // "Rejecting initiate with a set name that differs from command line set name, initiate
+        // set name: X, command line set name: Y" (replication_coordinator_impl.cpp
+        // processReplSetInitiate).
+        93 if e.errmsg.contains("command line") => {
+            let theirs = command_line_set_name(&e.errmsg);
+            let use_it = theirs
+                .map(|n| format!("use --replica-set {n} (the name mongod was started with)"))
+                .unwrap_or_else(|| "use the name mongod was started with (--replSet)".into());
+            Failure::refused(format!(
+                "set-name mismatch at {host}: mongod runs with --replSet {}, not {set:?}: {use_it} or fix mongod; server said: {}",
+                theirs.map(|n| format!("{n:?}")).unwrap_or_else(|| "another name".into()),
+                e.errmsg
+            ))
+        }
         93 if e.errmsg.contains("maps to this node") => Failure::refused(format!(
             "none of the member hosts ({}) is how mongod at {host} knows itself (InvalidReplicaSetConfig): {host} must be the name mongod is reached by inside the container network, e.g. the compose service name mongo1:27017, not localhost or a published port",
             ctx.members.join(", ")
@@ -219,8 +241,16 @@ mod tests {
         );
         assert!(f.message.contains("compose service name"), "{}", f.message);
 
-        let f = classify(&server(93, "Attempting to initiate a replica set with name x, but command line reports rs0; rejecting"), &ctx());
-        assert!(f.message.contains("set-name mismatch"), "{}", f.message);
+        // The 4.4/5.0 wording and the 6.0+ one (processReplSetInitiate) give the same hint.
+        for text in [
+            "Attempting to initiate a replica set with name x, but command line reports rsA; rejecting",
+            "Rejecting initiate with a set name that differs from command line set name, initiate set name: x, command line set name: rsA",
+        ] {
+            let f = classify(&server(93, text), &ctx());
+            assert_eq!(f.exit, Exit::Refused, "{text}");
+            assert!(f.message.contains("set-name mismatch"), "{}", f.message);
+            assert!(f.message.contains("use --replica-set rsA"), "{}", f.message);
+        }
 
         let f = classify(
             &server(74, "replSetInitiate quorum check failed because not all proposed set members responded affirmatively: mongo2:27017 failed with Error connecting"),

@@ -5,11 +5,15 @@
 //! * [`probe`] — the health verdict for one member;
 //! * [`plan`] — initiate or not, and the config to propose;
 //! * [`reconfig`] — the next single-member replSetReconfig towards the wanted members;
+//! * [`limits`] — at most 7 voters (later members join without a vote) and 50 members;
 //! * [`errors`] — retryable vs final server/network errors, with operator hints;
-//! * [`client`] — hello / replSetGetStatus over one connection.
+//! * [`client`] — hello / replSetGetStatus over one connection;
+//! * [`monitor`] — awaitable hello (SDAM streaming): wake when any member's state changes.
 
 pub mod client;
 pub mod errors;
+pub mod limits;
+pub mod monitor;
 pub mod plan;
 pub mod probe;
 pub mod reconfig;

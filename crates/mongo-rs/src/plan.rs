@@ -55,7 +55,12 @@ pub fn build_config(set_name: &str, members: &[String]) -> Doc {
         .iter()
         .enumerate()
         .map(|(i, host)| {
-            Value::Document(Doc::new().with("_id", i as i32).with("host", host.as_str()))
+            let mut m = Doc::new().with("_id", i as i32).with("host", host.as_str());
+            // Beyond the 7th voter, members join without a vote (crate::limits).
+            if crate::limits::joins_without_vote(i) {
+                m = m.with("votes", 0).with("priority", 0);
+            }
+            Value::Document(m)
         })
         .collect::<Vec<_>>();
     Doc::new()
@@ -145,6 +150,20 @@ mod tests {
             m[1],
             Value::Document(Doc::new().with("_id", 1).with("host", "b:2"))
         );
+    }
+
+    #[test]
+    fn members_beyond_the_seventh_join_without_a_vote() {
+        let hosts: Vec<String> = (0..9).map(|i| format!("m{i}:27017")).collect();
+        let c = build_config("rs0", &hosts);
+        let m = c.get_array("members").unwrap();
+        let votes = |i: usize| match &m[i] {
+            Value::Document(d) => (d.get_i64("votes"), d.get_i64("priority")),
+            _ => unreachable!(),
+        };
+        assert_eq!(votes(6), (None, None), "the 7th votes (mongod's default 1)");
+        assert_eq!(votes(7), (Some(0), Some(0)));
+        assert_eq!(votes(8), (Some(0), Some(0)));
     }
 
     #[test]

@@ -119,7 +119,8 @@ pub fn next_step(config: &Doc, wanted: &[String], primary: &str) -> Result<Optio
             "refusing to remove the last member: a replica set needs at least 1 member",
         ));
     }
-    let next_version = version(config) + 1;
+    crate::limits::check_member_count(kept)?;
+    let next_version = crate::limits::next_version(version(config))?;
     let mut members_out: Vec<Value> = config
         .get_array("members")
         .unwrap_or_default()
@@ -145,9 +146,13 @@ pub fn next_step(config: &Doc, wanted: &[String], primary: &str) -> Result<Optio
         .collect();
     if let Change::Add(h) = &change {
         let id = current.iter().map(|m| m.id).max().map_or(0, |m| m + 1);
-        members_out.push(Value::Document(
-            Doc::new().with("_id", small(id)).with("host", h.as_str()),
-        ));
+        let mut m = Doc::new().with("_id", small(id)).with("host", h.as_str());
+        // An 8th voter would be refused: the new member joins without a vote (and priority 0,
+        // which mongod requires of a non-voter).
+        if crate::limits::joins_without_vote(current.iter().filter(|m| m.votes > 0).count()) {
+            m = m.with("votes", 0).with("priority", 0);
+        }
+        members_out.push(Value::Document(m));
     }
     let mut out = config.clone();
     out.insert("version", small(next_version));
@@ -282,6 +287,40 @@ mod tests {
         assert_eq!(s2.change, Change::Add("c:1".into()));
         assert_eq!(s2.version, 3, "one voter per step: version +2 for 1→3");
         assert_eq!(next_step(&s2.config, &want, "a:1").unwrap(), None);
+    }
+
+    #[test]
+    fn limits_are_checked_before_sending() {
+        let seven: Vec<(i64, String)> = (0..7).map(|i| (i, format!("m{i}:1"))).collect();
+        let refs: Vec<(i64, &str)> = seven.iter().map(|(i, h)| (*i, h.as_str())).collect();
+        let c = config(9, &refs);
+        let mut want: Vec<String> = seven.iter().map(|(_, h)| h.clone()).collect();
+        want.push("m7:1".into());
+        let s = next_step(&c, &want, "m0:1").unwrap().unwrap();
+        let m = s.config.get_array("members").unwrap();
+        assert_eq!(
+            m[7],
+            Value::Document(
+                Doc::new()
+                    .with("_id", 7)
+                    .with("host", "m7:1")
+                    .with("votes", 0)
+                    .with("priority", 0)
+            ),
+            "the 8th member joins without a vote"
+        );
+        let fifty: Vec<(i64, String)> = (0..50).map(|i| (i, format!("m{i}:1"))).collect();
+        let refs: Vec<(i64, &str)> = fifty.iter().map(|(i, h)| (*i, h.as_str())).collect();
+        let mut want: Vec<String> = fifty.iter().map(|(_, h)| h.clone()).collect();
+        want.push("m50:1".into());
+        let f = next_step(&config(60, &refs), &want, "m0:1").unwrap_err();
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(f.message.contains("at most 50"), "{}", f.message);
+        let mut absurd = config(1, &[(0, "a:1")]);
+        absurd.insert("version", i64::MAX);
+        let f = next_step(&absurd, &wanted(&["a:1", "b:1"]), "a:1").unwrap_err();
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(f.message.contains("cannot be incremented"), "{}", f.message);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! * started with --replSet but no config (not initiated, or REMOVED): `isreplicaset: true`,
 //!   no `setName`, "Does not have a valid replica set config";
 //! * PRIMARY: `isWritablePrimary` is false while the new primary drains its oplog buffer
-//!   ("drain mode"), then true; `primary` names itself meanwhile;
+//!   ("drain mode"), then true; `primary` names itself meanwhile and `secondary` is TRUE
+//!   (replication_coordinator_impl.cpp `_makeHelloResponse`, read at mongodb/mongo@d4d4a268);
 //! * `arbiterOnly: true` for an arbiter; STARTUP2/RECOVERING/ROLLBACK show `setName` but neither
 //!   `isWritablePrimary` nor `secondary` (replSetGetStatus' `myState` tells which).
 
@@ -70,13 +71,16 @@ pub fn interpret(reply: &Doc) -> Hello {
     let state = if set_name.is_some() {
         if writable {
             MemberState::Primary { writable: true }
+        } else if primary.is_some() && primary == me {
+            // Elected, still applying its oplog buffer (or stepping down): not accepting
+            // writes. mongod then ALSO says `secondary: true` ("Report that we are secondary
+            // and not accepting writes until drain completes", _makeHelloResponse), so this
+            // check must come before the `secondary` flag.
+            MemberState::Primary { writable: false }
         } else if reply.get_bool("secondary") == Some(true) {
             MemberState::Secondary
         } else if reply.get_bool("arbiterOnly") == Some(true) {
             MemberState::Arbiter
-        } else if primary.is_some() && primary == me {
-            // Elected, still applying its oplog buffer: not accepting writes yet.
-            MemberState::Primary { writable: false }
         } else {
             MemberState::Other(None)
         }
@@ -174,12 +178,22 @@ mod tests {
             interpret(&legacy).state,
             MemberState::Primary { writable: true }
         );
+        // Drain mode as mongod sends it: secondary TRUE, primary == me.
         let drain = base()
+            .with("isWritablePrimary", false)
+            .with("secondary", true)
+            .with("primary", "a:1");
+        assert_eq!(
+            interpret(&drain).state,
+            MemberState::Primary { writable: false }
+        );
+        // Stepping down (waiting for the RSTL): isWritablePrimary false, secondary false.
+        let stepping_down = base()
             .with("isWritablePrimary", false)
             .with("secondary", false)
             .with("primary", "a:1");
         assert_eq!(
-            interpret(&drain).state,
+            interpret(&stepping_down).state,
             MemberState::Primary { writable: false }
         );
         let secondary = base()

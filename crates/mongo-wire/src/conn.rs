@@ -114,6 +114,12 @@ impl Connection {
         &self.host
     }
 
+    /// Changes the bound of each later read/write (an awaitable hello must be allowed to wait
+    /// its maxAwaitTimeMS on top of the usual round trip).
+    pub fn set_cap(&mut self, cap: Duration) {
+        self.cap = cap;
+    }
+
     /// Runs `cmd` against `db` and maps `{ok: 0}` to [`Error::Server`].
     pub fn command(&mut self, db: &str, cmd: Doc) -> Result<Doc, Error> {
         let reply = self.round_trip(cmd.with("$db", db))?;

@@ -28,12 +28,15 @@ USAGE: mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [options]
   --quorum-check-delay DUR   time a reconfig spends in its quorum check; other reconfigs get
                           109 ConfigurationInProgress meanwhile (default 20ms)
   --version-string V      buildInfo version (default 7.0.14)
+  --log-commands          log every command received (emulator-only line, for request counts)
 faults:
   --listen-delay DUR      bind only after DUR (connection refused meanwhile)
   --stall                 accept and read, never answer
   --slow DUR              delay every reply by DUR
   --reset                 read the request, then close without answering
   --down HOST:PORT        that member never listens (unreachable); repeatable
+  --member-state HOST:PORT=STATE  once it has a config, that member enters STATE instead of
+                          SECONDARY: ARBITER, RECOVERING, ROLLBACK or REMOVED; repeatable
 DUR: 500ms, 2s, 1m.  Exit codes: 0 ok, 2 usage, 3 cannot listen, 4 data dir error.
 ";
 
@@ -70,6 +73,9 @@ pub struct Options {
     pub slow: Duration,
     pub reset: bool,
     pub down: Vec<String>,
+    /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
+    pub member_states: Vec<(String, String)>,
+    pub log_commands: bool,
 }
 
 impl Default for Options {
@@ -91,6 +97,8 @@ impl Default for Options {
             slow: Duration::ZERO,
             reset: false,
             down: Vec::new(),
+            member_states: Vec::new(),
+            log_commands: false,
         }
     }
 }
@@ -207,6 +215,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                 o.repl_set = Some(v);
             }
             "--auth" => o.auth = true,
+            "--log-commands" => o.log_commands = true,
             "--user" => o
                 .users
                 .push(parse_user(&val(&mut i)?).map_err(|e| format!("--user: {e}"))?),
@@ -235,6 +244,20 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                 split_host_port(&v).map_err(|e| format!("--down: {e}"))?;
                 o.down.push(v);
             }
+            "--member-state" => {
+                let v = val(&mut i)?;
+                let (hp, state) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--member-state {v}: expected HOST:PORT=STATE"))?;
+                split_host_port(hp).map_err(|e| format!("--member-state: {e}"))?;
+                if crate::repl::MemberState::forced(state).is_none() {
+                    return Err(format!(
+                        "--member-state {v}: STATE must be ARBITER, RECOVERING, ROLLBACK or REMOVED"
+                    ));
+                }
+                o.member_states
+                    .push((hp.to_string(), state.to_ascii_uppercase()));
+            }
             other => return Err(format!("unknown argument '{other}'; see --help")),
         }
         i += 1;
@@ -245,13 +268,15 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     if o.auth && o.users.is_empty() {
         return Err("--auth needs at least one --user NAME:PASSWORD or --users-file".into());
     }
-    for d in &o.down {
+    for d in o.down.iter().chain(o.member_states.iter().map(|(h, _)| h)) {
         let (h, p) = split_host_port(d)?;
         let known = o.members.iter().any(|m| {
             (m.adv_host == h && m.adv_port == p) || (m.listen_ip == h && m.listen_port == p)
         });
         if !known {
-            return Err(format!("--down {d} does not name any --member"));
+            return Err(format!(
+                "--down/--member-state {d} does not name any --member"
+            ));
         }
     }
     Ok(Some(o))
@@ -310,6 +335,20 @@ mod tests {
         assert!(parse_args(&args(&["--member", "h:1", "--auth"])).is_err());
         assert!(parse_args(&args(&["--member", "h:1", "--down", "x:2"])).is_err());
         assert!(parse_args(&args(&["--member", "h:1", "--slow"])).is_err());
+        assert!(
+            parse_args(&args(&["--member", "h:1", "--member-state", "h:1=BOSS"]))
+                .unwrap_err()
+                .contains("ARBITER")
+        );
+        let o = parse_args(&args(&[
+            "--member",
+            "h:1",
+            "--member-state",
+            "h:1=recovering",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.member_states, vec![("h:1".into(), "RECOVERING".into())]);
         assert_eq!(parse_args(&args(&["--help"])).unwrap(), None);
     }
 }

@@ -10,8 +10,11 @@ pub enum MemberState {
     Startup,
     Primary,
     Secondary,
+    Recovering,
     Startup2,
+    Arbiter,
     Down,
+    Rollback,
     Removed,
 }
 
@@ -21,17 +24,37 @@ impl MemberState {
             MemberState::Startup => 0,
             MemberState::Primary => 1,
             MemberState::Secondary => 2,
+            MemberState::Recovering => 3,
             MemberState::Startup2 => 5,
+            MemberState::Arbiter => 7,
             MemberState::Down => 8,
+            MemberState::Rollback => 9,
             MemberState::Removed => 10,
         }
+    }
+    /// `--member-state` names: the states a member can be forced into once it has a config.
+    pub fn forced(name: &str) -> Option<MemberState> {
+        match name.to_ascii_uppercase().as_str() {
+            "ARBITER" => Some(MemberState::Arbiter),
+            "RECOVERING" => Some(MemberState::Recovering),
+            "ROLLBACK" => Some(MemberState::Rollback),
+            "REMOVED" => Some(MemberState::Removed),
+            _ => None,
+        }
+    }
+    /// MemberState::readable(): PRIMARY or SECONDARY.
+    pub fn readable(self) -> bool {
+        matches!(self, MemberState::Primary | MemberState::Secondary)
     }
     pub fn as_str(self) -> &'static str {
         match self {
             MemberState::Startup => "STARTUP",
             MemberState::Primary => "PRIMARY",
             MemberState::Secondary => "SECONDARY",
+            MemberState::Recovering => "RECOVERING",
             MemberState::Startup2 => "STARTUP2",
+            MemberState::Arbiter => "ARBITER",
+            MemberState::Rollback => "ROLLBACK",
             // member_state.h: DOWN prints as "(not reachable/healthy)" in replSetGetStatus.
             MemberState::Down => "(not reachable/healthy)",
             MemberState::Removed => "REMOVED",
@@ -44,6 +67,8 @@ impl MemberState {
 pub struct CmdError {
     pub code: i32,
     pub msg: String,
+    /// An `info` field some commands append to their error reply.
+    pub info: Option<String>,
 }
 
 impl CmdError {
@@ -51,7 +76,12 @@ impl CmdError {
         CmdError {
             code,
             msg: msg.into(),
+            info: None,
         }
+    }
+    pub fn with_info(mut self, info: &str) -> Self {
+        self.info = Some(info.to_string());
+        self
     }
 }
 
@@ -81,6 +111,8 @@ pub fn code_name(code: i32) -> &'static str {
         72 => "InvalidOptions",
         109 => "ConfigurationInProgress",
         308 => "CurrentConfigNotCommittedYet",
+        // A bare uassert code: mongod names it Location<code>.
+        31382 => "Location31382",
         _ => "UnknownError",
     }
 }
@@ -287,13 +319,38 @@ pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
     let out = doc! {
         "_id": id,
         "version": version as i32,
-        "term": term,
+        // ReplSetConfig stores term as an int32-sized number (rs.conf() shows `term: 1`).
+        "term": term as i32,
         "members": out_members,
         "protocolVersion": Bson::Int64(1),
         "writeConcernMajorityJournalDefault": true,
         "settings": settings,
     };
     let ms = members(&out);
+    // ReplSetConfig::validate: kMaxMembers = 50, kMaxVotingMembers = 7.
+    if ms.len() > 50 {
+        return Err(CmdError::new(
+            93,
+            format!("Replica set configuration contains {} members, but must have at least 1 and no more than  50", ms.len()),
+        ));
+    }
+    let voters = ms.iter().filter(|m| m.votes > 0).count();
+    if voters > 7 || voters == 0 {
+        return Err(CmdError::new(
+            93,
+            format!("Replica set configuration contains {voters} voting members, but must be at least 1 and no more than 7"),
+        ));
+    }
+    if let Some(m) = ms.iter().find(|m| m.votes == 0 && m.priority > 0.0) {
+        // member_config.cpp: "priority must be 0 when non-voting (votes:0)".
+        return Err(CmdError::new(
+            93,
+            format!(
+                "{} has priority {} and votes 0: priority must be 0 when non-voting (votes:0)",
+                m.host, m.priority
+            ),
+        ));
+    }
     if !ms.iter().any(|m| !m.arbiter && m.priority > 0.0) {
         return Err(CmdError::new(
             93,
@@ -424,6 +481,22 @@ mod tests {
         assert_eq!(ms[1].host, "b:27017");
         assert_eq!(ms[0].priority, 1.0);
         assert_eq!(ms[0].votes, 1);
+    }
+
+    #[test]
+    fn normalize_enforces_member_and_voter_limits() {
+        let ms = |n: usize, votes: i32| -> Vec<Bson> {
+            (0..n)
+                .map(|i| Bson::Document(doc! {"_id": i as i32, "host": format!("h{i}:1"), "votes": votes, "priority": votes}))
+                .collect()
+        };
+        let e = normalize(&doc! {"_id": "rs", "members": ms(8, 1)}, 0).unwrap_err();
+        assert!(e.msg.contains("8 voting members"), "{}", e.msg);
+        let mut nine = ms(7, 1);
+        nine.extend(ms(9, 0).into_iter().skip(7));
+        assert!(normalize(&doc! {"_id": "rs", "members": nine}, 0).is_ok());
+        let e = normalize(&doc! {"_id": "rs", "members": ms(51, 0)}, 0).unwrap_err();
+        assert!(e.msg.contains("51 members"), "{}", e.msg);
     }
 
     #[test]

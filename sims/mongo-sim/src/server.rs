@@ -1,11 +1,22 @@
-//! Listeners, connections, command dispatch and the replica-set state machine.
+//! Listeners, connections, command dispatch and the replica-set state machine. Command
+//! families with their own upstream sources live in submodules: [`hello`] (hello/isMaster,
+//! awaitable), [`status`] (replSetGetStatus), [`reconfig`] (replSetGetConfig/replSetReconfig,
+//! commitment, newlyAdded), [`auth`] (SASL/SCRAM), [`crud`] (insert/find), [`reply`] (metadata
+//! every reply carries).
+
+mod auth;
+mod crud;
+mod hello;
+mod reconfig;
+mod reply;
+mod status;
 
 use crate::cli::{split_host_port, Options, EXIT_DATA_DIR, EXIT_LISTEN};
 use crate::log;
 use crate::repl::{self, code_name, CmdError, MemberState};
 use crate::scram::{self, Conversation, Creds, Mech};
 use crate::wire::{self, Request, WireError, OP_QUERY, QUERY_SECONDARY_OK};
-use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document, Timestamp};
+use bson::{doc, oid::ObjectId, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{BufReader, ErrorKind};
@@ -31,6 +42,8 @@ pub struct Member {
     pub listen_ip: String,
     pub listen_port: u16,
     pub down: bool,
+    /// `--member-state`: the state this member enters instead of SECONDARY.
+    pub forced: Option<MemberState>,
     /// topologyVersion.processId: new on every (re)start (hello docs, "topologyVersion").
     pub process_id: ObjectId,
 }
@@ -98,6 +111,10 @@ struct SetState {
     /// `_rsConfigState == kConfigReconfiguring`: a reconfig (user or automatic) is between its
     /// checks and installing the new config.
     reconfiguring: bool,
+    /// Ticks of the cluster time within the current second of `last_write`.
+    clock_ticks: u32,
+    /// The HMAC key id of admin.system.keys, once a primary has generated the keys.
+    key_id: Option<i64>,
 }
 
 pub struct Sim {
@@ -108,6 +125,8 @@ pub struct Sim {
     cv: Condvar,
     conn_ids: AtomicI64,
     started: Instant,
+    /// The cluster's $clusterTime signing key (keys collection), random per run.
+    cluster_key: Vec<u8>,
 }
 
 fn fail(code: i32, msg: impl Into<String>) -> CmdError {
@@ -115,7 +134,12 @@ fn fail(code: i32, msg: impl Into<String>) -> CmdError {
 }
 
 pub fn error_doc(e: &CmdError) -> Document {
-    doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)}
+    let mut d =
+        doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)};
+    if let Some(info) = &e.info {
+        d.insert("info", info.clone());
+    }
+    d
 }
 
 /// mongod's electionId in protocol version 1 is OID::fromTerm(term): 0x7fffffff then the term
@@ -205,10 +229,13 @@ impl Sim {
                 last_write: DateTime::now(),
                 election_date: DateTime::now(),
                 reconfiguring: false,
+                clock_ticks: 1,
+                key_id: None,
             }),
             cv: Condvar::new(),
             conn_ids: AtomicI64::new(0),
             started: Instant::now(),
+            cluster_key: scram::random_bytes(32),
         })
     }
 
@@ -231,6 +258,17 @@ impl Sim {
             .into_iter()
             .find(|cm| self.member_for(&cm.host) == Some(idx))
             .map(|cm| cm.host)
+    }
+
+    /// Advances the cluster time (a config install, an election, a write: oplog entries).
+    fn tick(st: &mut SetState) {
+        let now = DateTime::now();
+        if now.timestamp_millis() / 1000 > st.last_write.timestamp_millis() / 1000 {
+            st.clock_ticks = 1;
+        } else {
+            st.clock_ticks += 1;
+        }
+        st.last_write = now;
     }
 
     fn bump(&self, st: &mut SetState, idx: usize) {
@@ -276,6 +314,7 @@ impl Sim {
             .map(|i| self.config_host_of(&config, i))
             .collect();
         let version = repl::version(&config);
+        Self::tick(st);
         st.config = Some(config);
         let receivers: Vec<usize> = (0..self.members.len())
             .filter(|i| in_config[*i].is_some() && !self.members[*i].down)
@@ -293,11 +332,27 @@ impl Sim {
                 thread::spawn(move || {
                     thread::sleep(delay);
                     let mut st = sim.lock();
+                    let mut delivered = Vec::new();
                     for i in receivers {
                         if st.rt[i].cfg_version.map_or(true, |v| v < version) {
                             st.rt[i].cfg_version = Some(version);
+                            // Installing a config from a heartbeat is a topology change on that
+                            // member (_updateMemberStateFromTopologyCoordinator fulfils the
+                            // hello promises whenever a config is in use).
+                            sim.bump(&mut st, i);
+                            delivered.push(sim.members[i].adv());
                         }
                     }
+                    // Emulator-only line (id 0): when the other members got the config, so
+                    // tests can tell "installed" from "propagated".
+                    log::line(
+                        "I",
+                        "REPL",
+                        0,
+                        "ReplCoord-0",
+                        "Config delivered to members (mongo-sim)",
+                        json!({"version": version, "members": delivered}),
+                    );
                     sim.cv.notify_all();
                 });
             }
@@ -342,10 +397,14 @@ impl Sim {
                 return;
             }
             let mut now_secondary = Vec::new();
+            let config = st.config.clone().unwrap_or_default();
             for i in 0..self.members.len() {
                 if st.rt[i].state == Some(MemberState::Startup2) {
-                    self.transition(&mut st, i, MemberState::Secondary);
-                    now_secondary.push(i);
+                    let settled = self.settled_state(&config, i);
+                    self.transition(&mut st, i, settled);
+                    if settled == MemberState::Secondary {
+                        now_secondary.push(i);
+                    }
                 }
             }
             self.schedule_newly_added_removal(&mut st, &now_secondary);
@@ -389,8 +448,9 @@ impl Sim {
             // (ReplicationCoordinatorImpl::signalDrainComplete).
             self.transition(&mut st, p, MemberState::Primary);
             if let Some(c) = st.config.as_mut() {
-                c.insert("term", term);
+                c.insert("term", term as i32);
             }
+            Self::tick(&mut st);
             self.persist(&st);
             p
         };
@@ -400,6 +460,10 @@ impl Sim {
             return;
         }
         st.rt[primary].writable = true;
+        // The new primary's KeysCollectionManager generates the $clusterTime signing keys.
+        if st.key_id.is_none() {
+            st.key_id = Some(((DateTime::now().timestamp_millis() / 1000) << 32) | 1);
+        }
         let term = st.term;
         // LOGV2 21331 (replication_coordinator_impl.cpp signalDrainComplete).
         log::info(
@@ -410,162 +474,6 @@ impl Sim {
             json!({"term": term, "member": self.members[primary].adv()}),
         );
         self.bump(&mut st, primary);
-    }
-
-    /// Whether the current config is committed: a majority of its voting members (newlyAdded
-    /// ones do not vote) have it (replication_coordinator_impl.cpp
-    /// _getConfigReplicationWriteConcern / processReplSetGetConfig "commitmentStatus"). The
-    /// oplog-commitment half of the check is always met here (no real oplog).
-    fn committed(&self, st: &SetState) -> bool {
-        let Some(config) = &st.config else {
-            return false;
-        };
-        let version = repl::version(config);
-        let (voters, need) = repl::config_majority(config);
-        let have = voters
-            .iter()
-            .filter(|m| {
-                self.member_for(&m.host).is_some_and(|i| {
-                    !self.members[i].down && st.rt[i].cfg_version.is_some_and(|v| v >= version)
-                })
-            })
-            .count();
-        have >= need
-    }
-
-    /// awaitConfigCommitment: waits (lock released) until the current config is committed or
-    /// `deadline` (maxTimeMS) passes; false on timeout. Without maxTimeMS mongod waits forever.
-    fn wait_committed<'a>(
-        &self,
-        mut st: MutexGuard<'a, SetState>,
-        deadline: Option<Instant>,
-    ) -> (MutexGuard<'a, SetState>, bool) {
-        loop {
-            if self.committed(&st) {
-                return (st, true);
-            }
-            let step = match deadline {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return (st, false);
-                    }
-                    d - now
-                }
-                None => Duration::from_secs(1),
-            };
-            st = match self.cv.wait_timeout(st, step) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
-    }
-
-    /// The primary removes `newlyAdded` from a member once its heartbeats report SECONDARY, by
-    /// an automatic reconfig (replication_coordinator_impl.cpp
-    /// _reconfigToRemoveNewlyAddedField): same config, `version + 1`, the field dropped. It
-    /// runs through the ordinary reconfig path, so it needs a writable primary, no other
-    /// reconfig running and the current config committed; otherwise it is retried "on the
-    /// next heartbeat".
-    fn schedule_newly_added_removal(self: &Arc<Self>, st: &mut SetState, now_secondary: &[usize]) {
-        let Some(config) = st.config.clone() else {
-            return;
-        };
-        for cm in repl::members(&config) {
-            if !cm.newly_added {
-                continue;
-            }
-            let Some(i) = self.member_for(&cm.host) else {
-                continue;
-            };
-            if !now_secondary.contains(&i) {
-                continue;
-            }
-            let started = self.begin_newly_added_removal(st, cm.id);
-            let sim = Arc::clone(self);
-            thread::spawn(move || sim.newly_added_removal(cm.id, started));
-        }
-    }
-
-    /// One attempt: if a reconfig may run now, marks the node as reconfiguring and returns the
-    /// new config and the primary that installs it.
-    fn begin_newly_added_removal(
-        &self,
-        st: &mut SetState,
-        member_id: i64,
-    ) -> Option<(Document, usize)> {
-        let config = st.config.clone()?;
-        let primary = st.primary.filter(|p| st.rt[*p].writable)?;
-        if st.reconfiguring || !self.committed(st) {
-            return None;
-        }
-        let mut newc = config;
-        let mut found = false;
-        if let Ok(ms) = newc.get_array_mut("members") {
-            for m in ms.iter_mut() {
-                if let Bson::Document(d) = m {
-                    if repl::num(d.get("_id")) == Some(member_id as f64)
-                        && d.remove("newlyAdded").is_some()
-                    {
-                        found = true;
-                    }
-                }
-            }
-        }
-        if !found {
-            return None;
-        }
-        let version = repl::version(&newc);
-        newc.insert("version", (version + 1) as i32);
-        newc.insert("term", st.term);
-        st.reconfiguring = true;
-        // LOGV2 4634505 (replication_coordinator_impl.cpp _reconfigToRemoveNewlyAddedField).
-        log::info(
-            "REPL",
-            4634505,
-            "ReplCoord-2",
-            "Beginning automatic reconfig to remove 'newlyAdded' config field",
-            json!({"memberId": member_id}),
-        );
-        Some((newc, primary))
-    }
-
-    fn newly_added_removal(
-        self: Arc<Self>,
-        member_id: i64,
-        mut started: Option<(Document, usize)>,
-    ) {
-        loop {
-            if let Some((newc, primary)) = started.take() {
-                // The quorum check (heartbeats) of _doReplSetReconfig; other reconfigs get 109.
-                thread::sleep(self.opts.quorum_check_delay);
-                let mut st = self.lock();
-                // LOGV2 21353: the automatic reconfig goes through _doReplSetReconfig too.
-                log::info(
-                    "REPL",
-                    21353,
-                    "ReplCoord-2",
-                    "replSetReconfig config object parses ok",
-                    json!({"numMembers": repl::members(&newc).len()}),
-                );
-                self.install_config(&mut st, newc, true, Some(primary));
-                st.reconfiguring = false;
-                self.cv.notify_all();
-                return;
-            }
-            // "We will retry on the next heartbeat": the commit delay stands for that interval.
-            thread::sleep(self.opts.config_commit_delay.max(Duration::from_millis(10)));
-            let mut st = self.lock();
-            let still = st.config.as_ref().is_some_and(|c| {
-                repl::members(c)
-                    .iter()
-                    .any(|m| m.id == member_id && m.newly_added)
-            });
-            if !still {
-                return;
-            }
-            started = self.begin_newly_added_removal(&mut st, member_id);
-        }
     }
 
     fn persist(&self, st: &SetState) {
@@ -699,6 +607,24 @@ const KNOWN: &[&str] = &[
 
 impl Sim {
     fn dispatch(self: &Arc<Self>, conn: &mut Conn, req: &Request) -> Document {
+        if self.opts.log_commands {
+            let name = req.body.keys().next().cloned().unwrap_or_default();
+            let awaitable = req.body.contains_key("maxAwaitTimeMS");
+            log::line(
+                "I",
+                "COMMAND",
+                0,
+                &format!("conn{}", conn.id),
+                "Command received (mongo-sim)",
+                json!({"command": name, "awaitable": awaitable, "member": self.members[conn.member].adv()}),
+            );
+        }
+        let mut reply = self.run_command(conn, req);
+        self.decorate(conn, req, &mut reply);
+        reply
+    }
+
+    fn run_command(self: &Arc<Self>, conn: &mut Conn, req: &Request) -> Document {
         let Some(name) = req.body.keys().next().cloned() else {
             return error_doc(&fail(59, "no such command: ''"));
         };
@@ -714,7 +640,7 @@ impl Sim {
             return error_doc(&e);
         }
         let res = match name.as_str() {
-            "hello" | "isMaster" | "ismaster" => Ok(self.hello(conn, req, name != "hello")),
+            "hello" | "isMaster" | "ismaster" => self.hello(conn, req, name != "hello"),
             "ping" | "endSessions" => Ok(doc! {"ok": 1.0}),
             "buildInfo" | "buildinfo" => Ok(self.build_info()),
             "getParameter" => self.get_parameter(req),
@@ -839,236 +765,6 @@ impl Sim {
         doc! {"databases": list, "totalSize": Bson::Int64(8192 * dbs.len() as i64), "totalSizeMb": Bson::Int64(0), "ok": 1.0}
     }
 
-    // ---------------------------------------------------------------- hello
-
-    /// hello / legacy isMaster (https://www.mongodb.com/docs/manual/reference/command/hello/;
-    /// field set from src/mongo/db/repl/hello/hello_response.cpp and topology_coordinator.cpp
-    /// fillHelloForReplSet).
-    fn hello(&self, conn: &Conn, req: &Request, legacy: bool) -> Document {
-        let idx = conn.member;
-        let me = &self.members[idx];
-        let mut st = self.lock();
-        // Awaitable hello: wait while the client's topologyVersion is current
-        // (SDAM "Streaming Protocol"; hello docs "maxAwaitTimeMS").
-        if let (Ok(tv), Some(max)) = (
-            req.body.get_document("topologyVersion"),
-            repl::num(req.body.get("maxAwaitTimeMS")),
-        ) {
-            let same_process = tv.get_object_id("processId").ok() == Some(me.process_id);
-            let counter = repl::num(tv.get("counter")).unwrap_or(-1.0) as i64;
-            if same_process && counter == st.rt[idx].counter {
-                let deadline = Instant::now() + Duration::from_millis(max.max(0.0) as u64);
-                while st.rt[idx].counter == counter {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    st = self
-                        .cv
-                        .wait_timeout(st, deadline - now)
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|e| e.into_inner().0);
-                }
-            }
-        }
-        let primary_key = if legacy {
-            "ismaster"
-        } else {
-            "isWritablePrimary"
-        };
-        let mut d = Document::new();
-        if req.body.contains_key("helloOk") {
-            d.insert("helloOk", true);
-        }
-        d.insert(
-            "topologyVersion",
-            doc! {"processId": me.process_id, "counter": Bson::Int64(st.rt[idx].counter)},
-        );
-        let config = st.config.clone();
-        match (self.repl_enabled(), st.rt[idx].state, config) {
-            (false, _, _) => {
-                d.insert(primary_key, true);
-            }
-            (true, Some(state), Some(config)) if state != MemberState::Removed => {
-                let ms = repl::members(&config);
-                let hosts: Vec<String> = ms
-                    .iter()
-                    .filter(|m| !m.arbiter && !m.hidden && m.priority > 0.0)
-                    .map(|m| m.host.clone())
-                    .collect();
-                let passives: Vec<String> = ms
-                    .iter()
-                    .filter(|m| !m.arbiter && !m.hidden && m.priority <= 0.0)
-                    .map(|m| m.host.clone())
-                    .collect();
-                let arbiters: Vec<String> = ms
-                    .iter()
-                    .filter(|m| m.arbiter)
-                    .map(|m| m.host.clone())
-                    .collect();
-                d.insert("hosts", hosts);
-                if !passives.is_empty() {
-                    d.insert("passives", passives);
-                }
-                if !arbiters.is_empty() {
-                    d.insert("arbiters", arbiters);
-                }
-                d.insert("setName", config.get_str("_id").unwrap_or_default());
-                d.insert("setVersion", repl::version(&config) as i32);
-                let writable = state == MemberState::Primary && st.rt[idx].writable;
-                d.insert(primary_key, writable);
-                d.insert("secondary", state == MemberState::Secondary);
-                if let Some(p) = st.primary {
-                    if let Some(h) = self.config_host_of(&config, p) {
-                        d.insert("primary", h);
-                    }
-                }
-                if let Some(h) = self.config_host_of(&config, idx) {
-                    d.insert("me", h);
-                }
-                if state == MemberState::Primary {
-                    d.insert("electionId", election_id(st.term));
-                }
-                let ts = Timestamp {
-                    time: (st.last_write.timestamp_millis() / 1000) as u32,
-                    increment: 1,
-                };
-                let optime = doc! {"ts": ts, "t": st.term};
-                d.insert(
-                    "lastWrite",
-                    doc! {"opTime": optime.clone(), "lastWriteDate": st.last_write, "majorityOpTime": optime, "majorityWriteDate": st.last_write},
-                );
-            }
-            (true, _, _) => {
-                // HelloResponse::addToBSON for a node without a usable config.
-                d.insert(primary_key, false);
-                d.insert("secondary", false);
-                d.insert("info", "Does not have a valid replica set config");
-                d.insert("isreplicaset", true);
-            }
-        }
-        drop(st);
-        if let Ok(who) = req.body.get_str("saslSupportedMechs") {
-            if let Some((db, user)) = who.split_once('.') {
-                if db == "admin" && self.users.iter().any(|u| u.name == user) {
-                    d.insert("saslSupportedMechs", vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]);
-                }
-            }
-        }
-        // speculativeAuthenticate is deliberately not answered: drivers then run saslStart
-        // (auth spec, "Speculative Authentication": absence of the field means fall back).
-        d.insert("maxBsonObjectSize", MAX_BSON_OBJECT_SIZE);
-        d.insert("maxMessageSizeBytes", wire::MAX_MESSAGE_SIZE as i32);
-        d.insert("maxWriteBatchSize", MAX_WRITE_BATCH_SIZE);
-        d.insert("localTime", DateTime::now());
-        d.insert("logicalSessionTimeoutMinutes", 30);
-        d.insert("connectionId", conn.id);
-        d.insert("minWireVersion", 0);
-        d.insert("maxWireVersion", MAX_WIRE_VERSION);
-        d.insert("readOnly", false);
-        d.insert("ok", 1.0);
-        d
-    }
-
-    // ---------------------------------------------------------------- auth
-
-    fn sasl_start(&self, conn: &mut Conn, req: &Request) -> Result<Document, CmdError> {
-        let mech_name = req
-            .body
-            .get_str("mechanism")
-            .unwrap_or_default()
-            .to_string();
-        let Some(mech) = Mech::parse(&mech_name) else {
-            // sasl_commands.cpp: unsupported mechanism.
-            return Err(fail(334, format!("Received authentication for mechanism {mech_name} which is unknown or not enabled")));
-        };
-        let payload = payload_bytes(&req.body);
-        let first = scram::parse_client_first(&payload).map_err(|e| fail(17, e))?;
-        let user = self
-            .users
-            .iter()
-            .find(|u| u.name == first.user && req.db == "admin");
-        let Some(user) = user else {
-            // mongod reports UserNotFound to clients as AuthenticationFailed.
-            self.log_auth(conn, mech, &first.user, &req.db, false);
-            return Err(fail(18, "Authentication failed."));
-        };
-        let creds = match mech {
-            Mech::Sha1 => user.sha1.clone(),
-            Mech::Sha256 => user.sha256.clone(),
-        };
-        let skip_empty = req
-            .body
-            .get_document("options")
-            .ok()
-            .and_then(|o| o.get_bool("skipEmptyExchange").ok())
-            .unwrap_or(false);
-        let conv = Conversation::start(mech, &first, creds, skip_empty);
-        let reply = conv.server_first.clone().into_bytes();
-        conn.conv = Some(conv);
-        Ok(
-            doc! {"conversationId": 1, "done": false, "payload": Binary{subtype: BinarySubtype::Generic, bytes: reply}, "ok": 1.0},
-        )
-    }
-
-    fn sasl_continue(&self, conn: &mut Conn, req: &Request) -> Result<Document, CmdError> {
-        let Some(mut conv) = conn.conv.take() else {
-            return Err(fail(17, "No SASL session state found"));
-        };
-        let payload = payload_bytes(&req.body);
-        let empty = Binary {
-            subtype: BinarySubtype::Generic,
-            bytes: Vec::new(),
-        };
-        if conv.step == 2 {
-            // The final empty round (RFC 5802 via mongod: done only after the client ack).
-            self.authenticated(conn, &conv);
-            return Ok(doc! {"conversationId": 1, "done": true, "payload": empty, "ok": 1.0});
-        }
-        match conv.finish(&payload) {
-            Ok(v) => {
-                let done = conv.skip_empty_exchange;
-                if done {
-                    self.authenticated(conn, &conv);
-                } else {
-                    conn.conv = Some(conv);
-                }
-                Ok(
-                    doc! {"conversationId": 1, "done": done, "payload": Binary{subtype: BinarySubtype::Generic, bytes: v.into_bytes()}, "ok": 1.0},
-                )
-            }
-            Err(_) => {
-                self.log_auth(conn, conv.mech, &conv.user, "admin", false);
-                Err(fail(18, "Authentication failed."))
-            }
-        }
-    }
-
-    fn authenticated(&self, conn: &mut Conn, conv: &Conversation) {
-        let role = self
-            .users
-            .iter()
-            .find(|u| u.name == conv.user)
-            .map(|u| u.role.clone())
-            .unwrap_or_default();
-        conn.user = Some((conv.user.clone(), role));
-        self.log_auth(conn, conv.mech, &conv.user, "admin", true);
-    }
-
-    fn log_auth(&self, conn: &Conn, mech: Mech, user: &str, db: &str, ok: bool) {
-        let (id, msg) = if ok {
-            (5286306, "Authentication succeeded")
-        } else {
-            (5286307, "Authentication failed")
-        };
-        let mut attr = json!({"mechanism": mech.name(), "speculative": false, "principalName": user, "authenticationDatabase": db, "remote": conn.remote});
-        if !ok {
-            attr["error"] =
-                json!("AuthenticationFailed: SCRAM authentication failed, storedKey mismatch");
-        }
-        log::line("I", "ACCESS", id, &format!("conn{}", conn.id), msg, attr);
-    }
-
     // ---------------------------------------------------------------- replication commands
 
     /// ReplicationCoordinatorImpl::checkReplEnabledForCommand.
@@ -1123,12 +819,16 @@ impl Sim {
         }
         let mut st = self.lock();
         if st.config.is_some() {
-            return Err(fail(23, "already initialized"));
+            // processReplSetInitiate appends the hint to the error reply.
+            return Err(fail(23, "already initialized")
+                .with_info("try querying local.system.replset to see current configuration"));
         }
         let config = repl::normalize(&config, 0)?;
         let name = config.get_str("_id").unwrap_or_default().to_string();
         if name != set {
-            return Err(fail(93, format!("Attempting to initiate a replica set with name {name}, but command line reports {set}; rejecting")));
+            // 6.0+ wording (processReplSetInitiate); 4.4/5.0 said "Attempting to initiate a
+            // replica set with name X, but command line reports Y; rejecting".
+            return Err(fail(93, format!("Rejecting initiate with a set name that differs from command line set name, initiate set name: {name}, command line set name: {set}")));
         }
         let ms = repl::members(&config);
         // repl_set_config_checks.cpp findSelfInConfig.
@@ -1165,483 +865,6 @@ impl Sim {
         self.install_config(&mut st, config, false, None);
         result.insert("ok", 1.0);
         Ok(result)
-    }
-
-    fn repl_set_get_status(&self, conn: &Conn) -> Result<Document, CmdError> {
-        let st = self.lock();
-        self.check_repl_enabled(&st, conn.member)?;
-        let idx = conn.member;
-        let config = st.config.clone().unwrap_or_default();
-        if st.rt[idx].state == Some(MemberState::Removed) {
-            // topology_coordinator.cpp prepareStatusResponse for a node not in its config.
-            return Err(fail(
-                93,
-                "Our replica set config is invalid or we are not a member of it",
-            ));
-        }
-        let ms = repl::members(&config);
-        let uptime = self.started.elapsed().as_secs() as i64;
-        let mut members = Vec::new();
-        for m in &ms {
-            let sim = self.member_for(&m.host);
-            let is_self = sim == Some(idx);
-            let state = match sim {
-                Some(i) if !self.members[i].down => st.rt[i].state.unwrap_or(MemberState::Startup),
-                _ => MemberState::Down,
-            };
-            let healthy = state != MemberState::Down;
-            let mut md = doc! {
-                "_id": m.id as i32,
-                "name": m.host.clone(),
-                "health": if healthy { 1.0 } else { 0.0 },
-                "state": state.code(),
-                "stateStr": state.as_str(),
-                "uptime": uptime,
-                // What this member's heartbeats report (MemberData starts at -1).
-                "configVersion": match sim {
-                    Some(i) if !self.members[i].down => st.rt[i].cfg_version.unwrap_or(-1) as i32,
-                    _ => -1,
-                },
-                "configTerm": repl::term(&config),
-            };
-            if state == MemberState::Primary {
-                md.insert(
-                    "electionTime",
-                    Timestamp {
-                        time: (st.election_date.timestamp_millis() / 1000) as u32,
-                        increment: 1,
-                    },
-                );
-                md.insert("electionDate", st.election_date);
-            }
-            if is_self {
-                md.insert("self", true);
-            } else {
-                md.insert("lastHeartbeat", DateTime::now());
-                md.insert("pingMs", Bson::Int64(0));
-            }
-            members.push(Bson::Document(md));
-        }
-        let voters = ms.iter().filter(|m| m.votes > 0).count() as i32;
-        let my_state = st.rt[idx].state.unwrap_or(MemberState::Startup);
-        Ok(doc! {
-            "set": config.get_str("_id").unwrap_or_default(),
-            "date": DateTime::now(),
-            "myState": my_state.code(),
-            "term": st.term,
-            "syncSourceHost": "",
-            "syncSourceId": -1,
-            "heartbeatIntervalMillis": Bson::Int64(2000),
-            "majorityVoteCount": voters / 2 + 1,
-            "writeMajorityCount": voters / 2 + 1,
-            "votingMembersCount": voters,
-            "writableVotingMembersCount": voters,
-            "members": members,
-            "ok": 1.0,
-        })
-    }
-
-    /// CmdReplSetGetConfig (repl_set_commands.cpp) + processReplSetGetConfig
-    /// (replication_coordinator_impl.cpp): the config without `newlyAdded`
-    /// (toBSONWithoutNewlyAdded); `commitmentStatus: true` adds whether it is committed, on the
-    /// writable primary only. https://www.mongodb.com/docs/manual/reference/command/replSetGetConfig/
-    fn repl_set_get_config(&self, conn: &Conn, req: &Request) -> Result<Document, CmdError> {
-        let st = self.lock();
-        self.check_repl_enabled(&st, conn.member)?;
-        // bsonExtractBooleanFieldWithDefault: a bool or a number.
-        let want = match req.body.get("commitmentStatus") {
-            None => false,
-            Some(Bson::Boolean(b)) => *b,
-            Some(v) => match repl::num(Some(v)) {
-                Some(n) => n != 0.0,
-                None => return Err(type_mismatch("commitmentStatus", v)),
-            },
-        };
-        if req.body.contains_key("$_internalIncludeNewlyAdded") {
-            // Test-only option; this emulator models a server without test commands.
-            return Err(fail(
-                72,
-                "The '$_internalIncludeNewlyAdded' option is only supported when testing commands are enabled",
-            ));
-        }
-        let config = st.config.clone().unwrap_or_default();
-        let mut d = doc! {"config": repl::without_newly_added(&config)};
-        if want {
-            if !self.writable(&st, conn.member) {
-                return Err(fail(
-                    10107,
-                    "commitmentStatus is only supported on primary.",
-                ));
-            }
-            d.insert("commitmentStatus", self.committed(&st));
-        }
-        d.insert("ok", 1.0);
-        Ok(d)
-    }
-
-    /// CmdReplSetReconfig (repl_set_commands.cpp) + processReplSetReconfig / _doReplSetReconfig
-    /// (replication_coordinator_impl.cpp) and validateConfigForReconfig
-    /// (repl_set_config_checks.cpp). A failure is also logged (emulator-only line, id 0) so
-    /// tests can count the 109/308 answers a client met.
-    fn repl_set_reconfig(
-        self: &Arc<Self>,
-        conn: &Conn,
-        req: &Request,
-    ) -> Result<Document, CmdError> {
-        let res = self.repl_set_reconfig_inner(conn, req);
-        if let Err(e) = &res {
-            log::line(
-                "I",
-                "REPL",
-                0,
-                &format!("conn{}", conn.id),
-                "replSetReconfig failed (mongo-sim)",
-                json!({"code": e.code, "codeName": code_name(e.code), "errmsg": e.msg}),
-            );
-        }
-        res
-    }
-
-    fn repl_set_reconfig_inner(
-        self: &Arc<Self>,
-        conn: &Conn,
-        req: &Request,
-    ) -> Result<Document, CmdError> {
-        let ctx = format!("conn{}", conn.id);
-        let idx = conn.member;
-        // maxTimeMS bounds both commitment waits (0 = no limit, as in mongod).
-        let deadline = repl::num(req.body.get("maxTimeMS"))
-            .filter(|ms| *ms > 0.0)
-            .map(|ms| Instant::now() + Duration::from_millis(ms as u64));
-        let mut st = self.lock();
-        self.check_repl_enabled(&st, idx)?;
-        let Ok(new) = req.body.get_document("replSetReconfig") else {
-            return Err(fail(2, "no configuration specified"));
-        };
-        let force = req.body.get("force").is_some_and(|b| {
-            matches!(b, Bson::Boolean(true)) || repl::num(Some(b)).unwrap_or(0.0) != 0.0
-        });
-        log::info(
-            "REPL",
-            21352,
-            &ctx,
-            "replSetReconfig admin command received from client",
-            json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
-        );
-        if !force {
-            // CmdReplSetReconfig::run: "For safe reconfig, wait for the current config to be
-            // committed before running a new one" (awaitConfigCommitment). Its writable-primary
-            // check answers PrimarySteppedDown, turned into NotWritablePrimary; a maxTimeMS
-            // expiry is turned into CurrentConfigNotCommittedYet. Both get the context
-            // "New config is rejected".
-            if !self.writable(&st, idx) {
-                let state = st.rt[idx].state.unwrap_or(MemberState::Startup);
-                return Err(fail(
-                    10107,
-                    format!(
-                        "New config is rejected :: caused by :: replSetReconfig should only be run on a writable PRIMARY. Current state {};",
-                        state.as_str()
-                    ),
-                ));
-            }
-            let (g, ok) = self.wait_committed(st, deadline);
-            st = g;
-            if !ok {
-                let vt = repl::version_and_term(st.config.as_ref().unwrap_or(&Document::new()));
-                return Err(fail(
-                    308,
-                    format!("New config is rejected :: caused by :: Current config with {vt} has not yet propagated to a majority of nodes :: caused by :: operation exceeded time limit"),
-                ));
-            }
-        }
-        // _doReplSetReconfig, under the replication mutex.
-        if st.reconfiguring {
-            return Err(fail(
-                109,
-                "Cannot run replSetReconfig because the node is currently updating its configuration",
-            ));
-        }
-        if !force {
-            if !self.writable(&st, idx) {
-                let state = st.rt[idx].state.unwrap_or(MemberState::Startup);
-                return Err(fail(
-                    10107,
-                    format!(
-                        "Safe reconfig is only allowed on a writable PRIMARY. Current state is {}",
-                        state.as_str()
-                    ),
-                ));
-            }
-            // Checked again in case a concurrent reconfig installed a config meanwhile.
-            if !self.committed(&st) {
-                let vt = repl::version_and_term(st.config.as_ref().unwrap_or(&Document::new()));
-                return Err(fail(
-                    308,
-                    format!("Cannot run replSetReconfig because the current config: {vt} is not majority committed."),
-                ));
-            }
-        }
-        st.reconfiguring = true;
-        let newc = match self.validate_reconfig(&st, idx, new, force, &ctx) {
-            Ok(c) => c,
-            Err(e) => {
-                st.reconfiguring = false;
-                return Err(e);
-            }
-        };
-        // The quorum check's heartbeats take a while; the node stays "updating its
-        // configuration" (kConfigReconfiguring) until the new config is installed.
-        drop(st);
-        thread::sleep(self.opts.quorum_check_delay);
-        let mut st = self.lock();
-        self.install_config(&mut st, newc.clone(), true, Some(idx));
-        st.reconfiguring = false;
-        self.cv.notify_all();
-        if !force {
-            // "Now that the new config has been persisted and installed in memory, wait for the
-            // new config to become replicated."
-            let (_st, ok) = self.wait_committed(st, deadline);
-            if !ok {
-                return Err(fail(
-                    50,
-                    format!(
-                        "Reconfig finished but failed to propagate to a majority :: caused by :: Current config with {} has not yet propagated to a majority of nodes :: caused by :: operation exceeded time limit",
-                        repl::version_and_term(&newc)
-                    ),
-                ));
-            }
-        }
-        Ok(doc! {"ok": 1.0})
-    }
-
-    /// The getNewConfig callback of processReplSetReconfig plus validateConfigForReconfig and
-    /// the quorum check: the config to install, or why not.
-    fn validate_reconfig(
-        &self,
-        st: &SetState,
-        idx: usize,
-        new: &Document,
-        force: bool,
-        ctx: &str,
-    ) -> Result<Document, CmdError> {
-        let old = st.config.clone().unwrap_or_default();
-        // "In a reconfig, the 'newlyAdded' flag should never already be set".
-        let user_newly_added = new.get_array("members").is_ok_and(|ms| {
-            ms.iter()
-                .filter_map(|m| m.as_document())
-                .any(|m| m.get_bool("newlyAdded").unwrap_or(false))
-        });
-        if user_newly_added {
-            return Err(fail(
-                93,
-                "Cannot provide newlyAdded field to member config during reconfig.",
-            ));
-        }
-        let mut newc = repl::normalize(new, st.term)?;
-        let set = self.opts.repl_set.clone().unwrap_or_default();
-        let name = newc.get_str("_id").unwrap_or_default().to_string();
-        if name != set {
-            return Err(fail(93, format!("Attempting to reconfigure a replica set with name {name}, but command line reports {set}; rejecting")));
-        }
-        if !force {
-            // "Set the 'newlyAdded' field to true for all new voting nodes" and keep it on
-            // members that still have it (never for arbiters or force reconfigs).
-            let old_ms = repl::members(&old);
-            let mut tagged = false;
-            if let Ok(ms) = newc.get_array_mut("members") {
-                for m in ms.iter_mut() {
-                    let Bson::Document(d) = m else { continue };
-                    let id = repl::num(d.get("_id")).unwrap_or(-1.0) as i64;
-                    let arbiter = d.get_bool("arbiterOnly").unwrap_or(false);
-                    let voter = repl::num(d.get("votes")).unwrap_or(1.0) != 0.0;
-                    let before = old_ms.iter().find(|o| o.id == id);
-                    let is_new_voter = before.is_none() && voter && !arbiter;
-                    if is_new_voter || before.is_some_and(|o| o.newly_added) {
-                        d.insert("newlyAdded", true);
-                        tagged = true;
-                    }
-                }
-            }
-            if tagged {
-                // LOGV2 4634400.
-                log::info(
-                    "REPL",
-                    4634400,
-                    ctx,
-                    "Appended the 'newlyAdded' field to a node in the new config. Nodes with the 'newlyAdded' field will be considered to have 'votes:0'. Upon transition to SECONDARY, this field will be automatically removed.",
-                    json!({"newConfigObj": Bson::Document(newc.clone()).into_relaxed_extjson()}),
-                );
-            }
-        }
-        // validateOldAndNewConfigsCompatible compares ConfigVersionAndTerm.
-        let new_vt = (repl::version(&newc), repl::term(&newc));
-        let old_vt = (repl::version(&old), repl::term(&old));
-        if old_vt >= new_vt && !force {
-            return Err(fail(103, format!(
-                "New replica set configuration version and term must be greater than old, but {} is not greater than {} for replica set {set}",
-                repl::version_and_term(&newc), repl::version_and_term(&old)
-            )));
-        }
-        let ms = repl::members(&newc);
-        if !ms.iter().any(|m| self.members[idx].maps(&m.host)) {
-            return Err(fail(103, format!("No host described in new configuration with {} for replica set {set} maps to this node", repl::version_and_term(&newc))));
-        }
-        if !force {
-            if let Some(e) = repl::single_node_change_error(&old, &newc) {
-                return Err(e);
-            }
-            let voters: Vec<repl::ConfigMember> =
-                ms.iter().filter(|m| m.votes > 0).cloned().collect();
-            let reachable = |h: &str| self.member_for(h).is_some_and(|i| !self.members[i].down);
-            let responded: Vec<String> = voters
-                .iter()
-                .filter(|m| reachable(&m.host))
-                .map(|m| m.host.clone())
-                .collect();
-            let failed: Vec<(String, String)> = ms
-                .iter()
-                .filter(|m| !reachable(&m.host))
-                .map(|m| {
-                    (
-                        m.host.clone(),
-                        format!(
-                            "Error connecting to {} :: caused by :: Connection refused",
-                            m.host
-                        ),
-                    )
-                })
-                .collect();
-            if let Some(e) = repl::reconfig_quorum_error(&voters, &responded, &failed) {
-                return Err(e);
-            }
-        }
-        // Keep the set's identity across reconfigs (replicaSetId never changes).
-        if let (Ok(old_settings), Ok(new_settings)) = (
-            old.get_document("settings"),
-            newc.get_document_mut("settings"),
-        ) {
-            if let Some(id) = old_settings.get("replicaSetId") {
-                new_settings.insert("replicaSetId", id.clone());
-            }
-        }
-        log::info(
-            "REPL",
-            21353,
-            ctx,
-            "replSetReconfig config object parses ok",
-            json!({"numMembers": ms.len()}),
-        );
-        Ok(newc)
-    }
-
-    // ---------------------------------------------------------------- CRUD
-
-    fn writable(&self, st: &SetState, idx: usize) -> bool {
-        !self.repl_enabled()
-            || (st.rt[idx].state == Some(MemberState::Primary) && st.rt[idx].writable)
-    }
-
-    fn insert(&self, conn: &Conn, req: &Request) -> Result<Document, CmdError> {
-        let coll = req
-            .body
-            .get_str("insert")
-            .map_err(|_| fail(2, "collection name has invalid type"))?;
-        let ns = format!("{}.{coll}", req.db);
-        let mut st = self.lock();
-        if !self.writable(&st, conn.member) {
-            // service_entry_point_common.cpp: writes on a non-primary fail with NotWritablePrimary.
-            return Err(fail(10107, "not primary"));
-        }
-        let docs = req.body.get_array("documents").cloned().unwrap_or_default();
-        let ordered = req.body.get_bool("ordered").unwrap_or(true);
-        let mut n = 0;
-        let mut write_errors = Vec::new();
-        let coll_docs = st.store.entry(ns.clone()).or_default();
-        for (i, d) in docs.into_iter().enumerate() {
-            let Bson::Document(mut d) = d else { continue };
-            if !d.contains_key("_id") {
-                let mut with_id = doc! {"_id": ObjectId::new()};
-                with_id.extend(d);
-                d = with_id;
-            }
-            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-            if coll_docs.iter().any(|x| x.get("_id") == Some(&id)) {
-                write_errors.push(Bson::Document(doc! {
-                    "index": i as i32, "code": 11000,
-                    "errmsg": format!("E11000 duplicate key error collection: {ns} index: _id_ dup key: {{ _id: {id} }}"),
-                }));
-                if ordered {
-                    break;
-                }
-                continue;
-            }
-            coll_docs.push(d);
-            n += 1;
-        }
-        st.last_write = DateTime::now();
-        let mut out = doc! {"n": n};
-        if !write_errors.is_empty() {
-            out.insert("writeErrors", write_errors);
-        }
-        out.insert("ok", 1.0);
-        Ok(out)
-    }
-
-    fn find(&self, conn: &Conn, req: &Request) -> Result<Document, CmdError> {
-        let coll = req
-            .body
-            .get_str("find")
-            .map_err(|_| fail(2, "collection name has invalid type"))?;
-        let ns = format!("{}.{coll}", req.db);
-        let st = self.lock();
-        if !self.writable(&st, conn.member) {
-            let secondary_ok = (req.op_code == OP_QUERY
-                && req.query_flags & QUERY_SECONDARY_OK != 0)
-                || req
-                    .body
-                    .get_document("$readPreference")
-                    .ok()
-                    .and_then(|r| r.get_str("mode").ok())
-                    .is_some_and(|m| m != "primary");
-            if !secondary_ok {
-                return Err(fail(13435, "not primary and secondaryOk=false"));
-            }
-        }
-        let filter = req.body.get_document("filter").cloned().unwrap_or_default();
-        let limit = repl::num(req.body.get("limit")).unwrap_or(0.0).abs() as usize;
-        let mut batch = Vec::new();
-        for d in st.store.get(&ns).map(|v| v.as_slice()).unwrap_or_default() {
-            let mut matched = true;
-            for (k, v) in &filter {
-                let target = match v {
-                    Bson::Document(op) if op.keys().next().is_some_and(|k| k.starts_with('$')) => {
-                        match op.get("$eq") {
-                            Some(x) if op.len() == 1 => x,
-                            _ => {
-                                return Err(fail(
-                                    2,
-                                    format!(
-                                        "mongo-sim supports only equality filters, got {k}: {v}"
-                                    ),
-                                ))
-                            }
-                        }
-                    }
-                    other => other,
-                };
-                if d.get(k) != Some(target) {
-                    matched = false;
-                    break;
-                }
-            }
-            if matched {
-                batch.push(Bson::Document(d.clone()));
-                if limit > 0 && batch.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(doc! {"cursor": {"firstBatch": batch, "id": Bson::Int64(0), "ns": ns}, "ok": 1.0})
     }
 }
 
@@ -1747,6 +970,16 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
     );
 }
 
+/// The `--member-state` a member spec is given, if any.
+fn forced_state(opts: &Options, spec: &crate::cli::MemberSpec) -> Option<MemberState> {
+    opts.member_states.iter().find_map(|(hp, state)| {
+        let (h, p) = split_host_port(hp).ok()?;
+        let named = (h == spec.adv_host && p == spec.adv_port)
+            || (h == spec.listen_ip && p == spec.listen_port);
+        named.then(|| MemberState::forced(state)).flatten()
+    })
+}
+
 /// Binds every member that is not `--down`, prints "Waiting for connections", serves forever.
 pub fn run(opts: Options) -> i32 {
     if !opts.listen_delay.is_zero() {
@@ -1767,6 +1000,7 @@ pub fn run(opts: Options) -> i32 {
             listen_ip: spec.listen_ip.clone(),
             listen_port: spec.listen_port,
             down,
+            forced: forced_state(&opts, spec),
             process_id: ObjectId::new(),
         };
         if down {
@@ -1831,11 +1065,11 @@ pub fn run(opts: Options) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cli::parse_args;
 
-    fn sim(args: &[&str]) -> Arc<Sim> {
+    pub(super) fn sim(args: &[&str]) -> Arc<Sim> {
         let opts = parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .unwrap()
             .unwrap();
@@ -1851,13 +1085,14 @@ mod tests {
                     .down
                     .iter()
                     .any(|d| *d == format!("{}:{}", s.adv_host, s.adv_port)),
+                forced: forced_state(&opts, s),
                 process_id: ObjectId::new(),
             })
             .collect();
         Sim::new(opts, members)
     }
 
-    fn req(body: Document) -> Request {
+    pub(super) fn req(body: Document) -> Request {
         Request {
             request_id: 1,
             op_code: wire::OP_MSG,
@@ -1868,7 +1103,7 @@ mod tests {
         }
     }
 
-    fn conn(member: usize) -> Conn {
+    pub(super) fn conn(member: usize) -> Conn {
         Conn {
             id: 1,
             member,
@@ -1878,11 +1113,11 @@ mod tests {
         }
     }
 
-    fn code(d: &Document) -> i32 {
+    pub(super) fn code(d: &Document) -> i32 {
         d.get_i32("code").unwrap_or(0)
     }
 
-    fn wait_for(s: &Arc<Sim>, idx: usize, f: impl Fn(&Document) -> bool) -> Document {
+    pub(super) fn wait_for(s: &Arc<Sim>, idx: usize, f: impl Fn(&Document) -> bool) -> Document {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let h = s.dispatch(&mut conn(idx), &req(doc! {"hello": 1}));
@@ -1893,7 +1128,7 @@ mod tests {
         }
     }
 
-    const THREE: &[&str] = &[
+    pub(super) const THREE: &[&str] = &[
         "--member",
         "a:1=127.0.0.1:1",
         "--member",
@@ -1918,6 +1153,7 @@ mod tests {
             listen_ip: "127.0.0.1".into(),
             listen_port: 40001,
             down: false,
+            forced: None,
             process_id: ObjectId::new(),
         };
         assert!(m.maps("mongo-0:27017"));
@@ -1992,9 +1228,32 @@ mod tests {
         assert_eq!(st.get_i32("myState").unwrap(), 1);
         let h = s.dispatch(&mut conn(0), &req(doc! {"hello": 1}));
         assert!(!h.get_bool("isWritablePrimary").unwrap());
-        let mut ins = req(doc! {"insert": "c", "documents": [{"x": 1}]});
+        // _makeHelloResponse: drain mode reports secondary: true, primary == me.
+        assert!(h.get_bool("secondary").unwrap(), "{h}");
+        assert_eq!(h.get_str("primary").unwrap(), h.get_str("me").unwrap());
+        let mut ins = req(doc! {"insert": "c", "documents": [{"x": 1}], "txnNumber": 1i64});
         ins.db = "test".into();
-        assert_eq!(code(&s.dispatch(&mut conn(0), &ins)), 10107);
+        let e = s.dispatch(&mut conn(0), &ins);
+        assert_eq!(code(&e), 10107);
+        // NotPrimaryError replies carry topologyVersion; a retryable write gets its label.
+        assert!(e.get_document("topologyVersion").is_ok(), "{e}");
+        assert_eq!(
+            e.get_array("errorLabels").unwrap(),
+            &vec![Bson::from("RetryableWriteError")]
+        );
+        // A readable member gossips $clusterTime (dummy signature without auth) + operationTime.
+        let ct = h.get_document("$clusterTime").unwrap();
+        assert_eq!(
+            ct.get_document("signature")
+                .unwrap()
+                .get_i64("keyId")
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            h.get_timestamp("operationTime").unwrap(),
+            ct.get_timestamp("clusterTime").unwrap()
+        );
     }
 
     #[test]
@@ -2014,10 +1273,7 @@ mod tests {
             &req(doc! {"replSetInitiate": {"_id": "other", "members": [{"_id":0,"host":"a:1"}]}}),
         );
         assert_eq!(code(&e), 93);
-        assert!(e
-            .get_str("errmsg")
-            .unwrap()
-            .contains("command line reports rs0"));
+        assert_eq!(e.get_str("errmsg").unwrap(), "Rejecting initiate with a set name that differs from command line set name, initiate set name: other, command line set name: rs0");
         let e = s.dispatch(
             &mut conn(0),
             &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"zzz:9"}]}}),
@@ -2117,220 +1373,6 @@ mod tests {
                 .get_i64("counter")
                 .unwrap()
                 > 0
-        );
-    }
-
-    fn cfg_of(s: &Arc<Sim>, member: usize) -> Document {
-        s.dispatch(&mut conn(member), &req(doc! {"replSetGetConfig": 1}))
-            .get_document("config")
-            .unwrap()
-            .clone()
-    }
-
-    fn wait_version(s: &Arc<Sim>, v: i32) -> Document {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let c = cfg_of(s, 0);
-            if c.get_i32("version").unwrap() >= v || Instant::now() > deadline {
-                return c;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    #[test]
-    fn reconfig_rules_and_newly_added() {
-        let s = sim(&[
-            "--member",
-            "a:1",
-            "--member",
-            "b:2",
-            "--member",
-            "c:3",
-            "--repl-set",
-            "rs0",
-            "--startup2-delay",
-            "10ms",
-            "--election-delay",
-            "10ms",
-            "--drain-delay",
-            "10ms",
-            "--config-commit-delay",
-            "20ms",
-            "--quorum-check-delay",
-            "5ms",
-        ]);
-        s.dispatch(
-            &mut conn(0),
-            &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1"}]}}),
-        );
-        wait_for(&s, 0, |h| h.get_bool("isWritablePrimary").unwrap_or(false));
-        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 1, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}}));
-        assert_eq!(code(&e), 103);
-        assert_eq!(e.get_str("errmsg").unwrap(), "New replica set configuration version and term must be greater than old, but {version: 1, term: 1} is not greater than {version: 1, term: 1} for replica set rs0");
-        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2","newlyAdded":true}]}}));
-        assert_eq!(code(&e), 93);
-        assert_eq!(
-            e.get_str("errmsg").unwrap(),
-            "Cannot provide newlyAdded field to member config during reconfig."
-        );
-        let ok = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}, "maxTimeMS": 5000}));
-        assert_eq!(ok.get_f64("ok").unwrap(), 1.0, "{ok}");
-        // The new voter is newlyAdded: stored, not shown, not voting, passive in hello.
-        {
-            let st = s.lock();
-            let stored = repl::members(st.config.as_ref().unwrap());
-            assert!(stored[1].newly_added, "{stored:?}");
-        }
-        let shown = cfg_of(&s, 0);
-        assert!(!shown.to_string().contains("newlyAdded"), "{shown}");
-        // The primary removes it by an automatic reconfig once b is SECONDARY: version 3,
-        // same term, b votes.
-        let c = wait_version(&s, 3);
-        assert_eq!(c.get_i32("version").unwrap(), 3, "{c}");
-        assert_eq!(c.get_i64("term").unwrap(), 1);
-        {
-            let st = s.lock();
-            let stored = repl::members(st.config.as_ref().unwrap());
-            assert!(!stored[1].newly_added && stored[1].votes == 1, "{stored:?}");
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let st = loop {
-            let st = s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}));
-            if st.get_i32("votingMembersCount").unwrap() == 2 || Instant::now() > deadline {
-                break st;
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
-        assert_eq!(st.get_i32("votingMembersCount").unwrap(), 2, "{st}");
-        // Not on a secondary; commitmentStatus only on the primary.
-        let e = s.dispatch(&mut conn(1), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 4, "members": [{"_id":0,"host":"a:1"}]}}));
-        assert_eq!(code(&e), 10107);
-        assert!(e
-            .get_str("errmsg")
-            .unwrap()
-            .starts_with("New config is rejected :: caused by :: replSetReconfig should only be run on a writable PRIMARY. Current state SECONDARY"));
-        let e = s.dispatch(
-            &mut conn(1),
-            &req(doc! {"replSetGetConfig": 1, "commitmentStatus": true}),
-        );
-        assert_eq!(code(&e), 10107);
-        assert_eq!(
-            e.get_str("errmsg").unwrap(),
-            "commitmentStatus is only supported on primary."
-        );
-        let e = s.dispatch(
-            &mut conn(0),
-            &req(doc! {"replSetGetConfig": 1, "commitmentStatus": "yes"}),
-        );
-        assert_eq!(code(&e), 14);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let r = s.dispatch(
-                &mut conn(0),
-                &req(doc! {"replSetGetConfig": 1, "commitmentStatus": true}),
-            );
-            if r.get_bool("commitmentStatus").unwrap() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{r}");
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    #[test]
-    fn reconfigs_wait_for_commitment_and_answer_109_308_50() {
-        let s = sim(&[
-            "--member",
-            "a:1",
-            "--member",
-            "b:2",
-            "--member",
-            "c:3",
-            "--repl-set",
-            "rs0",
-            "--startup2-delay",
-            "10ms",
-            "--election-delay",
-            "10ms",
-            "--drain-delay",
-            "10ms",
-            "--config-commit-delay",
-            "600ms",
-            "--quorum-check-delay",
-            "300ms",
-        ]);
-        let three = |v: i32| doc! {"_id": "rs0", "version": v, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"},{"_id":2,"host":"c:3"}]};
-        s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": three(1)}));
-        wait_for(&s, 0, |h| h.get_bool("isWritablePrimary").unwrap_or(false));
-        // Reconfig v2 runs its quorum check for 300ms, then waits ~600ms for b or c to get it.
-        let s2 = Arc::clone(&s);
-        let t0 = Instant::now();
-        let first = thread::spawn(move || {
-            s2.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": three(2)}))
-        });
-        thread::sleep(Duration::from_millis(100));
-        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": three(3)}));
-        assert_eq!(code(&e), 109, "{e}");
-        assert_eq!(
-            e.get_str("errmsg").unwrap(),
-            "Cannot run replSetReconfig because the node is currently updating its configuration"
-        );
-        // v2 installed, not committed: a reconfig with a short maxTimeMS waits, then 308.
-        wait_version(&s, 2);
-        let r = s.dispatch(
-            &mut conn(0),
-            &req(doc! {"replSetGetConfig": 1, "commitmentStatus": true}),
-        );
-        assert!(!r.get_bool("commitmentStatus").unwrap(), "{r}");
-        let t1 = Instant::now();
-        let e = s.dispatch(
-            &mut conn(0),
-            &req(doc! {"replSetReconfig": three(3), "maxTimeMS": 100}),
-        );
-        assert!(t1.elapsed() >= Duration::from_millis(100));
-        assert_eq!(code(&e), 308, "{e}");
-        assert_eq!(e.get_str("errmsg").unwrap(), "New config is rejected :: caused by :: Current config with {version: 2, term: 1} has not yet propagated to a majority of nodes :: caused by :: operation exceeded time limit");
-        // The first reconfig answers only once v2 is committed.
-        let ok = first.join().unwrap();
-        assert_eq!(ok.get_f64("ok").unwrap(), 1.0, "{ok}");
-        assert!(t0.elapsed() >= Duration::from_millis(900));
-        let r = s.dispatch(
-            &mut conn(0),
-            &req(doc! {"replSetGetConfig": 1, "commitmentStatus": true}),
-        );
-        assert!(r.get_bool("commitmentStatus").unwrap(), "{r}");
-        // Installed but not propagated within maxTimeMS: MaxTimeMSExpired, config in use.
-        let e = s.dispatch(
-            &mut conn(0),
-            &req(doc! {"replSetReconfig": three(3), "maxTimeMS": 400}),
-        );
-        assert_eq!(code(&e), 50, "{e}");
-        assert!(e
-            .get_str("errmsg")
-            .unwrap()
-            .starts_with("Reconfig finished but failed to propagate to a majority :: caused by :: Current config with {version: 3, term: 1}"));
-        assert_eq!(cfg_of(&s, 0).get_i32("version").unwrap(), 3);
-        // Member rows show the version each member has.
-        let st = s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}));
-        let versions: Vec<i32> = st
-            .get_array("members")
-            .unwrap()
-            .iter()
-            .map(|m| m.as_document().unwrap().get_i32("configVersion").unwrap())
-            .collect();
-        assert_eq!(versions[0], 3);
-        assert!(versions[1] < 3 && versions[2] < 3, "{versions:?}");
-        // Once committed: removing two voters at once is refused.
-        let ok = s
-            .wait_committed(s.lock(), Some(Instant::now() + Duration::from_secs(5)))
-            .1;
-        assert!(ok);
-        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 4, "members": [{"_id":0,"host":"a:1"}]}}));
-        assert_eq!(code(&e), 103, "{e}");
-        assert_eq!(
-            e.get_str("errmsg").unwrap(),
-            "Non force replica set reconfig can only add or remove at most 1 voting member."
         );
     }
 }

@@ -22,6 +22,8 @@ pub const RECONFIG_ACCEPTED: &str = "replSetReconfig config object parses ok";
 pub const AUTO_RECONFIG: &str = "Beginning automatic reconfig to remove 'newlyAdded' config field";
 /// Emulator-only line for every replSetReconfig the sim refused, with `code` in its attr.
 pub const RECONFIG_FAILED: &str = "replSetReconfig failed (mongo-sim)";
+/// Emulator-only line when a reconfig's config reached the other members (`version` in attr).
+pub const CONFIG_DELIVERED: &str = "Config delivered to members (mongo-sim)";
 /// Log line with the whole config the sim installed (initiate, reconfig, reload).
 pub const CONFIG_IN_USE: &str = "New replica set config in use";
 
@@ -47,8 +49,17 @@ impl Sim {
         }
         cmd.args(extra);
         let mut proc = Proc::spawn(cmd);
+        // A `--down` member never listens: do not wait for it.
+        let down: Vec<&str> = extra
+            .windows(2)
+            .filter(|w| w[0] == "--down")
+            .map(|w| w[1])
+            .collect();
         if !extra.contains(&"--listen-delay") {
-            for p in ports {
+            for p in ports
+                .iter()
+                .filter(|p| !down.contains(&format!("127.0.0.1:{p}").as_str()))
+            {
                 proc.wait_for_line(&format!("\"port\":{p}"), Duration::from_secs(10));
             }
         }
@@ -166,6 +177,7 @@ fn clean_env(cmd: &mut Command) {
         "MONGO_RS_INIT_TIMEOUT",
         "MONGO_RS_INIT_JSON",
         "MONGO_RS_INIT_RECONCILE",
+        "MONGO_RS_INIT_WAIT_ONLY",
     ] {
         cmd.env_remove(var);
     }

@@ -5,7 +5,7 @@
 
 use e2e::mongo::{
     forwarder, init, init_cmd, init_env, last_line, probe, secret_file, Sim, AUTO_RECONFIG,
-    INITIATE_ACCEPTED, INITIATE_RECEIVED, RECONFIG_ACCEPTED, RECONFIG_RECEIVED,
+    CONFIG_DELIVERED, INITIATE_ACCEPTED, INITIATE_RECEIVED, RECONFIG_ACCEPTED, RECONFIG_RECEIVED,
 };
 use e2e::{free_port, run};
 use std::time::Duration;
@@ -225,7 +225,8 @@ fn standalone_mongod_fails_fast() {
 
 #[test]
 fn set_name_mismatch_fails_fast() {
-    // Not initiated: mongod itself rejects the name (93 "... command line reports rs0").
+    // Not initiated: mongod itself rejects the name (93, 6.0+ wording "Rejecting initiate with
+    // a set name that differs from command line set name, ..."): the hint names mongod's name.
     let sim = Sim::set(1, &[]);
     let r = init(&[
         "--uri",
@@ -236,11 +237,9 @@ fn set_name_mismatch_fails_fast() {
         "60s",
     ]);
     assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        last_line(&r).contains("set-name mismatch"),
-        "{}",
-        last_line(&r)
-    );
+    let line = last_line(&r);
+    assert!(line.contains("set-name mismatch"), "{line}");
+    assert!(line.contains("use --replica-set rs0"), "{line}");
     // Initiated as rs0: we see it in hello and refuse before sending anything.
     assert_eq!(init(&["--uri", &sim.uri(), "--timeout", "20s"]).code(), 0);
     let r = init(&[
@@ -772,6 +771,27 @@ fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
     ]);
     assert_eq!(r.code(), 0, "{r:?}");
     assert_eq!(strings(&r.json()["added"]), [m[2]]);
+    // It waited: when it exited, the added config had reached the other members (the sim
+    // logs that 2s after installing it) and the new member answered as SECONDARY.
+    let version = sim
+        .configs()
+        .iter()
+        .find(|c| c["members"].as_array().unwrap().len() == 3)
+        .map(|c| c["version"].as_i64().unwrap())
+        .expect("the add was installed");
+    let delivered = sim
+        .proc
+        .drain()
+        .iter()
+        .filter(|l| l.contains(CONFIG_DELIVERED) && l.contains(&format!("\"version\":{version},")))
+        .count();
+    let p = probe(&["--uri", &sim.uri_of(2), "--allow-secondary", "--json"]);
+    assert!(
+        delivered >= 1,
+        "exited before config version {version} was committed: {}",
+        r.stderr
+    );
+    assert_eq!(p.json()["state"], "SECONDARY", "{p:?}");
     assert!(
         sim.reconfig_failures(50) >= 1,
         "the add should have met 50 MaxTimeMSExpired: {}",

@@ -143,6 +143,19 @@ fn drain_mode_primary_is_not_writable_yet() {
     let j = p.json();
     assert_eq!(j["writable"], false);
     assert!(j["reason"].as_str().unwrap().contains("drain mode"), "{j}");
+    // mongod reports drain mode as `isWritablePrimary: false, secondary: true, primary == me`
+    // (_makeHelloResponse): it is a PRIMARY that cannot take writes, never a healthy SECONDARY.
+    let r = probe(&["--uri", &sim.uri_of(0), "--allow-secondary", "--json"]);
+    assert_eq!(
+        r.code(),
+        1,
+        "drain mode is not healthy with --allow-secondary: {r:?}"
+    );
+    assert_eq!(r.json()["state"], "PRIMARY", "{r:?}");
+    assert!(
+        r.json()["reason"].as_str().unwrap().contains("drain mode"),
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -1,0 +1,210 @@
+//! Waiting on the members: who answers, whether the set is initiated, when a PRIMARY is writable.
+//! Every wait watches all members with awaitable hello ([`mongo_rs::monitor::Watch`]): a state
+//! change on any member wakes us at once, and only connection failures cost a pause.
+
+use crate::InitConfig;
+use mongo_rs::monitor::Watch;
+use mongo_rs::{plan, Hello, MemberState, Plan};
+use mongo_wire::HostPort;
+use sidecar::report::Reporter;
+use sidecar::{duration, Deadline, Failure};
+use std::collections::BTreeMap;
+
+/// What each watched member said last (its hello, or why it did not answer).
+type Seen = BTreeMap<usize, Result<Hello, String>>;
+
+fn label(h: &Hello) -> String {
+    match h.state {
+        MemberState::Primary { writable: true } => "writable PRIMARY".into(),
+        MemberState::Primary { writable: false } => "PRIMARY in drain mode".into(),
+        MemberState::Other(None) => "STARTUP2 or RECOVERING".into(),
+        ref s => s.name(),
+    }
+}
+
+fn summary(w: &Watch, seen: &Seen) -> String {
+    w.hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match seen.get(&i) {
+            Some(Ok(hello)) => format!("{h} {}", label(hello)),
+            Some(Err(e)) => e.clone(),
+            None => format!("{h} no answer yet"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn gave_up(deadline: Deadline, what: &str, w: &Watch, seen: &Seen) -> Failure {
+    Failure::unavailable(format!(
+        "gave up after {}: {what}: {}",
+        duration::display(deadline.elapsed()),
+        summary(w, seen)
+    ))
+}
+
+/// Steps 1-2 of a default run: whether to initiate. An already-initiated set is recognised from
+/// ANY member that answers with the set's name (members down are fine); only a decision to
+/// initiate needs every member's answer (none may have a config). Final problems (standalone,
+/// mongos, other set name, not a mongod) fail at once.
+/// The watch and what each member said last, shared by the steps of one run so the monitors'
+/// connections (and their awaitable hellos) carry over from one step to the next.
+pub struct Members {
+    w: Watch,
+    seen: Seen,
+}
+
+impl Members {
+    pub fn watch(p: &InitConfig, deadline: Deadline) -> Members {
+        Members {
+            w: Watch::start(&p.members, deadline, p.cap),
+            seen: Seen::new(),
+        }
+    }
+}
+
+pub fn discover(
+    m: &mut Members,
+    p: &InitConfig,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> Result<Plan, Failure> {
+    reporter.progress(format!(
+        "waiting for {} to answer (deadline {})",
+        p.member_names().join(", "),
+        duration::display(deadline.budget())
+    ));
+    let Members { w, seen } = m;
+    let mut attempts = BTreeMap::new();
+    loop {
+        let Some(ev) = w.next(deadline) else {
+            return Err(gave_up(deadline, "not every member answered", w, seen));
+        };
+        match ev.result {
+            Ok(h) => {
+                let initiated = h.set_name.is_some();
+                seen.insert(ev.index, Ok(h.clone()));
+                // Final answers from any member count at once (the plan refuses them).
+                plan(&[(ev.host.clone(), h)], &p.set_name)?;
+                if initiated {
+                    let answered: Vec<(String, Hello)> = seen
+                        .iter()
+                        .filter_map(|(i, r)| Some((w.hosts()[*i].to_string(), r.clone().ok()?)))
+                        .collect();
+                    return plan(&answered, &p.set_name);
+                }
+            }
+            Err(e) => {
+                let f = mongo_rs::classify(&e, &p.context(&ev.host));
+                if !f.is_retryable() {
+                    return Err(f);
+                }
+                let n: &mut u32 = attempts.entry(ev.index).or_insert(0);
+                *n += 1;
+                if *n == 1 || n.is_power_of_two() {
+                    reporter.progress(format!("{f} (attempt {n}, retrying)"));
+                }
+                seen.insert(ev.index, Err(f.message));
+            }
+        }
+        if seen.len() == p.members.len() && seen.values().all(Result::is_ok) {
+            let all: Vec<(String, Hello)> = seen
+                .iter()
+                .map(|(i, r)| (w.hosts()[*i].to_string(), r.clone().unwrap()))
+                .collect();
+            return plan(&all, &p.set_name);
+        }
+    }
+}
+
+/// Step 3 (and the whole of --wait-only): until some member is a writable PRIMARY. Any seed
+/// that answers is enough; a PRIMARY outside the seed list (named by another member's
+/// `primary`) is watched too. A member of another set is refused.
+pub fn wait_for_primary(
+    m: &mut Members,
+    p: &InitConfig,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> Result<String, Failure> {
+    reporter.progress("waiting for a writable PRIMARY");
+    let Members { w, seen } = m;
+    // What the members said before this step may already answer it.
+    for (i, r) in seen.iter() {
+        if let Ok(h) = r {
+            if h.state == (MemberState::Primary { writable: true })
+                && h.set_name.as_deref() == Some(&p.set_name)
+            {
+                return Ok(w.hosts()[*i].to_string());
+            }
+        }
+    }
+    loop {
+        let Some(ev) = w.next(deadline) else {
+            return Err(gave_up(deadline, "no writable PRIMARY", w, seen));
+        };
+        match ev.result {
+            Ok(h) => {
+                if let Some(found) = h.set_name.as_deref().filter(|s| *s != p.set_name) {
+                    return Err(Failure::refused(format!(
+                        "set-name mismatch: {} belongs to replica set {found:?}, not {:?}",
+                        ev.host, p.set_name
+                    )));
+                }
+                if h.state == (MemberState::Primary { writable: true }) {
+                    return Ok(ev.host);
+                }
+                if let Some(hint) = h.primary.as_deref().and_then(|s| HostPort::parse(s).ok()) {
+                    w.add(hint);
+                }
+                let changed = !matches!(seen.get(&ev.index), Some(Ok(old)) if old.state == h.state);
+                if changed {
+                    reporter.progress(format!("{} is {}", ev.host, label(&h)));
+                }
+                seen.insert(ev.index, Ok(h));
+            }
+            Err(e) => {
+                if !matches!(seen.get(&ev.index), Some(Err(_))) {
+                    reporter.progress(format!("{} unreachable ({e}), retrying", ev.host));
+                }
+                seen.insert(ev.index, Err(format!("{} unreachable ({e})", ev.host)));
+            }
+        }
+    }
+}
+
+/// Until `host` answers hello (a member must be up before a reconfig adds it: the PRIMARY's
+/// quorum check would refuse it). Final problems (not a mongod) fail at once.
+pub fn wait_answer(
+    p: &InitConfig,
+    host: &str,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> Result<Hello, Failure> {
+    let hp = HostPort::parse(host).map_err(|e| Failure::usage(format!("member {host}: {e}")))?;
+    let w = Watch::start(&[hp], deadline, p.cap);
+    let mut last: Option<Failure> = None;
+    let mut n = 0u32;
+    loop {
+        let Some(ev) = w.next(deadline) else {
+            // The caller's retry adds "gave up after …": say only what happened here.
+            let why = last.map_or_else(|| format!("{host} did not answer"), |f| f.message);
+            return Err(Failure::unavailable(format!(
+                "new member not answering after {n} attempt(s): {why}"
+            )));
+        };
+        match ev.result {
+            Ok(h) => return Ok(h),
+            Err(e) => {
+                let f = mongo_rs::classify(&e, &p.context(host));
+                if !f.is_retryable() {
+                    return Err(f);
+                }
+                n += 1;
+                if n == 1 || n.is_power_of_two() {
+                    reporter.progress(format!("{f} (attempt {n}, retrying)"));
+                }
+                last = Some(f);
+            }
+        }
+    }
+}
