@@ -520,24 +520,33 @@ fn rooms_invites_integrations_and_hooks() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = s.handle(&req("POST", &path, json!({"text": "hello"}), None));
     assert_eq!(r.status, 200, "{}", r.body);
+    let (iid, tok) = (
+        integ["_id"].as_str().unwrap(),
+        integ["token"].as_str().unwrap(),
+    );
+    // 7.10 routes in registration order: the 3-segment info form is the webhook route with
+    // integrationId "info" (an unknown integration: 500), the 4-segment form is the info route.
     let r = s.handle(&req(
         "GET",
-        &format!(
-            "/hooks/info/{}/{}",
-            integ["_id"].as_str().unwrap(),
-            integ["token"].as_str().unwrap()
-        ),
+        &format!("/hooks/info/{iid}/{tok}"),
+        json!({}),
+        None,
+    ));
+    assert_eq!((r.status, r.body.as_str()), (500, "Internal Server Error"));
+    let r = s.handle(&req(
+        "GET",
+        &format!("/hooks/info/{iid}/x/{tok}"),
         json!({}),
         None,
     ));
     assert_eq!(body(&r), json!({"success": true}));
     let r = s.handle(&req(
         "POST",
-        &format!("/hooks/{}/wrong", integ["_id"].as_str().unwrap()),
+        &format!("/hooks/{iid}/wrong"),
         json!({"text": "x"}),
         None,
     ));
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 500);
     let r = s.handle(&req("GET", "/_sim/rooms/ops/messages", json!({}), None));
     assert_eq!(body(&r)["messages"][0]["msg"], "hello");
     assert_eq!(body(&r)["messages"][0]["_sim"]["scriptEnabled"], false);
