@@ -60,6 +60,9 @@ pub struct Events {
     failures: VecDeque<Failure>,
     last_ok_ip: HashMap<String, u64>,
     last_ok_user: HashMap<String, u64>,
+    /// Every login answered (test inspection: /_sim/logins).
+    pub failed_total: u64,
+    pub ok_total: u64,
 }
 
 fn bool_setting(s: &Map<String, Value>, k: &str) -> bool {
@@ -147,6 +150,7 @@ impl Events {
 
     /// onLoginFailure: stored unless the error is `totp-required` / blocked-for-user.
     pub fn failed(&mut self, ip: &str, username: Option<&str>, error: &str, now: u64) {
+        self.failed_total += 1;
         if error == "totp-required" || error == Blocked::User.error() {
             return;
         }
@@ -164,6 +168,7 @@ impl Events {
 
     /// afterValidateLogin: a success resets both counters (the window starts after it).
     pub fn succeeded(&mut self, ip: &str, username: &str, now: u64) {
+        self.ok_total += 1;
         if self.last_ok_ip.len() >= MAX_EVENTS {
             self.last_ok_ip.clear();
             self.last_ok_user.clear();
