@@ -38,8 +38,9 @@ pub struct Config {
     pub admin_user: String,
     pub admin_password: Secret,
     pub admin_email: Option<String>,
-    /// How long a refused admin login is retried (the server creates the ADMIN_* admin a
-    /// little after it starts answering) before falling back to users.register.
+    /// At most how long a refused admin login is retried (the server creates the ADMIN_* admin a
+    /// little after it starts answering; at most 3 attempts, see admin_login.rs) before falling
+    /// back to users.register.
     pub admin_wait: Duration,
     pub bot_user: String,
     pub bot_password: Secret,
@@ -253,10 +254,10 @@ fn admin_session(
     if cfg.dry_run {
         return Ok("would register (admin login refused)".into());
     }
-    reporter.progress(format!(
-        "admin login still refused after {}; trying users.register (the first user becomes admin)",
-        sidecar::duration::display(cfg.admin_wait)
-    ));
+    reporter.progress(
+        "admin login still refused (attempts spent sparingly: brute-force protection); trying \
+         users.register (the first user becomes admin)",
+    );
     let email = cfg
         .admin_email
         .clone()
