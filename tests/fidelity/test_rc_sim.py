@@ -346,7 +346,7 @@ def test_hook_routes_and_rooms_info_errors_per_version(start, version):
     out = requests.post(f"{sim.url}/api/v1/logout", headers={
         "X-User-Id": u.headers["X-User-Id"], "X-Auth-Token": u.headers["X-Auth-Token"]}, timeout=TIMEOUT)
     assert out.status_code == 200
-    if version == "8.1.0":
-        assert out.text == ""
-    else:
+    if version == "6.13.0":  # Restivus sends the action's object: no `success` field
         assert out.json() == {"status": "success", "data": {"message": "You've been logged out!"}}
+    else:  # the router reads {body, statusCode}: neither is set
+        assert out.text == ""

@@ -1447,9 +1447,11 @@ impl Sim {
             (r.handler)(self, &mut st, req, &uid_s)
         };
         let mut resp = match result {
-            // 8.x: the logout action's `{status, data}` is read as `{statusCode, body}` by the
-            // router (packages/http-router Router.ts): neither is set, an empty 200.
-            Ok(_) if r.name == "logout" && self.cfg.version.breaking() => Resp {
+            // After Restivus (7.4+; here 7.10, 8.1) the logout action's `{status, data}` is read
+            // as `{body, statusCode = 200}` by the router (apps/meteor/app/api/server/router.ts
+            // express era @0715d8bb, packages/http-router/src/Router.ts Hono era): no body, an
+            // empty 200. Restivus sent the object itself (no `success` field).
+            Ok(_) if r.name == "logout" && !hook_router::literal_first(self.cfg.version) => Resp {
                 status: 200,
                 headers: vec![],
                 content_type: "application/json".into(),
@@ -2346,8 +2348,8 @@ fn h_logout(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiE
         st.users[i].tokens.retain(|t| t.hashed != h);
     }
     // The logout action returns `{status, data}` itself, not API.v1.success(): no `success`
-    // field. From 8.x it is read as a route result (`{statusCode, body}`) that has neither, so
-    // the answer is an empty 200 (see Sim::v1_route).
+    // field. Post-Restivus routers read it as a route result (`{statusCode, body}`) that has
+    // neither, so the answer is an empty 200 (see Sim::v1_route).
     Ok(json!({"status": "success", "data": {"message": "You've been logged out!"}}))
 }
 
