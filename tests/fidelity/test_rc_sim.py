@@ -142,7 +142,8 @@ def test_bootstrap_flow_with_real_client(start):
         rc.integrations_create("webhook-incoming", "x", True, "hubot", "#devops", False, bogusField=1)
     assert extra.value.error_type == "invalid-params"
 
-    assert rc.logout()["status"] == "success"
+    # 7.10 (post-Restivus router): an empty 200, which rocketchat_API returns as the text "".
+    assert rc.logout() == ""
     with pytest.raises(RocketApiException) as gone:
         rc.me()
     assert gone.value.status_code == 401

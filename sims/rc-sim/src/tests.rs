@@ -207,10 +207,27 @@ fn login_me_logout() {
         json!({}),
         Some((&uid, &tok)),
     ));
-    assert_eq!(body(&r)["data"]["message"], "You've been logged out!");
+    // Post-Restivus (7.10): the router reads {body, statusCode} from `{status, data}`: empty.
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
     let r = s.handle(&req("GET", "/api/v1/me", json!({}), Some((&uid, &tok))));
     assert_eq!(r.status, 401);
     assert_eq!(body(&r)["message"], "You must be logged in to do this.");
+}
+
+#[test]
+fn restivus_logout_sends_the_action_object() {
+    let s = sim("6.13.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", "Sup3r-Secret!pw");
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/logout",
+        json!({}),
+        Some((&uid, &tok)),
+    ));
+    assert_eq!(
+        body(&r),
+        json!({"status": "success", "data": {"message": "You've been logged out!"}})
+    );
 }
 
 #[test]
