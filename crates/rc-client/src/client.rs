@@ -244,7 +244,7 @@ impl Client {
                     let text = resp.into_string().map_err(|e| {
                         RcError::transport(&endpoint, format!("reading the answer: {e}"))
                     })?;
-                    // Logout answers an empty 200 since 7.4 (see logout()): nothing to read.
+                    // Logout answers an empty 200 since Restivus was removed (see logout()).
                     if text.trim().is_empty() && (200..300).contains(&status) {
                         return Ok(Value::Object(Default::default()));
                     }
@@ -348,7 +348,7 @@ impl Client {
 
     /// `POST /api/v1/logout`: removes this session's token from the user. Clears the session.
     /// Restivus releases answer `{status:"success", data:{message}}` (no `success` field); since
-    /// its removal (7.4) an empty 200 (the action's result is not a `{statusCode, body}` route
+    /// its removal (PR #34999) an empty 200 (the action's result is not a `{statusCode, body}` route
     /// result): both are success.
     pub fn logout(&mut self) -> Result<(), RcError> {
         if self.session.is_none() {

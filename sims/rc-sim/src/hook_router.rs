@@ -6,7 +6,7 @@
 //! `info/:integrationId/:userId/:token`, `info/:integrationId/:token` (GET),
 //! `add/…`, `remove/…` (POST).
 //!
-//! * Restivus releases (≤ 7.3; here 6.13): Restivus/JsonRoutes (connect-route) tries literal
+//! * Restivus releases (here 6.13; the last one is not pinned down): Restivus/JsonRoutes (connect-route) tries literal
 //!   segments before parameters, so `GET /hooks/info/<id>/<token>` reaches the info handler.
 //! * After Restivus was removed (RocketChat/Rocket.Chat PR #34999, merged 2025-01-29; an
 //!   express Router, then Hono via packages/http-router Router.ts — here 7.10 and 8.1), the

@@ -1447,7 +1447,7 @@ impl Sim {
             (r.handler)(self, &mut st, req, &uid_s)
         };
         let mut resp = match result {
-            // After Restivus (7.4+; here 7.10, 8.1) the logout action's `{status, data}` is read
+            // After Restivus (PR #34999; here 7.10, 8.1) the logout action's `{status, data}` is read
             // as `{body, statusCode = 200}` by the router (apps/meteor/app/api/server/router.ts
             // express era @0715d8bb, packages/http-router/src/Router.ts Hono era): no body, an
             // empty 200. Restivus sent the object itself (no `success` field).
