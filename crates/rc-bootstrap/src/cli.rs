@@ -66,7 +66,8 @@ pub struct Args {
     /// Used only when the admin must be registered.
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
-    /// How long to retry a refused admin login before trying users.register.
+    /// At most how long to retry a refused admin login (3 attempts at most, at 0 s, 1 s, 6 s:
+    /// failed logins count toward Rocket.Chat's brute-force block) before trying users.register.
     #[arg(long, env = "RC_BOOTSTRAP_ADMIN_WAIT", default_value = "60s", value_parser = duration::parse_timeout)]
     pub admin_wait: Duration,
     #[arg(long, env = "ROCKETCHAT_USER")]

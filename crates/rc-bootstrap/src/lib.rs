@@ -4,6 +4,7 @@
 //! A second run changes nothing and says "unchanged" for every object; `--dry-run` only reads.
 //! The admin (and the bot session used for checks) are logged out at the end, also on failure.
 
+pub mod admin_login;
 pub mod cli;
 
 use rc_client::{mask, Client, IncomingWebhook, Integration, RcError, Room, RoomKind, User};
@@ -37,8 +38,9 @@ pub struct Config {
     pub admin_user: String,
     pub admin_password: Secret,
     pub admin_email: Option<String>,
-    /// How long a refused admin login is retried (the server creates the ADMIN_* admin a
-    /// little after it starts answering) before falling back to users.register.
+    /// At most how long a refused admin login is retried (the server creates the ADMIN_* admin a
+    /// little after it starts answering; at most 3 attempts, see admin_login.rs) before falling
+    /// back to users.register.
     pub admin_wait: Duration,
     pub bot_user: String,
     pub bot_password: Secret,
@@ -143,24 +145,29 @@ fn steps(
     bot: &mut Client,
     out: &mut Outcome,
 ) -> Result<(), Failure> {
-    let backoff = Backoff {
-        initial: Duration::from_millis(200),
-        max: Duration::from_secs(3),
+    // 0. Wait for Rocket.Chat to answer at all (refused, 502/503 from a proxy, starting up),
+    // on /api/info only: it is not rate limited and costs the server nothing, so a short
+    // bounded interval (50 ms, then 100 ms; a refused connection costs the server nothing)
+    // notices readiness within ~50 ms.
+    let info_backoff = Backoff {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(100),
     };
-    // 0. Wait for Rocket.Chat to answer at all (refused, 502/503 from a proxy, starting up).
     let version = retry(
         &deadline,
-        backoff,
+        info_backoff,
         |_| {
             admin
                 .info()
                 .map_err(|e| e.failure("waiting for Rocket.Chat"))
         },
-        |n, f, pause| {
-            reporter.progress(format!(
-                "attempt {n}: {f}; retrying in {}",
-                sidecar::duration::display(pause)
-            ))
+        |n, f, _| {
+            // Polled every 0.1 s: one line at first, then one every ~5 s, not 10 a second.
+            if n == 1 || n % 50 == 0 {
+                reporter.progress(format!(
+                    "attempt {n}: {f}; polling /api/info every 0.1 s until it answers"
+                ))
+            }
         },
     )?;
     reporter.progress(format!(
@@ -170,7 +177,7 @@ fn steps(
     ));
 
     // 1. Admin.
-    let admin_status = admin_session(cfg, deadline, reporter, admin, backoff)?;
+    let admin_status = admin_session(cfg, deadline, reporter, admin)?;
     out.set(reporter, "admin", admin_status);
 
     // 2. Bot user.
@@ -180,7 +187,11 @@ fn steps(
     ensure_room(cfg, admin, bot, &bot_user, reporter, out)?;
 
     // 4. Incoming webhook.
-    let integration = ensure_webhook(cfg, admin, reporter, out)?;
+    let user_update = version.as_deref().is_some_and(updates_hook_user);
+    let integration = ensure_webhook(cfg, admin, user_update, reporter, out)?;
+    if let (Some(i), Some(_)) = (&integration, &cfg.script) {
+        check_script_compiled(i, &cfg.webhook_name)?;
+    }
 
     // 5. Publish its URL.
     if let Some(integration) = integration {
@@ -222,45 +233,11 @@ fn admin_session(
     deadline: Deadline,
     reporter: &Reporter,
     admin: &mut Client,
-    backoff: Backoff,
 ) -> Result<String, Failure> {
     let user = cfg.admin_user.as_str();
-    // Retry refused logins for a while: ADMIN_* creates the admin shortly after startup.
+    // A few spaced attempts: ADMIN_* creates the admin shortly after startup (admin_login.rs).
     let wait = Deadline::after(cfg.admin_wait.min(deadline.remaining()));
-    let mut last_refusal: Option<RcError> = None;
-    let login = retry(
-        &wait,
-        backoff,
-        |_| {
-            match admin.login(user, &cfg.admin_password) {
-            Ok(l) => Ok(Some(l)),
-            Err(e) if e.is_totp_required() => Err(Failure::refused(format!(
-                "admin login as {user} answers totp-required: the admin has two-factor auth on; \
-                 rc-bootstrap needs a password-only admin (disable its 2FA, or unverify its email when \
-                 email 2FA auto opt-in is on)"
-            ))),
-            Err(e) if e.is_auth_failure() => {
-                last_refusal = Some(e.clone());
-                Err(Failure::unavailable(format!(
-                    "admin login as {user} refused (the server may not have created the ADMIN_* admin yet): {e}"
-                )))
-            }
-            Err(e) if e.is_unavailable() => Err(e.failure("admin login")),
-            Err(e) => Err(e.failure(&format!("admin login as {user}"))),
-        }
-        },
-        |n, f, pause| {
-            reporter.progress(format!(
-                "attempt {n}: {f}; retrying in {}",
-                sidecar::duration::display(pause)
-            ))
-        },
-    );
-    let login = match login {
-        Ok(l) => l,
-        Err(f) if last_refusal.is_some() && f.is_retryable() && !deadline.expired() => None,
-        Err(f) => return Err(f),
-    };
+    let login = admin_login::login(admin, user, &cfg.admin_password, wait, reporter)?;
     if let Some(l) = login {
         if !l.me.roles.is_empty() && !l.me.has_role("admin") {
             return Err(Failure::refused(format!(
@@ -280,10 +257,10 @@ fn admin_session(
     if cfg.dry_run {
         return Ok("would register (admin login refused)".into());
     }
-    reporter.progress(format!(
-        "admin login still refused after {}; trying users.register (the first user becomes admin)",
-        sidecar::duration::display(cfg.admin_wait)
-    ));
+    reporter.progress(
+        "admin login still refused (attempts spent sparingly: brute-force protection); trying \
+         users.register (the first user becomes admin)",
+    );
     let email = cfg
         .admin_email
         .clone()
@@ -294,7 +271,9 @@ fn admin_session(
         Err(e) => {
             return Err(Failure::refused(format!(
                 "admin login as {user} refused and registering it failed ({e}): check ADMIN_USERNAME/ADMIN_PASS \
-                 against the server's ADMIN_* (Accounts_RegistrationForm may be disabled, or the user exists with another password)"
+                 against the server's ADMIN_* (Accounts_RegistrationForm may be disabled, or the user exists with another \
+                 password; from 8.0 a login blocked by brute-force protection is also just refused: it lifts 5 minutes \
+                 after the last failures)"
             )))
         }
     }
@@ -342,6 +321,7 @@ fn ensure_bot(
     }
     let login_error = match bot.login(name, &cfg.bot_password) {
         Ok(_) => None,
+        Err(e) if e.login_block().is_some() => return Err(admin_login::blocked(name, &e)),
         Err(e) if e.is_auth_failure() => Some(e),
         Err(e) => return Err(e.failure(&format!("checking bot {name}'s password"))),
     };
@@ -385,6 +365,9 @@ fn ensure_bot(
 }
 
 fn bot_login_failure(name: &str, e: &RcError, user: Option<&User>) -> Failure {
+    if e.login_block().is_some() {
+        return admin_login::blocked(name, e);
+    }
     // From 8.0 the login failure no longer says totp-required: infer it from a verified email.
     if e.is_totp_required() || (e.is_auth_failure() && user.is_some_and(User::has_verified_email)) {
         let seen = if e.is_totp_required() {
@@ -576,9 +559,32 @@ fn ensure_post_rights(
     Ok(())
 }
 
+/// integrations.update takes `username` (the posting user) for incoming hooks from 7.x on; 6.x
+/// needs remove + create, which changes the URL. `version` is /api/info's `major.minor`.
+pub fn updates_hook_user(version: &str) -> bool {
+    version
+        .split('.')
+        .next()
+        .and_then(|m| m.trim().parse::<u32>().ok())
+        .is_some_and(|major| major >= 7)
+}
+
+/// integrations.create/.update answer 200 even when the script does not compile; they set
+/// `scriptError` and the hook then posts raw payloads instead of running the script.
+pub fn check_script_compiled(i: &Integration, name: &str) -> Result<(), Failure> {
+    match i.script_error_text() {
+        None => Ok(()),
+        Some(text) => Err(Failure::refused(format!(
+            "incoming webhook {name:?}: Rocket.Chat could not compile its script ({text}); the hook would post \
+             raw payloads: fix the script (--script) and rerun"
+        ))),
+    }
+}
+
 fn ensure_webhook(
     cfg: &Config,
     admin: &Client,
+    user_update: bool,
     reporter: &Reporter,
     out: &mut Outcome,
 ) -> Result<Option<Integration>, Failure> {
@@ -618,7 +624,9 @@ fn ensure_webhook(
         out.set(reporter, "webhook", "unchanged");
         return Ok(Some((*current).clone()));
     }
-    let user_changed = current.username.as_deref() != Some(wanted.username.as_str());
+    // Recreating changes the URL: only when the server cannot update the posting user.
+    let user_changed =
+        current.username.as_deref() != Some(wanted.username.as_str()) && !user_update;
     if cfg.dry_run {
         let action = if user_changed {
             "would recreate"
@@ -649,7 +657,7 @@ fn ensure_webhook(
         return Ok(Some(created));
     }
     let updated = admin
-        .update_incoming(&current.id, &wanted)
+        .update_incoming(&current.id, &wanted, user_update)
         .map_err(|e| e.failure("updating the incoming webhook"))?;
     out.set(
         reporter,
@@ -704,6 +712,14 @@ mod tests {
     fn the_gitlab_script_is_embedded() {
         assert!(GITLAB_SCRIPT.contains("class Script"));
         assert!(GITLAB_SCRIPT.contains("process_incoming_request"));
+    }
+
+    #[test]
+    fn hook_user_updates_from_7() {
+        assert!(!updates_hook_user("6.13"));
+        assert!(updates_hook_user("7.10"));
+        assert!(updates_hook_user("8.1.0"));
+        assert!(!updates_hook_user("garbage"));
     }
 
     #[test]

@@ -244,6 +244,10 @@ impl Client {
                     let text = resp.into_string().map_err(|e| {
                         RcError::transport(&endpoint, format!("reading the answer: {e}"))
                     })?;
+                    // Logout answers an empty 200 since Restivus was removed (see logout()).
+                    if text.trim().is_empty() && (200..300).contains(&status) {
+                        return Ok(Value::Object(Default::default()));
+                    }
                     let value: Value = serde_json::from_str(&text).map_err(|_| {
                         let mut e = RcError::from_body(&endpoint, status, &text);
                         e.message = format!(
@@ -343,6 +347,9 @@ impl Client {
     }
 
     /// `POST /api/v1/logout`: removes this session's token from the user. Clears the session.
+    /// Restivus releases answer `{status:"success", data:{message}}` (no `success` field); since
+    /// its removal (PR #34999) an empty 200 (the action's result is not a `{statusCode, body}` route
+    /// result): both are success.
     pub fn logout(&mut self) -> Result<(), RcError> {
         if self.session.is_none() {
             return Ok(());
@@ -425,9 +432,10 @@ impl Client {
     pub fn room_info(&self, name: &str) -> Result<Option<Room>, RcError> {
         match self.get("/api/v1/rooms.info", &[("roomName", name)], "room") {
             Ok(r) => Ok(Some(r)),
-            // rooms.info answers `not-allowed` both for an unknown room and for one the caller
-            // cannot read (apps/meteor/app/api/server/v1/rooms.ts).
-            Err(e) if e.is_not_found() || e.error == "not-allowed" => Ok(None),
+            // rooms.info (apps/meteor/app/api/server/v1/rooms.ts): `error-room-not-found` for an
+            // unknown room; `failure('not-allowed', 'Not Allowed')` for one the caller cannot
+            // read, i.e. error "not-allowed" and errorType "Not Allowed" (swapped).
+            Err(e) if e.is_not_found() || e.is_not_allowed() => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -573,12 +581,13 @@ impl Client {
         self.post("/api/v1/integrations.create", body, "integration")
     }
 
-    /// `PUT /api/v1/integrations.update` (rest-typings IntegrationsUpdateProps: the incoming
-    /// variant has no `username`; changing the posting user needs remove + create).
+    /// `PUT /api/v1/integrations.update`. `with_username`: send the posting user too (7.x+
+    /// take it; on 6.x changing it needs remove + create, see rc-bootstrap).
     pub fn update_incoming(
         &self,
         id: &str,
         hook: &IncomingWebhook,
+        with_username: bool,
     ) -> Result<Integration, RcError> {
         let mut body = json!({
             "type": "webhook-incoming",
@@ -588,6 +597,9 @@ impl Client {
             "channel": hook.channel,
             "scriptEnabled": hook.script.is_some(),
         });
+        if with_username {
+            body["username"] = Value::String(hook.username.clone());
+        }
         if let Some(script) = &hook.script {
             body["script"] = Value::String(script.clone());
         }
@@ -602,9 +614,13 @@ impl Client {
             .map(|_| ())
     }
 
-    /// Checks an incoming-webhook URL without posting: `GET /hooks/info/<id>/<token>` answers
-    /// `{success:true}` for a valid id+token and posts nothing (app/integrations/server/api/api.ts,
-    /// integrationInfoRest). The URL may live on another host than `--url` (the public ROOT_URL).
+    /// Checks an incoming-webhook URL without posting: `GET /hooks/info/<id>/<any>/<token>`
+    /// answers `{success:true}` for a valid id+token and posts nothing
+    /// (app/integrations/server/api/api.ts, integrationInfoRest). The 4-segment form: since
+    /// Restivus was removed (PR #34999) routes match in registration order and the 3-segment
+    /// `info/<id>/<token>` is taken by `:integrationId/:userId/:token` (the webhook itself, with
+    /// integrationId "info"); `info/:integrationId/:userId/:token` is reached on every router.
+    /// The URL may live on another host than `--url` (the public ROOT_URL).
     pub fn webhook_info(&self, hook_url: &str) -> Result<(), RcError> {
         let (info_url, shown) = webhook_info_url(hook_url).ok_or_else(|| {
             RcError::transport(
@@ -617,8 +633,11 @@ impl Client {
     }
 }
 
-/// `<root>/hooks/<id>/<token>` → (`<root>/hooks/info/<id>/<token>`, a printable form with the
-/// token masked).
+/// The `userId` segment of the info route: ignored by integrationInfoRest.
+const INFO_USER_SEGMENT: &str = "probe";
+
+/// `<root>/hooks/<id>/<token>` → (`<root>/hooks/info/<id>/probe/<token>`, a printable form with
+/// the token masked).
 pub fn webhook_info_url(hook_url: &str) -> Option<(String, String)> {
     let hook_url = hook_url.trim();
     let pos = hook_url.rfind("/hooks/")?;
@@ -629,8 +648,8 @@ pub fn webhook_info_url(hook_url: &str) -> Option<(String, String)> {
         return None;
     }
     Some((
-        format!("{root}/hooks/info/{id}/{token}"),
-        format!("/hooks/info/{id}/{}", mask(token)),
+        format!("{root}/hooks/info/{id}/{INFO_USER_SEGMENT}/{token}"),
+        format!("/hooks/info/{id}/{INFO_USER_SEGMENT}/{}", mask(token)),
     ))
 }
 
@@ -708,9 +727,9 @@ mod tests {
             webhook_info_url("https://chat.example/hooks/abc123/tok3nSECRETvalue").unwrap();
         assert_eq!(
             url,
-            "https://chat.example/hooks/info/abc123/tok3nSECRETvalue"
+            "https://chat.example/hooks/info/abc123/probe/tok3nSECRETvalue"
         );
-        assert_eq!(shown, "/hooks/info/abc123/***");
+        assert_eq!(shown, "/hooks/info/abc123/probe/***");
         assert!(webhook_info_url("https://chat.example/api/v1/x").is_none());
         assert!(webhook_info_url("https://chat.example/hooks/abc").is_none());
         assert_eq!(mask("short"), "***");

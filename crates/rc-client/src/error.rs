@@ -129,6 +129,23 @@ impl RcError {
         e
     }
 
+    /// `API.v1.failure('not-allowed', 'Not Allowed')` (rooms.info): `error` holds the id and
+    /// `errorType` the text, the other way round from a Meteor.Error.
+    pub fn is_not_allowed(&self) -> bool {
+        self.error == "not-allowed"
+            || (self.error == "Not Allowed" && self.message == "not-allowed")
+    }
+
+    /// Brute-force protection refusing a login before 8.0 (accounts.ts validateLoginAttempt):
+    /// `Some("user")` / `Some("ip")`. 8.x answers a bare `unauthorized`: not recognisable.
+    pub fn login_block(&self) -> Option<&'static str> {
+        match self.error.as_str() {
+            "error-login-blocked-for-user" => Some("user"),
+            "error-login-blocked-for-ip" => Some("ip"),
+            _ => None,
+        }
+    }
+
     pub fn is_rate_limited(&self) -> bool {
         self.status == 429 || self.error == "error-too-many-requests"
     }

@@ -93,9 +93,26 @@ pub struct Integration {
     /// The secret part of the webhook URL.
     #[serde(default)]
     pub token: Option<String>,
+    /// Set by integrations.create/.update when the script does not compile
+    /// (app/integrations/server/lib/validateScriptEngine / compileIntegrationScript:
+    /// `{name, message, stack}`); the answer is still 200 and the hook then posts raw payloads.
+    #[serde(rename = "scriptError", default)]
+    pub script_error: Option<Value>,
 }
 
 impl Integration {
+    /// `name: message` of the script's compile error, if the server reported one.
+    pub fn script_error_text(&self) -> Option<String> {
+        let e = self.script_error.as_ref().filter(|e| !e.is_null())?;
+        let field = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let (name, message) = (field("name"), field("message"));
+        Some(match (name.is_empty(), message.is_empty()) {
+            (_, true) => sidecar::exit::one_line(&e.to_string()),
+            (true, false) => message,
+            (false, false) => format!("{name}: {message}"),
+        })
+    }
+
     pub fn channels(&self) -> Vec<String> {
         match &self.channel {
             Value::String(s) => s.split(',').map(|c| c.trim().to_string()).collect(),

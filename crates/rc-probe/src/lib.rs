@@ -9,6 +9,7 @@
 //! when it is no longer valid.
 
 pub mod cli;
+pub mod refusal;
 
 use rc_client::{Client, RcError, Room, Session};
 use serde_json::{json, Value};
@@ -122,9 +123,7 @@ fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
             client.set_session(None);
         }
     }
-    let login = client
-        .login(user, password)
-        .map_err(|e| login_failure(user, &e))?;
+    let login = login_once(client, cfg, user, password)?;
     let mut auth = Auth {
         username: login.me.username.clone().unwrap_or_else(|| user.clone()),
         is_admin: login.me.has_role("admin"),
@@ -146,6 +145,43 @@ fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
     Ok(auth)
 }
 
+/// The password login, never repeated with a password the server already refused
+/// (refusal.rs): a probe must not walk the bot into the brute-force block.
+fn login_once(
+    client: &mut Client,
+    cfg: &Config,
+    user: &str,
+    password: &Secret,
+) -> Result<rc_client::Login, Failure> {
+    if let Some(cache) = &cfg.token_cache {
+        if let Some((error, at)) = refusal::remembered(cache, &cfg.url, user, password) {
+            return Err(Failure::refused(format!(
+                "login as {user} not tried: this password was refused {} ago ({error}); not retrying it until \
+                 it changes, so that probes do not trip the brute-force block (delete {} to force a retry)",
+                sidecar::duration::display(refusal::age(at)),
+                refusal::path_for(cache).display()
+            )));
+        }
+    }
+    match client.login(user, password) {
+        Ok(l) => {
+            if let Some(cache) = &cfg.token_cache {
+                refusal::forget(cache);
+            }
+            Ok(l)
+        }
+        Err(e) => {
+            // A block is temporary and not the password's fault: do not remember it.
+            if e.is_auth_failure() && e.login_block().is_none() && !e.is_totp_required() {
+                if let Some(cache) = &cfg.token_cache {
+                    refusal::remember(cache, &cfg.url, user, password, &e.to_string());
+                }
+            }
+            Err(login_failure(user, &e))
+        }
+    }
+}
+
 fn same_user(actual: &Option<String>, wanted: &str) -> bool {
     actual
         .as_deref()
@@ -153,6 +189,15 @@ fn same_user(actual: &Option<String>, wanted: &str) -> bool {
 }
 
 fn login_failure(user: &str, e: &RcError) -> Failure {
+    if let Some(what) = e.login_block() {
+        let setting = if what == "ip" { "By_Ip" } else { "By_User" };
+        return Failure::refused(format!(
+            "login as {user} is blocked by Rocket.Chat's brute-force protection ({}): too many failed logins; it lifts \
+             Block_Multiple_Failed_Logins_Time_To_Unblock_{setting}_In_Minutes (5 minutes by default) after the last \
+             failures; fix the password and wait",
+            e.error
+        ));
+    }
     if e.is_totp_required() {
         return Failure::refused(format!(
             "login as {user} answers totp-required: the bot has two-factor auth on (a verified email with \
@@ -177,7 +222,7 @@ fn check_rooms_and_hook(
     for name in &cfg.rooms {
         let room = client
             .room_info(name)
-            .map_err(|e| e.failure(&format!("looking up room #{name}")))?
+            .map_err(|e| room_lookup_failure(name, &e))?
             .ok_or_else(|| {
                 Failure::refused(format!(
                     "room #{name} not found (or it is a private group the bot is not in): run rc-bootstrap or create it"
@@ -206,6 +251,16 @@ fn check_rooms_and_hook(
         Some(url) => Some(check_webhook(client, url)?),
     };
     Ok((checked, webhook))
+}
+
+/// rooms.info refuses an archived room before anything else on 6.x/7.x (`error-room-archived`).
+fn room_lookup_failure(name: &str, e: &RcError) -> Failure {
+    if e.error == "error-room-archived" {
+        return Failure::refused(format!(
+            "#{name} is archived: nobody can post; unarchive it"
+        ));
+    }
+    e.failure(&format!("looking up room #{name}"))
 }
 
 /// canSendMessage (apps/meteor/app/authorization/server/functions/canSendMessage.ts): archived
@@ -244,6 +299,13 @@ fn check_webhook(client: &Client, url: &Secret) -> Result<String, Failure> {
         // /hooks/* are rate limited per URL even for bots (WebHookAPI.shouldVerifyRateLimit has
         // no api-bypass-rate-limit check): a 429 says nothing about validity, do not flap on it.
         Err(e) if e.is_rate_limited() => Ok("not re-checked (rate limited)".into()),
+        // Since Restivus was removed, an unknown id/token makes authenticatedRoute throw outside
+        // the route's try/catch and the router answers a bare 500 (ApiClass.ts, Hono's default
+        // error handler); the REST API answered this very run, so it is the hook that is wrong.
+        Err(e) if e.status == 500 && e.message == "Internal Server Error" => Err(Failure::refused(format!(
+            "the webhook URL is not valid (integration removed, disabled or token changed; rerun rc-bootstrap): {e} \
+             (Rocket.Chat answers a bare 500 for an unknown webhook id or token)"
+        ))),
         Err(e) if e.is_unavailable() => Err(e.failure("checking the webhook URL")),
         Err(e) => Err(Failure::refused(format!(
             "the webhook URL is not valid (integration removed, disabled or token changed; rerun rc-bootstrap): {e}"

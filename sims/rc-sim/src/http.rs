@@ -28,7 +28,7 @@ pub fn serve_loop(server: &tiny_http::Server, sim: &Sim) {
         // webhook token: the hook URL is a credential).
         eprintln!(
             "{}",
-            json!({"msg": "request", "method": req.method, "path": loggable_path(&req.path), "status": resp.status})
+            json!({"msg": "request", "method": req.method, "path": loggable_path(&req.path), "status": resp.status, "ts_ms": crate::now_ms()})
         );
         let mut out = tiny_http::Response::from_string(resp.body).with_status_code(resp.status);
         if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", resp.content_type.as_bytes()) {

@@ -5,6 +5,9 @@
 //! state in memory behind one Mutex and serves HTTP/1.1 with tiny_http.
 //! Routes under `/_sim/` are NOT Rocket.Chat: they let tests inspect state.
 
+// LoginFail (the refused-login value) is ~170 bytes, built once per refused login.
+#![allow(clippy::result_large_err)]
+
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -12,7 +15,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod hook_router;
 pub mod http;
+pub mod login_block;
 pub mod script;
 
 // ---------------------------------------------------------------- versions
@@ -226,6 +231,27 @@ fn default_settings(v: Version, root_url: &str) -> Map<String, Value> {
         json!(true),
     );
     set("Accounts_TwoFactorAuthentication_RememberFor", json!(1800));
+    // Brute-force protection (server/settings/accounts.ts, see login_block.rs).
+    set("Block_Multiple_Failed_Logins_Enabled", json!(true));
+    set("Block_Multiple_Failed_Logins_By_User", json!(true));
+    set(
+        "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User",
+        json!(10),
+    );
+    set(
+        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
+        json!(5),
+    );
+    set("Block_Multiple_Failed_Logins_By_Ip", json!(true));
+    set(
+        "Block_Multiple_Failed_Logins_Attempts_Until_Block_By_Ip",
+        json!(50),
+    );
+    set(
+        "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
+        json!(5),
+    );
+    set("Block_Multiple_Failed_Logins_Ip_Whitelist", json!(""));
     // Password policy: apps/meteor/server/settings/accounts.ts. The 8.x line ships the
     // stricter policy (enabled, min 14, all character classes); older lines default to
     // a disabled policy (min 7), which only rejects empty passwords.
@@ -285,7 +311,7 @@ pub fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -491,6 +517,8 @@ pub struct Room {
     pub ro: bool,
     pub muted: Vec<String>,
     pub default: bool,
+    /// Set only through the test route /_sim/rooms/<name>/archive.
+    pub archived: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -527,6 +555,8 @@ pub struct State {
     pub messages: Vec<Message>,
     pub integrations: Vec<Value>,
     pub rate: HashMap<String, RateRule>,
+    /// server_events: failed/successful logins for the brute-force protection.
+    pub logins: login_block::Events,
     pub started: Instant,
     pub max_tokens: usize,
 }
@@ -585,6 +615,7 @@ impl State {
             messages: vec![],
             integrations: vec![],
             rate: HashMap::new(),
+            logins: login_block::Events::default(),
             started: Instant::now(),
             max_tokens,
         };
@@ -598,6 +629,7 @@ impl State {
             ro: false,
             muted: vec![],
             default: true,
+            archived: false,
         });
         st.users.push(User {
             id: "rocket.cat".into(),
@@ -925,6 +957,9 @@ fn room_json(st: &State, r: &Room) -> Value {
         "msgs": msgs, "ts": iso(r.ts), "_updatedAt": iso(r.ts), "ro": r.ro,
         "default": r.default, "sysMes": true, "muted": r.muted,
     });
+    if r.archived {
+        v["archived"] = json!(true);
+    }
     if !r.owner.0.is_empty() {
         v["u"] = json!({"_id": r.owner.0, "username": r.owner.1});
     }
@@ -956,6 +991,24 @@ fn message_json(m: &Message) -> Value {
         }
     }
     v
+}
+
+/// A refused login: the Meteor.Error's `error`, reason and details (built once per refused
+/// login; its size does not matter).
+struct LoginFail {
+    error: Value,
+    message: String,
+    details: Option<Value>,
+}
+
+impl LoginFail {
+    fn new(error: Value, message: &str) -> LoginFail {
+        LoginFail {
+            error,
+            message: message.to_string(),
+            details: None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- requests
@@ -1394,6 +1447,16 @@ impl Sim {
             (r.handler)(self, &mut st, req, &uid_s)
         };
         let mut resp = match result {
+            // After Restivus (PR #34999; here 7.10, 8.1) the logout action's `{status, data}` is read
+            // as `{body, statusCode = 200}` by the router (apps/meteor/app/api/server/router.ts
+            // express era @0715d8bb, packages/http-router/src/Router.ts Hono era): no body, an
+            // empty 200. Restivus sent the object itself (no `success` field).
+            Ok(_) if r.name == "logout" && !hook_router::literal_first(self.cfg.version) => Resp {
+                status: 200,
+                headers: vec![],
+                content_type: "application/json".into(),
+                body: String::new(),
+            },
             Ok(v) => Resp::json(200, v),
             Err(e) => Resp::json(e.status, e.body),
         };
@@ -1506,7 +1569,51 @@ impl Sim {
         Resp::json(401, b)
     }
 
+    /// Meteor's login method as the REST route runs it: the login handler (resume or
+    /// password) decides `allowed`, then validateLoginAttempt (brute-force blocks first, see
+    /// login_block.rs; then inactive users, e-mail 2FA), then onLoginFailure /
+    /// afterValidateLogin record the outcome.
     fn login(&self, st: &mut State, req: &Req) -> Resp {
+        let ip = req.header("x-real-ip").unwrap_or(&req.ip).to_string();
+        // methodArguments[0].user.username: only a username login (not e-mail, not resume).
+        let b = &req.body;
+        let by_name = match b.get("user").and_then(Value::as_str) {
+            Some(u) if !u.contains('@') => Some(u.to_string()),
+            Some(_) => None,
+            None => b
+                .get("username")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let now = now_ms();
+        let handled = self.login_handler(st, req);
+        let outcome = match st.logins.check(&st.settings, &ip, by_name.as_deref(), now) {
+            Some(block) => Err(LoginFail {
+                error: json!(block.error()),
+                message: block.reason().to_string(),
+                details: Some(json!({"function": "Accounts.validateLoginAttempt"})),
+            }),
+            None => handled.and_then(|idx| self.validate_login(st, req, idx)),
+        };
+        match outcome {
+            Ok((idx, token)) => {
+                let username = st.users[idx].username.clone();
+                st.logins.succeeded(&ip, &username, now);
+                self.login_success(st, idx, token)
+            }
+            Err(f) => {
+                let id = match &f.error {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                st.logins.failed(&ip, by_name.as_deref(), &id, now);
+                self.login_error(f.error, &f.message, f.details)
+            }
+        }
+    }
+
+    /// The login handlers: resume token (adds no token) or password. Ok(user index).
+    fn login_handler(&self, st: &mut State, req: &Req) -> Result<usize, LoginFail> {
         let b = &req.body;
         // Resume login: exempt from 2FA (2fa/server/loginHandler.ts) and adds no token.
         if let Some(tok) = b.get("resume").and_then(Value::as_str) {
@@ -1516,14 +1623,13 @@ impl Sim {
                 .iter()
                 .position(|u| u.tokens.iter().any(|t| t.hashed == h))
             {
-                return self.login_success(st, idx, tok.to_string());
+                return Ok(idx);
             }
             // Meteor accounts-base: "You've been logged out by the server. Please log in again." (403)
-            return self.login_error(
+            return Err(LoginFail::new(
                 json!(403),
                 "You've been logged out by the server. Please log in again.",
-                None,
-            );
+            ));
         }
         // api.ts loginCompatibility(): user (email if it contains @) | username | email.
         let who = b
@@ -1549,7 +1655,7 @@ impl Sim {
             _ => None,
         };
         let (Some((is_email, who)), Some(digest)) = (who, digest) else {
-            return self.login_error(json!("Unauthorized"), "Unauthorized", None);
+            return Err(LoginFail::new(json!("Unauthorized"), "Unauthorized"));
         };
         let idx = if is_email {
             st.user_idx_by_email(&who)
@@ -1558,19 +1664,32 @@ impl Sim {
         };
         // Meteor accounts-password: 'User not found' -> api.ts rewrites to Unauthorized.
         let Some(idx) = idx else {
-            return self.login_error(json!("Unauthorized"), "Unauthorized", None);
+            return Err(LoginFail::new(json!("Unauthorized"), "Unauthorized"));
         };
         if st.users[idx].password_digest.as_deref() != Some(digest.as_str()) {
             // Meteor accounts-password checkPassword(): Meteor.Error(403, 'Incorrect password').
-            return self.login_error(json!(403), "Incorrect password", None);
+            return Err(LoginFail::new(json!(403), "Incorrect password"));
+        }
+        Ok(idx)
+    }
+
+    /// validateLoginAttempt after the blocks: inactive users, e-mail 2FA; then the token.
+    fn validate_login(
+        &self,
+        st: &mut State,
+        req: &Req,
+        idx: usize,
+    ) -> Result<(usize, String), LoginFail> {
+        let b = &req.body;
+        if let Some(tok) = b.get("resume").and_then(Value::as_str) {
+            return Ok((idx, tok.to_string()));
         }
         if !st.users[idx].active {
             // apps/meteor/server/lib/accounts.ts validateLoginAttempt: inactive users.
-            return self.login_error(
+            return Err(LoginFail::new(
                 json!("error-user-is-not-activated"),
                 "User is not activated",
-                None,
-            );
+            ));
         }
         // 2fa/server/loginHandler.ts onValidateLogin: checkCodeForUser with
         // disablePasswordFallback, so only e-mail (or TOTP) 2FA applies to logins.
@@ -1589,27 +1708,27 @@ impl Sim {
                     if st.users[idx].email_code.is_none() {
                         st.users[idx].email_code = Some(random_from(b"0123456789", 6));
                     }
-                    return self.login_error(
-                        json!("totp-required"),
-                        "TOTP Required",
-                        Some(details),
-                    );
+                    return Err(LoginFail {
+                        error: json!("totp-required"),
+                        message: "TOTP Required".into(),
+                        details: Some(details),
+                    });
                 }
                 Some(c) => {
                     let digits: String = c.chars().filter(char::is_ascii_digit).collect();
                     if st.users[idx].email_code.as_deref() != Some(digits.as_str()) {
-                        return self.login_error(
-                            json!("totp-invalid"),
-                            "TOTP Invalid",
-                            Some(details),
-                        );
+                        return Err(LoginFail {
+                            error: json!("totp-invalid"),
+                            message: "TOTP Invalid".into(),
+                            details: Some(details),
+                        });
                     }
                     st.users[idx].email_code = None;
                 }
             }
         }
         let token = st.add_login_token(idx);
-        self.login_success(st, idx, token)
+        Ok((idx, token))
     }
 
     fn login_success(&self, st: &State, idx: usize, token: String) -> Resp {
@@ -1683,40 +1802,26 @@ impl Sim {
         }
     }
 
-    /// apps/meteor/app/integrations/server/api/api.ts: /hooks/:integrationId/:token
-    /// (POST, GET), /hooks/:integrationId/:userId/:token, and GET
-    /// /hooks/info/:integrationId/:token answering {success:true}.
+    /// apps/meteor/app/integrations/server/api/api.ts, routed as the emulated release's router
+    /// does (hook_router.rs); WebHookAPI.authenticatedRoute finds the integration by id+token.
     fn hook(&self, req: &Req, rest: &str) -> Resp {
         let parts: Vec<&str> = rest.split('/').collect();
-        let (is_info, id, user_part, token) = match parts.as_slice() {
-            ["info", id, tok] => (true, *id, None, *tok),
-            ["info", id, u, tok] => (true, *id, Some(*u), *tok),
-            [id, tok] => (false, *id, None, *tok),
-            [id, u, tok] => (false, *id, Some(*u), *tok),
-            _ => {
-                return Resp::json(
-                    404,
-                    json!({"success": false, "error": "Resource not found"}),
-                )
-            }
-        };
-        if is_info && req.method != "GET" {
+        let Some(m) = hook_router::route(self.cfg.version, &req.method, &parts) else {
             return Resp::json(
                 404,
                 json!({"success": false, "error": "Resource not found"}),
             );
-        }
+        };
+        let is_info = m.route == hook_router::HookRoute::Info;
+        let (id, user_part) = (m.integration_id, m.user_id);
         let mut st = self.lock();
-        let token = percent_decode(token);
+        let token = percent_decode(m.token);
         let Some(ii) = st.integrations.iter().position(|i| {
             i["_id"] == json!(id)
                 && i["token"] == json!(token)
                 && i["type"] == json!("webhook-incoming")
         }) else {
-            return Resp::json(
-                404,
-                json!({"success": false, "error": "Invalid integration id or token provided."}),
-            );
+            return self.invalid_hook();
         };
         // WebHookAPI.shouldVerifyRateLimit(): only the setting counts, no bypass
         // permission; the rule is keyed by the full hook URL.
@@ -1739,6 +1844,26 @@ impl Sim {
         };
         resp.headers.extend(headers);
         resp
+    }
+
+    /// No integration for that id+token. Restivus: the auth.user hook answers 404
+    /// `{success:false, error:"Invalid integration id or token provided."}`. Later releases
+    /// throw that Error from authenticatedRoute outside the endpoint's try/catch (ApiClass.ts);
+    /// the Hono app has no onError, so Hono's default handler answers 500
+    /// `Internal Server Error` (text/plain).
+    fn invalid_hook(&self) -> Resp {
+        if hook_router::literal_first(self.cfg.version) {
+            return Resp::json(
+                404,
+                json!({"success": false, "error": "Invalid integration id or token provided."}),
+            );
+        }
+        Resp {
+            status: 500,
+            headers: vec![],
+            content_type: "text/plain; charset=UTF-8".into(),
+            body: "Internal Server Error".into(),
+        }
     }
 
     /// api.ts executeIntegrationRest(): enabled check, the integration script (if any), then
@@ -1966,7 +2091,7 @@ impl Sim {
 
     /// NOT Rocket.Chat: inspection routes for tests.
     fn sim_route(&self, rest: &str) -> Resp {
-        let st = self.lock();
+        let mut st = self.lock();
         let parts: Vec<String> = rest.split('/').map(percent_decode).collect();
         match parts
             .iter()
@@ -2023,6 +2148,17 @@ impl Sim {
                 }
                 None => Resp::json(404, json!({"error": "no such room"})),
             },
+            ["rooms", name, "archive"] => match st.room_idx_by_name(name) {
+                Some(i) => {
+                    st.rooms[i].archived = true;
+                    Resp::json(200, json!({"archived": name}))
+                }
+                None => Resp::json(404, json!({"error": "no such room"})),
+            },
+            ["logins"] => Resp::json(
+                200,
+                json!({"failed": st.logins.failed_total, "succeeded": st.logins.ok_total}),
+            ),
             ["settings"] => Resp::json(200, Value::Object(st.settings.clone())),
             ["integrations"] => Resp::json(200, json!({"integrations": st.integrations})),
             _ => Resp::json(404, json!({"error": "unknown /_sim/ route"})),
@@ -2211,7 +2347,10 @@ fn h_logout(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiE
     if let Some(i) = st.user_idx_by_id(uid) {
         st.users[i].tokens.retain(|t| t.hashed != h);
     }
-    ok(json!({"status": "success", "data": {"message": "You've been logged out!"}}))
+    // The logout action returns `{status, data}` itself, not API.v1.success(): no `success`
+    // field. Post-Restivus routers read it as a route result (`{statusCode, body}`) that has
+    // neither, so the answer is an empty 200 (see Sim::v1_route).
+    Ok(json!({"status": "success", "data": {"message": "You've been logged out!"}}))
 }
 
 /// packages/rest-typings users.create schema (additionalProperties: false).
@@ -2448,8 +2587,15 @@ fn user_from_params(st: &State, req: &Req) -> Result<usize, ApiErr> {
     })
 }
 
+/// apps/meteor/app/api/server/v1/users.ts users.info: an unknown user is
+/// `API.v1.failure('User not found.')` (no errorType), not getUserFromParams' error.
 fn h_users_info(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
-    let idx = user_from_params(st, req)?;
+    let idx = match user_from_params(st, req) {
+        Err(e) if e.body["errorType"] == json!("error-invalid-user") => {
+            return Err(failure("User not found."))
+        }
+        r => r?,
+    };
     let full = st.has_permission(uid, "view-full-other-user-info", None) || st.users[idx].id == uid;
     ok(json!({"user": user_json(&st.users[idx], full)}))
 }
@@ -2602,6 +2748,7 @@ fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, A
             .unwrap_or(false),
         muted: vec![],
         default: false,
+        archived: false,
     });
     // createRoom(): the creator is subscribed with the owner role.
     if req.body.get("excludeSelf").and_then(Value::as_bool) != Some(true) {
@@ -2664,24 +2811,45 @@ fn h_groups_info(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value,
     ok(json!({"group": room_json(st, &st.rooms[i])}))
 }
 
-/// apps/meteor/app/api/server/v1/rooms.ts rooms.info: failure('not-allowed', 'Not Allowed')
-/// when the room is unknown or not readable by the caller.
-fn h_rooms_info(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
+/// apps/meteor/app/api/server/v1/rooms.ts rooms.info: findRoomByIdOrName() throws
+/// `error-room-not-found` for an unknown room and, with its default `checkedArchived = true`
+/// (6.x, 7.x), `error-room-archived` before any access check; newer code passes
+/// `checkedArchived: false` (here 8.1). Then `API.v1.failure('not-allowed', 'Not Allowed')`
+/// when the caller cannot read it: error and errorType the other way round from a Meteor.Error.
+fn h_rooms_info(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
     let idx = if let Some(id) = req.param("roomId") {
         st.room_idx_by_id(&id)
     } else if let Some(n) = req.param("roomName") {
         st.room_idx_by_name(&n)
     } else {
-        return Err(invalid_params("must have required property 'roomId'"));
+        return Err(meteor_err(
+            "error-roomid-param-not-provided",
+            "The parameter \"roomId\" or \"roomName\" is required",
+            None,
+        ));
     };
-    let readable = |i: usize| st.rooms[i].t == "c" || st.sub(&st.rooms[i].id, uid).is_some();
-    match idx.filter(|i| readable(*i)) {
-        Some(i) => ok(json!({"room": room_json(st, &st.rooms[i])})),
-        None => Err(ApiErr {
-            status: 400,
-            body: json!({"success": false, "error": "Not Allowed", "errorType": "not-allowed"}),
-        }),
+    let Some(i) = idx else {
+        return Err(meteor_err(
+            "error-room-not-found",
+            "The required \"roomId\" or \"roomName\" param provided does not match any channel",
+            None,
+        ));
+    };
+    if st.rooms[i].archived && !sim.cfg.version.breaking() {
+        return Err(meteor_err(
+            "error-room-archived",
+            &format!("The channel, {}, is archived", st.rooms[i].name),
+            None,
+        ));
     }
+    let readable = st.rooms[i].t == "c" || st.sub(&st.rooms[i].id, uid).is_some();
+    if !readable {
+        return Err(ApiErr {
+            status: 400,
+            body: json!({"success": false, "error": "not-allowed", "errorType": "Not Allowed"}),
+        });
+    }
+    ok(json!({"room": room_json(st, &st.rooms[i])}))
 }
 
 /// apps/meteor/app/lib/server/functions/addUserToRoom.ts: adding an existing member is a no-op.
@@ -3008,14 +3176,26 @@ fn h_int_create(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
     ok(json!({"integration": integ}))
 }
 
-fn h_int_list(_: &Sim, st: &mut State, _: &Req, uid: &str) -> Result<Value, ApiErr> {
+/// apps/meteor/app/api/server/v1/integrations.ts integrations.list with getPaginationItems
+/// (apps/meteor/app/api/server/helpers/getPaginationItems.ts: `count` defaults to
+/// API_Default_Count 50 and is capped at API_Upper_Count_Limit 100); the answer's `count` and
+/// `items` are the page length, `total` all matches.
+fn h_int_list(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
     if !int_manage_any(st, uid) {
         return Err(no_permission(st.version));
     }
+    let num = |k: &str| req.query.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+    let offset = num("offset").unwrap_or(0).max(0) as usize;
+    let count = match num("count") {
+        Some(c) if c > 0 => c.min(100) as usize,
+        _ => 50,
+    };
     let mut list = st.integrations.clone();
     list.reverse(); // sort { ts: -1 }
-    let n = list.len();
-    ok(json!({"integrations": list, "offset": 0, "items": n, "count": n, "total": n}))
+    let total = list.len();
+    let page: Vec<Value> = list.into_iter().skip(offset).take(count).collect();
+    let n = page.len();
+    ok(json!({"integrations": page, "offset": offset, "items": n, "count": n, "total": total}))
 }
 
 fn h_int_get(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
@@ -3041,9 +3221,9 @@ fn h_int_update(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
     if b.get("type").and_then(Value::as_str) != Some("webhook-incoming") {
         return Err(failure("Invalid integration type."));
     }
-    let mut fields = incoming_fields(sim.cfg.version);
-    fields.push("integrationId");
-    reject_unknown(b, &fields)?;
+    // The update schema is not closed (extra fields are accepted and stored); `username`
+    // (the posting user) is taken into account from 7.x on, ignored by 6.13.
+    let fields = incoming_fields(sim.cfg.version);
     if !st.has_permission(uid, "manage-incoming-integrations", None) {
         return Err(meteor_err(
             "not_authorized",
@@ -3058,6 +3238,10 @@ fn h_int_update(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
     let mut updates = b.clone();
     if let Some(o) = updates.as_object_mut() {
         o.remove("integrationId");
+        o.retain(|k, _| fields.contains(&k.as_str()));
+        if sim.cfg.version == Version::V6_13 {
+            o.remove("username");
+        }
         if let Some(c) = o.get("channel").and_then(Value::as_str).map(str::to_string) {
             o.insert(
                 "channel".into(),
@@ -3218,12 +3402,15 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         std::thread::spawn(move || {
             std::thread::sleep(delay);
             let env = sim.cfg.env.clone();
-            sim.lock().insert_admin_from_env(&env);
+            if sim.lock().insert_admin_from_env(&env).is_some() {
+                // The moment the admin can log in, for convergence measurements.
+                eprintln!("{}", json!({"msg": "admin created", "ts_ms": now_ms()}));
+            }
         });
     }
     println!(
         "{}",
-        json!({"msg": "listening", "port": port, "version": sim.cfg.version.as_str()})
+        json!({"msg": "listening", "port": port, "version": sim.cfg.version.as_str(), "ts_ms": now_ms()})
     );
     let _ = std::io::stdout().flush();
     let workers: Vec<_> = (0..4)

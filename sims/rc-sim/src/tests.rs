@@ -207,10 +207,27 @@ fn login_me_logout() {
         json!({}),
         Some((&uid, &tok)),
     ));
-    assert_eq!(body(&r)["data"]["message"], "You've been logged out!");
+    // Post-Restivus (7.10): the router reads {body, statusCode} from `{status, data}`: empty.
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
     let r = s.handle(&req("GET", "/api/v1/me", json!({}), Some((&uid, &tok))));
     assert_eq!(r.status, 401);
     assert_eq!(body(&r)["message"], "You must be logged in to do this.");
+}
+
+#[test]
+fn restivus_logout_sends_the_action_object() {
+    let s = sim("6.13.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", "Sup3r-Secret!pw");
+    let r = s.handle(&req(
+        "POST",
+        "/api/v1/logout",
+        json!({}),
+        Some((&uid, &tok)),
+    ));
+    assert_eq!(
+        body(&r),
+        json!({"status": "success", "data": {"message": "You've been logged out!"}})
+    );
 }
 
 #[test]
@@ -520,24 +537,33 @@ fn rooms_invites_integrations_and_hooks() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = s.handle(&req("POST", &path, json!({"text": "hello"}), None));
     assert_eq!(r.status, 200, "{}", r.body);
+    let (iid, tok) = (
+        integ["_id"].as_str().unwrap(),
+        integ["token"].as_str().unwrap(),
+    );
+    // 7.10 routes in registration order: the 3-segment info form is the webhook route with
+    // integrationId "info" (an unknown integration: 500), the 4-segment form is the info route.
     let r = s.handle(&req(
         "GET",
-        &format!(
-            "/hooks/info/{}/{}",
-            integ["_id"].as_str().unwrap(),
-            integ["token"].as_str().unwrap()
-        ),
+        &format!("/hooks/info/{iid}/{tok}"),
+        json!({}),
+        None,
+    ));
+    assert_eq!((r.status, r.body.as_str()), (500, "Internal Server Error"));
+    let r = s.handle(&req(
+        "GET",
+        &format!("/hooks/info/{iid}/x/{tok}"),
         json!({}),
         None,
     ));
     assert_eq!(body(&r), json!({"success": true}));
     let r = s.handle(&req(
         "POST",
-        &format!("/hooks/{}/wrong", integ["_id"].as_str().unwrap()),
+        &format!("/hooks/{iid}/wrong"),
         json!({"text": "x"}),
         None,
     ));
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 500);
     let r = s.handle(&req("GET", "/_sim/rooms/ops/messages", json!({}), None));
     assert_eq!(body(&r)["messages"][0]["msg"], "hello");
     assert_eq!(body(&r)["messages"][0]["_sim"]["scriptEnabled"], false);
@@ -621,4 +647,110 @@ fn registration_can_be_disabled() {
         None,
     ));
     assert_eq!(body(&r)["errorType"], "error-user-registration-disabled");
+}
+
+#[test]
+fn permission_failures_are_403_with_the_version_s_error_id() {
+    for (v, id) in [
+        ("6.13.0", "error-unauthorized"),
+        ("7.10.0", "error-unauthorized"),
+        ("8.1.0", "error-forbidden"),
+    ] {
+        let s = sim(v, ADMIN, &[]);
+        let (uid, tok) = login(&s, "boss", "Sup3r-Secret!pw");
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/users.create",
+            json!({"email": "p@example.org", "name": "P", "password": "Pl4in-User-Passw0rd!", "username": "plain"}),
+            Some((&uid, &tok)),
+        ));
+        assert_eq!(r.status, 200, "{v}: {}", r.body);
+        let (puid, ptok) = login(&s, "plain", "Pl4in-User-Passw0rd!");
+        let r = s.handle(&req(
+            "GET",
+            "/api/v1/integrations.list",
+            json!({}),
+            Some((&puid, &ptok)),
+        ));
+        assert_eq!(r.status, 403, "{v}");
+        assert!(
+            body(&r)["error"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("[{id}]")),
+            "{v}: {}",
+            r.body
+        );
+    }
+}
+
+#[test]
+fn brute_force_block_per_version_reply() {
+    for v in ["7.10.0", "8.1.0"] {
+        let s = sim(v, ADMIN, &["--setting", "API_Enable_Rate_Limiter=false"]);
+        for _ in 0..10 {
+            let r = s.handle(&req(
+                "POST",
+                "/api/v1/login",
+                json!({"username": "boss", "password": "nope"}),
+                None,
+            ));
+            assert_eq!(r.status, 401);
+        }
+        // Blocked even with the right password; an e-mail login is not counted per user.
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/login",
+            json!({"username": "boss", "password": "Sup3r-Secret!pw"}),
+            None,
+        ));
+        assert_eq!(r.status, 401);
+        if v == "8.1.0" {
+            assert_eq!(body(&r), json!({"success": false, "error": "unauthorized"}));
+        } else {
+            assert_eq!(body(&r)["error"], "error-login-blocked-for-user");
+        }
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/login",
+            json!({"user": "boss@example.org", "password": "Sup3r-Secret!pw"}),
+            None,
+        ));
+        assert_eq!(r.status, 200, "{v}: {}", r.body);
+    }
+}
+
+#[test]
+fn integrations_list_pages() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", "Sup3r-Secret!pw");
+    for i in 0..3 {
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/integrations.create",
+            json!({"type": "webhook-incoming", "name": format!("h{i}"), "enabled": true,
+                "username": "boss", "channel": "#general", "scriptEnabled": false}),
+            Some((&uid, &tok)),
+        ));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = s.handle(&req(
+        "GET",
+        "/api/v1/integrations.list?offset=1&count=1",
+        json!({}),
+        Some((&uid, &tok)),
+    ));
+    let b = body(&r);
+    assert_eq!(
+        (b["count"].clone(), b["total"].clone(), b["offset"].clone()),
+        (json!(1), json!(3), json!(1))
+    );
+    assert_eq!(b["integrations"][0]["name"], "h1");
+    let r = s.handle(&req(
+        "GET",
+        "/api/v1/integrations.list?count=500",
+        json!({}),
+        Some((&uid, &tok)),
+    ));
+    assert_eq!(body(&r)["count"], 3);
 }
