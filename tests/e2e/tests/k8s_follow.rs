@@ -482,3 +482,52 @@ fn follower_with_token(c: &Cluster, token: &Path) -> Command {
 fn follower_with_ca(c: &Cluster, ca: &Path) -> Command {
     follower_with(c, &c.path("token"), ca)
 }
+
+#[test]
+fn a_leaving_primary_is_stepped_down_first_never_removed_as_primary() {
+    // The set is initiated with mongo-3 first, so mongo-3 is the PRIMARY; then the
+    // StatefulSet shrinks to 3 (mongo-0..2). mongo-sim does not implement replSetStepDown
+    // (CommandNotFound): the follower must then leave mongo-3 in the set, pass after pass.
+    let mut c = Cluster::new("pri", 4, 4);
+    for p in c.pods.iter_mut() {
+        p.start();
+    }
+    let order = [3, 0, 1, 2].map(|i| c.pods[i].addr.clone());
+    let mut init = Command::new(bin("mongo-rs-init"));
+    init.args([
+        "--uri",
+        &format!("mongodb://{}/?replicaSet=rs0", order.join(",")),
+    ])
+    .args(["--timeout", "20s"]);
+    let r = run(init, Duration::from_secs(30));
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!("PRIMARY {}", c.pods[3].addr)),
+        "{r:?}"
+    );
+    c.scale(3);
+    let before = c.sim.count(RECONFIG_RECEIVED);
+    let mut once = c.follower_cmd(&["--once", "--timeout", "5s", "--json"]);
+    once.env_remove("MONGO_RS_FOLLOW_INTERVAL");
+    let r = run(once, Duration::from_secs(30));
+    assert_ne!(r.code(), 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("stepping down PRIMARY {}", c.pods[3].addr)),
+        "{r:?}"
+    );
+    assert!(
+        r.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("replSetStepDown"),
+        "{r:?}"
+    );
+    assert_eq!(
+        c.sim.count(RECONFIG_RECEIVED),
+        before,
+        "nothing removed while it is PRIMARY"
+    );
+    let (hosts, _) = c.sim.config_now();
+    assert!(hosts.contains(&c.pods[3].addr), "{hosts:?}");
+}
