@@ -33,7 +33,7 @@ cargo dist --locked -q
 cargo build --locked -q -p mongo-sim -p rc-sim
 target=${CARGO_TARGET_DIR:-target}
 dist=$target/x86_64-unknown-linux-gnu/release
-bins=(mongo-rs-init mongo-rs-probe rc-bootstrap rc-probe)
+bins=(mongo-rs-init mongo-rs-probe rc-bootstrap rc-probe mongo-rs-follow)
 
 work=$(mktemp -d)
 sims=()

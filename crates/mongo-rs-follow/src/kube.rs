@@ -20,7 +20,9 @@ pub struct StatefulSet {
 
 pub struct Api {
     base: String,
-    token: sidecar::Secret,
+    /// Re-read before every request: the kubelet rotates projected service-account tokens
+    /// (the file is replaced well before the old token expires).
+    token_file: std::path::PathBuf,
     agent: ureq::Agent,
 }
 
@@ -35,8 +37,7 @@ impl Api {
                 "--api-server {base:?}: must be an https:// URL (the API server is only spoken to over TLS)"
             )));
         }
-        let token = sidecar::secret::resolve(None, Some(token_file), "--token-file")?
-            .ok_or_else(|| Failure::usage("no service-account token"))?;
+        sidecar::secret::read_file(token_file, "--token-file")?;
         let pem = std::fs::read(ca_file).map_err(|e| {
             Failure::usage(format!(
                 "cannot read the API server's CA {}: {e} (mounted by Kubernetes with the service account; set --ca-file)",
@@ -55,7 +56,7 @@ impl Api {
             .build();
         Ok(Api {
             base: base.trim_end_matches('/').to_string(),
-            token,
+            token_file: token_file.to_path_buf(),
             agent,
         })
     }
@@ -68,11 +69,12 @@ impl Api {
     ) -> Result<StatefulSet, Failure> {
         let path = format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}");
         let what = format!("statefulset {namespace}/{name}");
+        let token = sidecar::secret::read_file(&self.token_file, "--token-file")?;
         let resp = self
             .agent
             .get(&format!("{}{path}", self.base))
             .timeout(deadline.timeout(Duration::from_secs(10)))
-            .set("Authorization", &format!("Bearer {}", self.token.expose()))
+            .set("Authorization", &format!("Bearer {}", token.expose()))
             .set("Accept", "application/json")
             .call();
         let (code, body) = match resp {

@@ -188,13 +188,15 @@ impl Cluster {
             &format!("https://127.0.0.1:{}", self.api_port),
         ])
         .args(["--namespace", "chat", "--replica-set", "rs0"])
-        .args(["--token-file", self.path("token").to_str().unwrap()])
         .args(["--ca-file", self.path("ca.crt").to_str().unwrap()])
         .args([
             "--member-host",
             &format!("127.0.1.{{ordinal}}:{}", self.pod_port),
         ])
         .args(extra);
+        if !extra.contains(&"--token-file") {
+            cmd.args(["--token-file", self.path("token").to_str().unwrap()]);
+        }
         cmd
     }
 
@@ -418,6 +420,27 @@ fn api_refusals_are_final_and_say_what_to_fix() {
     assert_eq!(r.code(), 3, "{r:?}");
     assert!(r.stderr.contains("401 Unauthorized"), "{r:?}");
     assert!(!r.stderr.contains("not-the-token") && !r.stdout.contains("not-the-token"));
+
+    // The token file is re-read at every pass (the kubelet rotates projected tokens): a loop
+    // started with a good token notices the file changing under it.
+    let rotating = c.path("rotating-token");
+    std::fs::copy(c.path("token"), &rotating).unwrap();
+    let rot = rotating.to_str().unwrap();
+    let mut looping = Proc::spawn(c.follower_cmd(&[
+        "--json",
+        "--interval",
+        "100ms",
+        "--timeout",
+        "10s",
+        "--token-file",
+        rot,
+    ]));
+    looping.wait_for_line("has the 1 members", Duration::from_secs(10));
+    std::fs::write(&rotating, "rotated-away").unwrap();
+    looping.wait_for_line("401 Unauthorized", Duration::from_secs(10));
+    std::fs::copy(c.path("token"), &rotating).unwrap();
+    looping.wait_for_line("has the 1 members", Duration::from_secs(10));
+    drop(looping);
 
     // Another StatefulSet than the Role allows: 403 with the RBAC hint.
     let r = once(&c, &["--statefulset", "other"]);
