@@ -24,7 +24,8 @@ that one StatefulSet), say hello to mongo-0..mongo-(N-1), and then:
   * a member at or above N (the StatefulSet shrank): remove it, one member per reconfig, so a
     scale from 5 to 1 goes 5, 4, 3, 2, 1; if it is the PRIMARY, replSetStepDown first;
   * a member below N that does not answer (rolling restart, reschedule, drain) stays: members
-    are removed only because the StatefulSet shrank, never because a pod is missing.
+    are removed only because the StatefulSet shrank, never because a pod is missing; while it
+    is away nothing changes, and following resumes once it answers.
 The reconfiguration itself is mongo-rs-init --reconcile's (the same code). A pass that changes
 nothing prints nothing; each change is one line.
 

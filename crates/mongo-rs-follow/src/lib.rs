@@ -217,6 +217,13 @@ pub fn decide(desired: &[String], views: &[(String, View)], set_name: &str) -> D
     if unchanged {
         return Decision::Nothing { members: wanted };
     }
+    // Membership changes only while every member we keep answers: a reconfig while a voter is
+    // away leaves less margin, and mongo-rs-init's reconcile waits for every listed member.
+    if let Some(away) = wanted.iter().find(|h| !answering(h)) {
+        return Decision::Wait(format!(
+            "{away} is a member that does not answer (restarting or rescheduled?): it stays, and the set's members change once it is back"
+        ));
+    }
     let primary = ours
         .iter()
         .find(|(_, v)| v.writable_primary)

@@ -55,23 +55,38 @@ fn adds_answering_pods_and_keeps_missing_members() {
     let p = v(Some("rs0"), &cfg, Some("m0:27017"), true);
     let s = v(Some("rs0"), &cfg, Some("m0:27017"), false);
     let fresh = v(None, &[], None, false);
-    // m1 is down (rolling restart), m3 answers, m4 not created yet: m1 stays, m3 joins.
+    // m3 answers, m4 not created yet: m3 joins.
     let views = [
+        ("m0:27017".to_string(), p.clone()),
+        ("m1:27017".to_string(), s.clone()),
+        ("m2:27017".to_string(), s.clone()),
+        ("m3:27017".to_string(), fresh.clone()),
+    ];
+    let want: Vec<String> = hosts(4);
+    assert_eq!(
+        decide(&d, &views, "rs0"),
+        Decision::Reconcile {
+            wanted: want,
+            step_down: None
+        }
+    );
+    // m1 is down (rolling restart) meanwhile: it stays a member, and nothing changes until it
+    // is back (never removed for being away, no reconfig with a member missing).
+    let away = [
         ("m0:27017".to_string(), p.clone()),
         ("m2:27017".to_string(), s.clone()),
         ("m3:27017".to_string(), fresh),
     ];
-    assert_eq!(
-        decide(&d, &views, "rs0"),
-        Decision::Reconcile {
-            wanted: vec![
-                "m0:27017".into(),
-                "m1:27017".into(),
-                "m2:27017".into(),
-                "m3:27017".into()
-            ],
-            step_down: None
-        }
+    let w = decide(&d, &away, "rs0");
+    assert!(
+        matches!(&w, Decision::Wait(w) if w.contains("m1:27017") && w.contains("stays")),
+        "{w:?}"
+    );
+    // The StatefulSet shrank to 2 while m1 is away: m2 is not removed before m1 is back.
+    let w = decide(&hosts(2), &away, "rs0");
+    assert!(
+        matches!(&w, Decision::Wait(w) if w.contains("m1:27017")),
+        "{w:?}"
     );
     // Same StatefulSet size, one member missing: nothing to do (never removed for being away).
     let d3 = hosts(3);

@@ -307,8 +307,19 @@ fn three_to_five_to_three_and_a_restarting_pod_removes_nothing() {
     assert_eq!(c.sim.count(RECONFIG_RECEIVED), before);
     c.wait_members(&c.hosts(0..5), Duration::from_secs(1));
 
-    // Scale down: mongo-4 and mongo-3 go (the StatefulSet deletes them); exactly they leave.
+    // Scale down while mongo-1 is away: no member leaves before mongo-1 is back (membership
+    // changes only while every member kept answers).
+    c.pods[1].stop();
     c.scale(3);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        c.sim.count(RECONFIG_RECEIVED),
+        before,
+        "no reconfig while a kept member is away"
+    );
+    c.pods[1].start();
+
+    // Scale down: mongo-4 and mongo-3 go (the StatefulSet deletes them); exactly they leave.
     let start = Instant::now();
     c.pods[4].stop();
     c.pods[3].stop();
