@@ -114,6 +114,10 @@ fn pod_port(n: usize) -> u16 {
 impl Cluster {
     /// `n` possible pods (mongo-sim members), none started, the StatefulSet at `replicas`.
     fn new(name: &str, n: usize, replicas: u32) -> Cluster {
+        Self::with_sim_args(name, n, replicas, &[])
+    }
+
+    fn with_sim_args(name: &str, n: usize, replicas: u32, sim_args: &[&str]) -> Cluster {
         let dir = std::env::temp_dir().join(format!("e2e-k8s-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -121,7 +125,7 @@ impl Cluster {
         let targets: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let adv: Vec<String> = (0..n).map(|i| format!("127.0.1.{i}:{pod_port}")).collect();
         let mut cmd = Command::new(bin("mongo-sim"));
-        cmd.args(["--repl-set", "rs0"]);
+        cmd.args(["--repl-set", "rs0"]).args(sim_args);
         for (a, t) in adv.iter().zip(&targets) {
             cmd.args(["--member", &format!("{a}=127.0.0.1:{t}")]);
         }
@@ -564,4 +568,65 @@ fn a_leaving_primary_is_stepped_down_first_never_removed_as_primary() {
     );
     let (hosts, _) = c.sim.config_now();
     assert!(hosts.contains(&c.pods[3].addr), "{hosts:?}");
+}
+
+#[test]
+fn with_authentication_the_follower_logs_in_and_never_shows_the_password() {
+    // As in k8s/: mongod requires authentication (keyFile), the follower logs in as root with
+    // the password from a file (MONGO_PASSWORD_FILE).
+    let dir = std::env::temp_dir().join(format!("e2e-k8s-{}-auth-users", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let users = dir.join("users");
+    std::fs::write(&users, "root:S3cret-root-pw:root\n").unwrap();
+    let mut c = Cluster::with_sim_args(
+        "auth",
+        2,
+        1,
+        &["--auth", "--users-file", users.to_str().unwrap()],
+    );
+    c.pods[0].start();
+    c.pods[1].start();
+    let pw = c.path("mongo-root-password");
+    std::fs::write(&pw, "S3cret-root-pw\n").unwrap();
+    let mut follower = Proc::spawn(c.follower_cmd(&[
+        "--interval",
+        "200ms",
+        "--timeout",
+        "20s",
+        "--json",
+        "--username",
+        "root",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]));
+    c.wait_members(&c.hosts(0..1), Duration::from_secs(20));
+    c.scale(2);
+    c.wait_members(&c.hosts(0..2), Duration::from_secs(20));
+    let lines = follower.drain().to_vec();
+    assert!(lines.iter().any(|l| l.contains("\"added\"")), "{lines:?}");
+    assert!(lines.iter().all(|l| !l.contains("S3cret")), "{lines:?}");
+
+    // Without credentials the same pass is refused for good (exit 3), with the reason.
+    let r = run(
+        c.follower_cmd(&["--once", "--timeout", "10s"]),
+        Duration::from_secs(30),
+    );
+    c.scale(1);
+    let r2 = run(
+        c.follower_cmd(&["--once", "--timeout", "10s", "--json"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        r.code(),
+        0,
+        "no change needed: no command that needs a login: {r:?}"
+    );
+    assert_eq!(r2.code(), 3, "{r2:?}");
+    assert!(
+        r2.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("authentication"),
+        "{r2:?}"
+    );
 }
