@@ -30,10 +30,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 cargo dist --locked -q
-cargo build --locked -q -p mongo-sim -p rc-sim
+cargo build --locked -q -p mongo-sim -p rc-sim -p k8s-sim
 target=${CARGO_TARGET_DIR:-target}
 dist=$target/x86_64-unknown-linux-gnu/release
-bins=(mongo-rs-init mongo-rs-probe rc-bootstrap rc-probe)
+bins=(mongo-rs-init mongo-rs-probe rc-bootstrap rc-probe mongo-rs-follow)
 
 work=$(mktemp -d)
 sims=()
@@ -46,7 +46,7 @@ trap cleanup EXIT
 root=$work/root
 mkdir -p "$root/etc" "$root/dev" "$root/tmp" "$root/out"
 chmod 1777 "$root/tmp"
-printf '127.0.0.1 localhost\n127.0.0.1 mongo.test rc.test\n' >"$root/etc/hosts"
+printf '127.0.0.1 localhost\n127.0.0.1 mongo.test rc.test mongo-0.test\n' >"$root/etc/hosts"
 printf 'nameserver 127.0.0.1\n' >"$root/etc/resolv.conf"
 mknod -m 666 "$root/dev/null" c 1 3
 mknod -m 444 "$root/dev/urandom" c 1 9
@@ -94,6 +94,24 @@ check "rc-probe: bot can post" 0 chroot "$root" /rc-probe --url "http://rc.test:
 # port must fail as a clear "unavailable" (exit 1), not a panic or "no root certificates".
 check "rc-probe over https without a system CA bundle fails cleanly" 1 chroot "$root" /rc-probe \
   --url "https://rc.test:$rport" --user hubot --password-file /tmp/bot-pass --room ops --timeout 2s
+
+# Kubernetes: mongo-rs-follow reads the StatefulSet over TLS trusting only the CA it is given
+# (the root has no CA bundle), then initiates the one-member set the StatefulSet names.
+fport=$(port)
+"$target"/debug/mongo-sim --repl-set rs0 --member "mongo-0.test:$fport=127.0.0.1:$fport" >"$work/mongo-follow.log" &
+sims+=($!)
+wait_line "$work/mongo-follow.log" "Waiting for connections"
+printf 'scratch-token\n' >"$root/tmp/k8s-token"
+printf '1' >"$work/replicas"
+"$target"/debug/k8s-sim --ca-out "$root/tmp/k8s-ca.crt" --token-file "$root/tmp/k8s-token" \
+  --replicas-file "$work/replicas" --namespace chat >"$work/k8s.log" &
+sims+=($!)
+wait_line "$work/k8s.log" '"listening"'
+kport=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$work/k8s.log" | head -1)
+check "mongo-rs-follow: Kubernetes API over TLS with the cluster CA, initiates the set" 0 chroot "$root" \
+  /mongo-rs-follow --once --timeout 30s --api-server "https://127.0.0.1:$kport" --namespace chat \
+  --token-file /tmp/k8s-token --ca-file /tmp/k8s-ca.crt --replica-set rs0 --member-host "{pod}.test:$fport"
+check "mongo-rs-probe: the followed set has a writable PRIMARY" 0 chroot "$root" /mongo-rs-probe --uri "mongodb://mongo-0.test:$fport"
 
 echo "scratch: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -38,7 +38,8 @@ Exit codes:
   3  misconfigured for good: standalone mongod, wrong set name, arbiter, bad credentials
 
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD,
-MONGO_PASSWORD_FILE, MONGO_RS_PROBE_TIMEOUT, MONGO_RS_PROBE_ALLOW_SECONDARY, MONGO_RS_PROBE_JSON.
+MONGO_PASSWORD_FILE, MONGO_RS_PROBE_TIMEOUT, MONGO_RS_PROBE_ALLOW_SECONDARY, MONGO_RS_PROBE_JSON,
+MONGO_RS_PROBE_ALIVE (--alive: liveness, any member state that answers hello is healthy).
 Prefer MONGO_PASSWORD_FILE (a Docker/Kubernetes secret file) to MONGO_PASSWORD; passwords are
 never printed, and user:password in the URI is shown as user:***.";
 
@@ -61,6 +62,11 @@ pub struct Args {
     /// Also report healthy when the member is a SECONDARY.
     #[arg(long, env = "MONGO_RS_PROBE_ALLOW_SECONDARY", value_parser = BoolishValueParser::new())]
     pub allow_secondary: bool,
+
+    /// Liveness: healthy whenever mongod answers hello, in ANY member state (not initiated,
+    /// STARTUP2, RECOVERING, SECONDARY, ...): detects a wedged mongod, never restarts a busy one.
+    #[arg(long, env = "MONGO_RS_PROBE_ALIVE", value_parser = BoolishValueParser::new())]
+    pub alive: bool,
 
     /// Expected replica-set name (default: the URI's replicaSet option); a mismatch fails (exit 3).
     #[arg(long, env = "MONGO_REPLICA_SET")]
@@ -147,6 +153,15 @@ pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
             return Report::from(f).with("state", state).with("host", name);
         }
     };
+    if args.alive {
+        // A full command round trip answered: the process is alive, whatever its state.
+        return Report::ok(format!(
+            "{name} answers hello ({}): alive",
+            hello.state.name()
+        ))
+        .with("state", hello.state.name())
+        .with("host", name);
+    }
     let mut hello = hello;
     if state::is_ambiguous(&hello.state) {
         // Best effort, same connection: STARTUP2 vs RECOVERING, never-initiated vs REMOVED.

@@ -1,0 +1,426 @@
+//! mongo-rs-follow: the replica set follows the StatefulSet. Each pass reads spec.replicas
+//! ([`kube`]), says hello to the pods 0..N-1, [`decide`]s, and hands any change to
+//! mongo-rs-init's own initiate/reconcile (`mongo_rs_init::run`): one replSetReconfig per
+//! member, each committed before the next. This crate adds only what Kubernetes needs: which
+//! members are wanted, and stepping down a PRIMARY that must leave.
+
+pub mod cli;
+pub mod kube;
+mod watch;
+
+use cli::{Args, PROG, SERVICE_ACCOUNT_DIR};
+use mongo_rs::reconfig::norm;
+use mongo_rs::{client, Context};
+use mongo_wire::{Connection, Credential, Doc, HostPort, Value};
+use sidecar::report::{Report, Reporter};
+use sidecar::{duration, watchdog, Deadline, Failure};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a pass needs, validated before any network access.
+pub struct Follower {
+    pub statefulset: String,
+    pub namespace: String,
+    pub set_name: String,
+    pub pattern: String,
+    pub api: kube::Api,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub env_password: Option<String>,
+    pub cred: Option<Credential>,
+}
+
+pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Follower, Failure> {
+    let sa = PathBuf::from(SERVICE_ACCOUNT_DIR);
+    let namespace = match &args.namespace {
+        Some(n) => n.clone(),
+        None => {
+            let file = sa.join("namespace");
+            std::fs::read_to_string(&file)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    Failure::usage(format!(
+                        "no --namespace and cannot read {}: {e} (set MONGO_RS_FOLLOW_NAMESPACE)",
+                        file.display()
+                    ))
+                })?
+        }
+    };
+    if !is_dns_label(&namespace) || !is_dns_label(&args.statefulset) {
+        return Err(Failure::usage(format!(
+            "namespace {namespace:?} / statefulset {:?}: not a Kubernetes name (lower-case letters, digits, '-')",
+            args.statefulset
+        )));
+    }
+    // Usage errors in the pattern show up now, not at the first scale-up.
+    let sample = member_host(&args.member_host, &args.statefulset, 0, "svc", &namespace);
+    if !args.member_host.contains("{ordinal}") && !args.member_host.contains("{pod}") {
+        return Err(Failure::usage(
+            "--member-host must contain {pod} or {ordinal}: every member needs its own host",
+        ));
+    }
+    HostPort::parse(&sample)
+        .map_err(|e| Failure::usage(format!("--member-host gives {sample:?}: {e}")))?;
+    let api_server = match &args.api_server {
+        Some(s) => s.clone(),
+        None => match (env("KUBERNETES_SERVICE_HOST"), env("KUBERNETES_SERVICE_PORT")) {
+            (Some(h), p) => {
+                let host = if h.contains(':') { format!("[{h}]") } else { h };
+                format!("https://{host}:{}", p.unwrap_or_else(|| "443".into()))
+            }
+            (None, _) => {
+                return Err(Failure::usage(
+                    "no --api-server and KUBERNETES_SERVICE_HOST is unset (not in a pod?): set MONGO_RS_FOLLOW_API_SERVER",
+                ))
+            }
+        },
+    };
+    let token_file = args.token_file.clone().unwrap_or_else(|| sa.join("token"));
+    let ca_file = args.ca_file.clone().unwrap_or_else(|| sa.join("ca.crt"));
+    let api = kube::Api::new(&api_server, &token_file, &ca_file)?;
+    let admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
+    let env_password = env("MONGO_PASSWORD");
+    let cred = client::credentials_from_flags(
+        &admin,
+        args.username.clone(),
+        args.password_file.as_deref(),
+        env_password.clone(),
+    )?;
+    Ok(Follower {
+        statefulset: args.statefulset.clone(),
+        namespace,
+        set_name: args.replica_set.clone(),
+        pattern: args.member_host.clone(),
+        api,
+        username: args.username.clone(),
+        password_file: args.password_file.clone(),
+        env_password,
+        cred,
+    })
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// The host of member `ordinal`, as the pod is reached and as the config names it.
+pub fn member_host(pattern: &str, sts: &str, ordinal: u32, service: &str, ns: &str) -> String {
+    pattern
+        .replace("{pod}", &format!("{sts}-{ordinal}"))
+        .replace("{ordinal}", &ordinal.to_string())
+        .replace("{service}", service)
+        .replace("{namespace}", ns)
+}
+
+/// What one member's hello says about the set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct View {
+    pub set_name: Option<String>,
+    /// The config's members as hello lists them: hosts (electable), passives (priority 0,
+    /// e.g. the non-voters beyond the 7th), arbiters.
+    pub members: Vec<String>,
+    pub primary: Option<String>,
+    pub writable_primary: bool,
+}
+
+pub fn view(reply: &Doc) -> View {
+    let list = |k: &str| -> Vec<String> {
+        reply
+            .get_array(k)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut members = list("hosts");
+    members.extend(list("passives"));
+    members.extend(list("arbiters"));
+    View {
+        set_name: reply.get_str("setName").map(str::to_string),
+        members,
+        primary: reply.get_str("primary").map(str::to_string),
+        writable_primary: reply.get_bool("isWritablePrimary").unwrap_or(false),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// The set's members are exactly the wanted ones.
+    Nothing { members: Vec<String> },
+    /// Nothing can be done now (reason).
+    Wait(String),
+    /// No member has a config: initiate with these (answering, ordinal order, pod 0 first).
+    Initiate(Vec<String>),
+    /// Make the members exactly `wanted`; `step_down` is a PRIMARY that is not wanted.
+    Reconcile {
+        wanted: Vec<String>,
+        step_down: Option<String>,
+    },
+}
+
+/// The heart of following, pure: `desired` are the hosts of pods 0..N-1 (ordinal order),
+/// `views` what each host that answered said (plus, possibly, a PRIMARY outside `desired`).
+/// Wanted = desired hosts that are members already (kept even while they do not answer: a
+/// restart or a reschedule is not a scale-down) or that answer now (added). Members outside
+/// `desired` are removed: the StatefulSet no longer has their pod.
+pub fn decide(desired: &[String], views: &[(String, View)], set_name: &str) -> Decision {
+    let same = |a: &str, b: &str| norm(a) == norm(b);
+    let answering = |h: &str| views.iter().any(|(v, _)| same(v, h));
+    let ours: Vec<&(String, View)> = views
+        .iter()
+        .filter(|(_, v)| v.set_name.as_deref() == Some(set_name) && !v.members.is_empty())
+        .collect();
+    // The PRIMARY's view is the current config; otherwise any member's (they converge).
+    let Some((_, config)) = ours
+        .iter()
+        .find(|(_, v)| v.writable_primary)
+        .or_else(|| ours.first())
+    else {
+        return match desired.first() {
+            None => Decision::Wait("the StatefulSet has 0 replicas: nothing to initiate".into()),
+            Some(first) if !answering(first) => Decision::Wait(format!(
+                "waiting for {first} to answer: the set is initiated on the first pod"
+            )),
+            Some(_) => {
+                Decision::Initiate(desired.iter().filter(|h| answering(h)).cloned().collect())
+            }
+        };
+    };
+    if desired.is_empty() {
+        return Decision::Wait(
+            "the StatefulSet has 0 replicas: leaving the set's config alone (scale up to resume)"
+                .into(),
+        );
+    }
+    let is_member = |h: &str| config.members.iter().any(|m| same(m, h));
+    let wanted: Vec<String> = desired
+        .iter()
+        .filter(|h| is_member(h) || answering(h))
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return Decision::Wait(format!(
+            "no pod of the StatefulSet is a member or answers (members: {}): changing nothing",
+            config.members.join(",")
+        ));
+    }
+    let unchanged = wanted.len() == config.members.len() && wanted.iter().all(|h| is_member(h));
+    if unchanged {
+        return Decision::Nothing { members: wanted };
+    }
+    // Membership changes only while every member we keep answers: a reconfig while a voter is
+    // away leaves less margin, and mongo-rs-init's reconcile waits for every listed member.
+    if let Some(away) = wanted.iter().find(|h| !answering(h)) {
+        return Decision::Wait(format!(
+            "{away} is a member that does not answer (restarting or rescheduled?): it stays, and the set's members change once it is back"
+        ));
+    }
+    let primary = ours
+        .iter()
+        .find(|(_, v)| v.writable_primary)
+        .map(|(h, _)| h.clone())
+        .or_else(|| config.primary.clone());
+    let step_down = primary.filter(|p| !wanted.iter().any(|w| same(w, p)));
+    Decision::Reconcile { wanted, step_down }
+}
+
+pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
+    sidecar::cli::main(PROG, false, argv, |args: Args, deadline, reporter| {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let f = match prepare(&args, &env) {
+            Ok(f) => f,
+            Err(e) => return e.into(),
+        };
+        if args.once {
+            watchdog::arm(deadline, reporter, format!("one pass of {PROG}"));
+            return pass(&f, deadline, reporter);
+        }
+        follow(&f, args.timeout, args.interval, reporter)
+    })
+}
+
+/// The loop: a pass every `interval`, each with its own deadline and watchdog. Prints a pass's
+/// result only when it differs from the last one printed (a steady set prints nothing).
+fn follow(f: &Follower, timeout: Duration, interval: Duration, reporter: Reporter) -> Report {
+    reporter.progress(format!(
+        "following statefulset {}/{} for replica set {} (a pass every {}, each within {})",
+        f.namespace,
+        f.statefulset,
+        f.set_name,
+        duration::display(interval),
+        duration::display(timeout)
+    ));
+    let guard = watch::PassWatch::start(reporter);
+    let mut last: Option<String> = None;
+    loop {
+        let deadline = Deadline::after(timeout);
+        guard.begin(deadline);
+        let r = pass(f, deadline, reporter);
+        guard.end();
+        if last.as_deref() != Some(r.reason.as_str()) {
+            let line = reporter.render(&r, deadline.elapsed());
+            if reporter.json || r.exit == sidecar::Exit::Ok {
+                println!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
+            last = Some(r.reason.clone());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+/// One pass: read the StatefulSet, look at the pods, change what must change.
+pub fn pass(f: &Follower, deadline: Deadline, reporter: Reporter) -> Report {
+    let sts = match f.api.statefulset(&f.namespace, &f.statefulset, deadline) {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    let fields = |r: Report| {
+        r.with("statefulset", format!("{}/{}", f.namespace, f.statefulset))
+            .with("replicas", sts.replicas)
+    };
+    if sts.deleting {
+        return fields(Report::ok(format!(
+            "statefulset {}/{} is being deleted: changing nothing",
+            f.namespace, f.statefulset
+        )));
+    }
+    let desired: Vec<String> = (0..sts.replicas)
+        .map(|i| member_host(&f.pattern, &f.statefulset, i, &sts.service, &f.namespace))
+        .collect();
+    let views = look(&desired, deadline);
+    match decide(&desired, &views, &f.set_name) {
+        Decision::Nothing { members } => fields(Report::ok(format!(
+            "replica set {} has the {} members of statefulset {}/{}: {}",
+            f.set_name,
+            members.len(),
+            f.namespace,
+            f.statefulset,
+            members.join(",")
+        )))
+        .with("changed", false)
+        .with("members", members),
+        Decision::Wait(why) => fields(Failure::unavailable(why).into()),
+        Decision::Initiate(members) => fields(apply(f, &members, deadline, reporter)),
+        Decision::Reconcile { wanted, step_down } => {
+            if let Some(p) = step_down {
+                if let Err(e) = step_down_primary(f, &p, deadline, reporter) {
+                    return fields(e.into());
+                }
+            }
+            fields(apply(f, &wanted, deadline, reporter))
+        }
+    }
+}
+
+/// hello to every desired host (bounded each), and to a PRIMARY named outside them.
+fn look(desired: &[String], deadline: Deadline) -> Vec<(String, View)> {
+    let cap = Duration::from_secs(3);
+    let ask = |h: &str| -> Option<View> {
+        let hp = HostPort::parse(h).ok()?;
+        let mut conn = Connection::connect(&hp, deadline, cap).ok()?;
+        client::hello(&mut conn).ok().map(|d| view(&d))
+    };
+    let mut out: Vec<(String, View)> = desired
+        .iter()
+        .filter_map(|h| ask(h).map(|v| (h.clone(), v)))
+        .collect();
+    let outside = out
+        .iter()
+        .filter_map(|(_, v)| v.primary.clone())
+        .find(|p| !desired.iter().any(|d| norm(d) == norm(p)));
+    if let Some(p) = outside {
+        if let Some(v) = ask(&p) {
+            out.push((p, v));
+        }
+    }
+    out
+}
+
+/// Initiate and/or reconcile to exactly `members`: mongo-rs-init's run, the same code and
+/// output as `mongo-rs-init --reconcile --member ...`.
+fn apply(f: &Follower, members: &[String], deadline: Deadline, reporter: Reporter) -> Report {
+    let mut argv: Vec<OsString> = vec![
+        "mongo-rs-init".into(),
+        "--uri".into(),
+        format!("mongodb://{}/?replicaSet={}", members.join(","), f.set_name).into(),
+        "--replica-set".into(),
+        f.set_name.clone().into(),
+        "--reconcile".into(),
+    ];
+    for m in members {
+        argv.push("--member".into());
+        argv.push(m.into());
+    }
+    if let Some(u) = &f.username {
+        argv.push("--username".into());
+        argv.push(u.into());
+    }
+    if let Some(p) = &f.password_file {
+        argv.push("--password-file".into());
+        argv.push(p.into());
+    }
+    let args = match <mongo_rs_init::Args as clap::Parser>::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            return Failure::usage(format!(
+                "internal: mongo-rs-init arguments refused: {}",
+                sidecar::exit::one_line(&e.to_string())
+            ))
+            .into()
+        }
+    };
+    match mongo_rs_init::prepare(&args, f.env_password.clone()) {
+        Ok(p) => mongo_rs_init::run(&p, deadline, reporter).with("changed", true),
+        Err(e) => e.into(),
+    }
+}
+
+/// replSetStepDown on a PRIMARY whose pod the StatefulSet no longer has: 60 s during which it
+/// will not stand for election, up to 10 s for a SECONDARY to catch up. mongod may close the
+/// connection as it steps down (older servers always did): that counts as done; the reconcile
+/// that follows waits for the new PRIMARY and never removes a PRIMARY itself.
+fn step_down_primary(
+    f: &Follower,
+    host: &str,
+    deadline: Deadline,
+    reporter: Reporter,
+) -> Result<(), Failure> {
+    let ctx = Context {
+        host: host.to_string(),
+        set_name: Some(f.set_name.clone()),
+        username: f.cred.as_ref().map(|c| c.username.clone()),
+        ..Context::default()
+    };
+    let fail = |e: mongo_wire::Error| mongo_rs::classify(&e, &ctx);
+    let hp = HostPort::parse(host)
+        .map_err(|e| Failure::refused(format!("PRIMARY {host:?} is not host:port: {e}")))?;
+    reporter.progress(format!(
+        "stepping down PRIMARY {host}: the StatefulSet no longer has its pod"
+    ));
+    let mut conn = Connection::connect(&hp, deadline, Duration::from_secs(10)).map_err(fail)?;
+    if let Some(c) = &f.cred {
+        conn.authenticate(c).map_err(fail)?;
+    }
+    let cmd = Doc::new()
+        .with("replSetStepDown", 60)
+        .with("secondaryCatchUpPeriodSecs", 10);
+    match conn.command("admin", cmd) {
+        Ok(_) => Ok(()),
+        Err(mongo_wire::Error::Io { .. }) => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

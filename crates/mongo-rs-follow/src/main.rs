@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(mongo_rs_follow::main_with(std::env::args_os()));
+}
