@@ -195,6 +195,10 @@ fn steps(
             "{}/hooks/{}/{}",
             cfg.public_url, integration.id, token
         ));
+        if cfg.show_token {
+            // Printed on purpose: take it out of the redaction registry.
+            sidecar::redact::allow(url.expose());
+        }
         if let Some(path) = &cfg.webhook_url_file {
             let current = std::fs::read_to_string(path).ok();
             let wanted = format!("{}\n", url.expose());
