@@ -116,6 +116,12 @@ impl Uri {
 
 /// Parses a connection string. `Err` is a one-line usage message.
 pub fn parse(text: &str) -> Result<Uri, String> {
+    // The URI and option values are echoed in messages: no control characters in them.
+    parse_unescaped(text).map_err(|e| sidecar::text::escape_controls(&e))
+}
+
+fn parse_unescaped(text: &str) -> Result<Uri, String> {
+    // What messages show of the URI: no password.
     let shown = sidecar::secret::redact_userinfo(text);
     if text.starts_with("mongodb+srv://") {
         return Err(format!(

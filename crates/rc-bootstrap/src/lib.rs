@@ -200,7 +200,13 @@ fn steps(
             sidecar::redact::allow(url.expose());
         }
         if let Some(path) = &cfg.webhook_url_file {
-            let current = std::fs::read_to_string(path).ok();
+            let current = sidecar::file::read_capped(
+                path,
+                sidecar::file::SECRET_FILE_MAX,
+                "--webhook-url-file",
+            )
+            .ok()
+            .and_then(|(bytes, _)| String::from_utf8(bytes).ok());
             let wanted = format!("{}\n", url.expose());
             if current.as_deref() == Some(wanted.as_str()) {
                 out.set(reporter, "url_file", "unchanged");

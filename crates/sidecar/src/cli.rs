@@ -70,6 +70,10 @@ pub fn try_parse<A: clap::Parser>(
     argv: impl IntoIterator<Item = OsString>,
 ) -> Result<A, (i32, String)> {
     let argv: Vec<OsString> = argv.into_iter().collect();
+    // A `user:password@` in an argument is masked wherever clap or a parser echoes it.
+    for arg in &argv {
+        crate::redact::register_userinfo(&arg.to_string_lossy());
+    }
     apply_env_rules::<A>(&argv);
     A::try_parse_from(argv).map_err(|e| {
         use clap::error::ErrorKind;
@@ -98,8 +102,10 @@ fn apply_env_rules<A: clap::Parser>(argv: &[OsString]) {
         .map(|e| e.to_string_lossy().into_owned())
         .collect();
     for name in names.iter().flat_map(|n| [n.clone(), sibling(n)]) {
-        if std::env::var_os(&name).is_some_and(|v| v.is_empty()) {
-            std::env::remove_var(&name);
+        match std::env::var(&name) {
+            Ok(v) if v.is_empty() => std::env::remove_var(&name),
+            Ok(v) => crate::redact::register_userinfo(&v),
+            Err(_) => {}
         }
     }
     // clap reads an env value when the Arg is built: build the command again.

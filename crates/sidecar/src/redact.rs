@@ -11,7 +11,8 @@ static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// message and still reveal the value by what vanished. Such a password is refused by any policy.
 pub const MIN_MASKED_LEN: usize = 3;
 
-/// Registers `value` (and the forms it takes when printed: JSON-escaped, percent-encoded).
+/// Registers `value` (and the forms it takes when printed: JSON-escaped, percent-encoded,
+/// whitespace collapsed).
 pub fn register(value: &str) {
     if value.len() < MIN_MASKED_LEN {
         return;
@@ -19,8 +20,10 @@ pub fn register(value: &str) {
     let json = serde_json::to_string(value).unwrap_or_default();
     let json = json.trim_matches('"').to_string();
     let mut list = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    for form in [value.to_string(), json, percent_encode(value)] {
-        if !list.contains(&form) {
+    // Lines are made one line (whitespace runs collapse) before masking.
+    let one_line = crate::exit::one_line(value);
+    for form in [value.to_string(), json, percent_encode(value), one_line] {
+        if form.len() >= MIN_MASKED_LEN && !list.contains(&form) {
             list.push(form);
         }
     }
@@ -36,42 +39,70 @@ pub fn allow(value: &str) {
         .retain(|s| !value.contains(s.as_str()));
 }
 
+/// Empties the registry: for the fuzzer, where each input stands for a fresh process.
+#[doc(hidden)]
+pub fn forget_all() {
+    SECRETS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
+
 /// `text` with every registered secret replaced by `***` and every `user:password@` pattern's
 /// password hidden (see [`userinfo`]).
 pub fn mask(text: &str) -> String {
-    let mut out = userinfo(text);
+    // The registry first: the pattern pass may cut a registered value in two.
+    let mut out = text.to_string();
     for s in SECRETS.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), "***");
         }
     }
-    out
+    userinfo(&out)
 }
 
 /// Hides the password of anything shaped like `[scheme:][//]user:password@host` in free text,
 /// however malformed (`mongodb:/`, `mongodb//`, no scheme, `@` in the user, `/`, `?`, `#` in the
-/// password): within a word (split at whitespace and quotes), everything between the first ':'
-/// after the scheme and the LAST '@' becomes `***`.
+/// password): within a word (split at whitespace; a quoted value, as clap quotes an argument,
+/// is one word even with spaces), everything between the first ':' after the scheme and the
+/// LAST '@' becomes `***`.
 pub fn userinfo(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    for c in text.chars() {
-        if c.is_whitespace() || c == '\'' || c == '"' || c == '`' {
-            out.push_str(&mask_word(&word));
-            word.clear();
-            out.push(c);
-        } else {
-            word.push(c);
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_whitespace() || "'\"`".contains(c)) {
+        let c = rest[start..].chars().next().unwrap_or(' ');
+        out.push_str(&in_url(&rest[..start]));
+        out.push(c);
+        rest = &rest[start + c.len_utf8()..];
+        if !c.is_whitespace() {
+            if let Some(end) = rest.find(c) {
+                out.push_str(&in_url(&rest[..end]));
+                out.push(c);
+                rest = &rest[end + c.len_utf8()..];
+            }
         }
     }
-    out.push_str(&mask_word(&word));
+    out.push_str(&in_url(rest));
     out
 }
 
-fn mask_word(word: &str) -> String {
-    let Some(at) = word.rfind('@') else {
-        return word.to_string();
-    };
+/// [`userinfo`] for a text that is ONE URL (spaces included, however malformed).
+pub fn in_url(word: &str) -> String {
+    match password_span(word) {
+        Some((start, end)) => format!("{}***{}", &word[..start], &word[end..]),
+        None => word.to_string(),
+    }
+}
+
+/// Registers the password of a URL-shaped value (an argument, an environment value) before
+/// anything parses it: whatever later echoes it (clap quoting it, a parser), it is masked.
+pub fn register_userinfo(value: &str) {
+    if let Some((start, end)) = password_span(value) {
+        register(&value[start..end]);
+    }
+}
+
+/// Where the password of `[scheme:][//]user:password@host` is: from the first ':' after the
+/// scheme to the LAST '@'.
+fn password_span(word: &str) -> Option<(usize, usize)> {
+    let at = word.rfind('@')?;
     // Skip a scheme (`http:`, `mongodb:`) and the slashes after it.
     let scheme_end = word
         .find(':')
@@ -86,15 +117,10 @@ fn mask_word(word: &str) -> String {
         .map(|i| i + 1 + word[i + 1..].len() - word[i + 1..].trim_start_matches('/').len())
         .unwrap_or(0);
     if scheme_end > at {
-        return word.to_string();
+        return None;
     }
-    match word[scheme_end..at].find(':') {
-        Some(colon) => {
-            let colon = scheme_end + colon;
-            format!("{}:***{}", &word[..colon], &word[at..])
-        }
-        None => word.to_string(),
-    }
+    let colon = scheme_end + word[scheme_end..at].find(':')?;
+    Some((colon + 1, at))
 }
 
 fn percent_encode(value: &str) -> String {
@@ -141,6 +167,10 @@ mod tests {
             (
                 "argument 'mongodb://u:Zpw@h' found",
                 "argument 'mongodb://u:***@h' found",
+            ),
+            (
+                "argument 'mongodb:/u:Z pw@h' found",
+                "argument 'mongodb:/u:***@h' found",
             ),
         ] {
             assert_eq!(userinfo(text), want, "{text}");

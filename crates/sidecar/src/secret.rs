@@ -70,7 +70,7 @@ pub fn read_file(path: &Path, what: &str) -> Result<Secret, Failure> {
 /// Hides the password of `scheme://user:password@host…` for messages and logs (also when the
 /// URI is malformed: see [`crate::redact::userinfo`]).
 pub fn redact_userinfo(url: &str) -> String {
-    crate::redact::userinfo(url)
+    crate::redact::in_url(url)
 }
 
 #[cfg(test)]
