@@ -44,7 +44,11 @@ const VARS: &[&str] = &[
 ];
 
 fn cmd(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(bin(name));
+    let mut c = if name == "sh" {
+        Command::new("sh")
+    } else {
+        Command::new(bin(name))
+    };
     for v in VARS {
         c.env_remove(v);
     }
@@ -237,6 +241,44 @@ fn a_token_cache_readable_by_others_is_replaced_not_used() {
         None,
     );
     assert_eq!(status, 401, "the token that others could read still works");
+}
+
+/// Item 3: a symlink or a 0644 file planted at the temporary name the cache write used to take
+/// (`.<name>.<pid>.tmp`: the shell plants it for its own pid, then execs the probe, which keeps
+/// that pid) neither receives the token nor makes the cache readable by others.
+#[test]
+fn a_symlink_or_file_planted_at_the_temp_name_gets_no_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_sim, env, cache) = ready("planted");
+    let dir = cache.parent().unwrap().to_path_buf();
+    let stolen = file(&dir, "stolen", "");
+    for plant in [
+        format!("ln -s {} \"$d/.token.$$.tmp\"", s(&stolen)),
+        "umask 022; : > \"$d/.token.$$.tmp\"".to_string(),
+    ] {
+        let _ = std::fs::remove_file(&cache);
+        let mut c = cmd("sh", &[], &[]);
+        c.arg("-c")
+            .arg(format!("d=\"$1\"; {plant}; shift; exec \"$@\""))
+            .arg("sh")
+            .arg(&dir)
+            .arg(bin("rc-probe"))
+            .args(["--token-cache", s(&cache), "--json"]);
+        c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let r = run(c, Duration::from_secs(30));
+        assert_eq!(r.code(), 0, "{plant}: {r:?}");
+        assert_eq!(
+            std::fs::read_to_string(&stolen).unwrap(),
+            "",
+            "{plant}: the token went through the symlink"
+        );
+        let meta = std::fs::symlink_metadata(&cache).unwrap();
+        assert!(
+            meta.file_type().is_file(),
+            "{plant}: the cache is not a regular file"
+        );
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{plant}");
+    }
 }
 
 /// Item 4: no password in any output, for hostile URIs (given with or without --uri), hostile
