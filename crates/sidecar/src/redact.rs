@@ -12,7 +12,7 @@ static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 pub const MIN_MASKED_LEN: usize = 3;
 
 /// Registers `value` (and the forms it takes when printed: JSON-escaped, percent-encoded,
-/// whitespace collapsed).
+/// whitespace collapsed, `{:?}`-quoted, control characters escaped).
 pub fn register(value: &str) {
     if value.len() < MIN_MASKED_LEN {
         return;
@@ -20,9 +20,20 @@ pub fn register(value: &str) {
     let json = serde_json::to_string(value).unwrap_or_default();
     let json = json.trim_matches('"').to_string();
     let mut list = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    // Lines are made one line (whitespace runs collapse) before masking.
+    // Lines are made one line (whitespace runs collapse) before masking; messages quote values
+    // with `{:?}` (Rust escapes) and the reporter escapes control characters.
     let one_line = crate::exit::one_line(value);
-    for form in [value.to_string(), json, percent_encode(value), one_line] {
+    let debug = format!("{value:?}");
+    let debug = debug[1..debug.len() - 1].to_string();
+    let escaped = crate::text::escape_controls(value);
+    for form in [
+        value.to_string(),
+        json,
+        percent_encode(value),
+        one_line,
+        debug,
+        escaped,
+    ] {
         if form.len() >= MIN_MASKED_LEN && !list.contains(&form) {
             list.push(form);
         }
