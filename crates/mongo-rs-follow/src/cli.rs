@@ -119,4 +119,8 @@ impl sidecar::cli::CommonArgs for Args {
     fn json(&self) -> bool {
         self.json
     }
+    /// `--once` is one pass under the frame's watchdog; the loop arms one per pass.
+    fn whole_run_has_deadline(&self) -> bool {
+        self.once
+    }
 }

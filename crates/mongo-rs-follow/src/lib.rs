@@ -236,21 +236,34 @@ pub fn decide(desired: &[String], views: &[(String, View)], set_name: &str) -> D
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
     sidecar::cli::main(PROG, false, argv, |args: Args, deadline, reporter| {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        // The loop's watchdog guards reading the secrets too (a FIFO must not hang it).
+        let guard = (!args.once).then(|| watch::PassWatch::start(reporter));
+        if let Some(g) = &guard {
+            g.begin(deadline);
+        }
         let f = match prepare(&args, &env) {
             Ok(f) => f,
             Err(e) => return e.into(),
         };
-        if args.once {
-            watchdog::arm(deadline, reporter, format!("one pass of {PROG}"));
-            return pass(&f, deadline, reporter);
+        match guard {
+            None => {
+                watchdog::waiting_for(format!("one pass of {PROG}"));
+                pass(&f, deadline, reporter)
+            }
+            Some(g) => follow(&f, &g, args.timeout, args.interval, reporter),
         }
-        follow(&f, args.timeout, args.interval, reporter)
     })
 }
 
 /// The loop: a pass every `interval`, each with its own deadline and watchdog. Prints a pass's
 /// result only when it differs from the last one printed (a steady set prints nothing).
-fn follow(f: &Follower, timeout: Duration, interval: Duration, reporter: Reporter) -> Report {
+fn follow(
+    f: &Follower,
+    guard: &watch::PassWatch,
+    timeout: Duration,
+    interval: Duration,
+    reporter: Reporter,
+) -> Report {
     reporter.progress(format!(
         "following statefulset {}/{} for replica set {} (a pass every {}, each within {})",
         f.namespace,
@@ -259,7 +272,6 @@ fn follow(f: &Follower, timeout: Duration, interval: Duration, reporter: Reporte
         duration::display(interval),
         duration::display(timeout)
     ));
-    let guard = watch::PassWatch::start(reporter);
     let mut last: Option<String> = None;
     loop {
         let deadline = Deadline::after(timeout);

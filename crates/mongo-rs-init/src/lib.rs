@@ -206,11 +206,7 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
         |args: Args, deadline, reporter| match prepare(&args, std::env::var("MONGO_PASSWORD").ok())
         {
             Ok(p) => {
-                watchdog::arm(
-                    deadline,
-                    reporter,
-                    format!("replica set {} to become writable", p.set_name),
-                );
+                watchdog::waiting_for(format!("replica set {} to become writable", p.set_name));
                 run(&p, deadline, reporter)
             }
             Err(f) => f.into(),

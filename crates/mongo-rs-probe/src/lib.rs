@@ -101,7 +101,7 @@ impl sidecar::cli::CommonArgs for Args {
     }
 }
 
-pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
+pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
     let uri = match uri::parse(&args.uri) {
         Ok(u) => u,
         Err(m) => return Failure::usage(m).into(),
@@ -127,7 +127,7 @@ pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
     };
     let host = uri.hosts[0].clone();
     let name = host.to_string();
-    watchdog::arm(deadline, reporter, format!("{name} to answer hello"));
+    watchdog::waiting_for(format!("{name} to answer hello"));
 
     let (mut conn, hello) = match client::connect_hello(&host, deadline, args.timeout) {
         Ok(x) => x,

@@ -54,9 +54,7 @@ impl HostPort {
                 None => (text, None),
             }
         };
-        if host.is_empty() {
-            return Err(bad("empty host name"));
-        }
+        sidecar::host::check_name(host).map_err(|why| bad(&why))?;
         let port = match port {
             None => DEFAULT_PORT,
             Some(p) => match p.parse::<u16>() {
@@ -118,6 +116,12 @@ impl Uri {
 
 /// Parses a connection string. `Err` is a one-line usage message.
 pub fn parse(text: &str) -> Result<Uri, String> {
+    // The URI and option values are echoed in messages: no control characters in them.
+    parse_unescaped(text).map_err(|e| sidecar::text::escape_controls(&e))
+}
+
+fn parse_unescaped(text: &str) -> Result<Uri, String> {
+    // What messages show of the URI: no password.
     let shown = sidecar::secret::redact_userinfo(text);
     if text.starts_with("mongodb+srv://") {
         return Err(format!(
@@ -137,9 +141,10 @@ pub fn parse(text: &str) -> Result<Uri, String> {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
         None => (None, authority),
     };
-    if userinfo.is_none() && tail.contains('@') {
-        // `user:pa/ss@host`: the '/' ended the host list early, so the password would be read
-        // as a host and echoed in later messages. Refuse before anything shows it.
+    if tail.contains('@') {
+        // `user:pa/ss@host` (or `us@r:pa/ss@host`): the '/' ended the host list early, so part
+        // of the password would be read as a host and echoed in later messages. Refuse before
+        // anything shows it.
         return Err(format!(
             "{shown}: '@' after the host list: percent-encode '/' and '?' in the user name or password (%2F, %3F) and '@' in options (%40)"
         ));
@@ -165,6 +170,13 @@ pub fn parse(text: &str) -> Result<Uri, String> {
             Some((u, p)) => (u, Some(p)),
             None => (info, None),
         };
+        // Registered before any message is formatted: from here on no output shows it.
+        if let Some(p) = pass {
+            sidecar::redact::register(p);
+            if let Ok(decoded) = percent_decode(p) {
+                sidecar::redact::register(&decoded);
+            }
+        }
         if pass.is_some_and(|p| p.contains(':')) {
             return Err(format!(
                 "{shown}: ':' in the password must be percent-encoded as %3A"
@@ -341,6 +353,13 @@ mod tests {
             ("mongodb://u:hunt/er2@h", "%2F"),
             ("mongodb://u:hunt?er2@h", "%3F"),
             ("mongodb://u:12/hunter2@h", "%2F"),
+            ("mongodb://us@r:hunt/er2@h", "%2F"),
+            ("mongodb://u?x:hunter2@h", "%3F"),
+            ("mongodb:/u:hunter2@h", "must start with mongodb://"),
+            ("mongodb//u:hunter2@h", "must start with mongodb://"),
+            ("u:hunter2@h", "must start with mongodb://"),
+            ("mongodb://u:hunter2@a b", "host"),
+            ("mongodb://u:hunter2@a%23b", "host"),
         ] {
             let err = parse(uri).unwrap_err();
             assert!(err.contains(want), "{uri}: {err}");

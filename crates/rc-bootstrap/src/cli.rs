@@ -51,10 +51,10 @@ values; they are never printed.";
 )]
 pub struct Args {
     /// Rocket.Chat base URL (as Hubot's ROCKETCHAT_URL).
-    #[arg(long, env = "ROCKETCHAT_URL")]
+    #[arg(long, env = "ROCKETCHAT_URL", hide_env_values = true)]
     pub url: String,
     /// Public base URL for the webhook URL (Rocket.Chat's ROOT_URL); defaults to --url.
-    #[arg(long, env = "ROOT_URL")]
+    #[arg(long, env = "ROOT_URL", hide_env_values = true)]
     pub public_url: Option<String>,
     #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,
@@ -217,7 +217,7 @@ pub fn main() -> i32 {
         false,
         std::env::args_os(),
         |args: Args, deadline, reporter| {
-            rc_client::arm_watchdog(deadline, reporter, &args.url);
+            rc_client::waiting_for(&args.url);
             match config(args) {
                 Ok(cfg) => run(&cfg, deadline, &reporter).unwrap_or_else(Report::from),
                 Err(f) => Report::from(f),

@@ -206,8 +206,18 @@ fn steps(
             "{}/hooks/{}/{}",
             cfg.public_url, integration.id, token
         ));
+        if cfg.show_token {
+            // Printed on purpose: take it out of the redaction registry.
+            sidecar::redact::allow(url.expose());
+        }
         if let Some(path) = &cfg.webhook_url_file {
-            let current = std::fs::read_to_string(path).ok();
+            let current = sidecar::file::read_capped(
+                path,
+                sidecar::file::SECRET_FILE_MAX,
+                "--webhook-url-file",
+            )
+            .ok()
+            .and_then(|(bytes, _)| String::from_utf8(bytes).ok());
             let wanted = format!("{}\n", url.expose());
             if current.as_deref() == Some(wanted.as_str()) {
                 out.set(reporter, "url_file", "unchanged");

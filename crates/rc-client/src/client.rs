@@ -77,20 +77,17 @@ pub fn normalize_base_url(url: &str) -> Result<String, Failure> {
             sidecar::secret::redact_userinfo(url)
         )));
     }
+    sidecar::host::check_authority(host).map_err(|why| Failure::usage(format!("--url: {why}")))?;
     Ok(url.trim_end_matches('/').to_string())
 }
 
-/// Arms the process watchdog for a run against Rocket.Chat at `url`. The URL is not yet checked
-/// for credentials when this runs (it must cover the whole run), so it is shown redacted.
-pub fn arm_watchdog(deadline: Deadline, reporter: sidecar::report::Reporter, url: &str) {
-    sidecar::watchdog::arm(
-        deadline,
-        reporter,
-        format!(
-            "Rocket.Chat at {}",
-            sidecar::secret::redact_userinfo(url.trim())
-        ),
-    );
+/// What the watchdog's timeout line says a run against Rocket.Chat at `url` waits for. The URL
+/// is not yet checked for credentials when this runs, so it is shown redacted.
+pub fn waiting_for(url: &str) {
+    sidecar::watchdog::waiting_for(format!(
+        "Rocket.Chat at {}",
+        sidecar::secret::redact_userinfo(url.trim())
+    ));
 }
 
 /// `sha256-hex(password)`: the `x-2fa-code` for `x-2fa-method: password`

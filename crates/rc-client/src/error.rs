@@ -83,7 +83,7 @@ impl RcError {
             e.message = if text.is_empty() || text.starts_with('<') {
                 reason_phrase(status).to_string()
             } else {
-                text.chars().take(200).collect()
+                sidecar::text::server(&text)
             };
             return e;
         };
@@ -125,6 +125,9 @@ impl RcError {
         if e.message.is_empty() {
             e.message = reason_phrase(status).to_string();
         }
+        // Server text is data: control characters escaped, bounded length.
+        e.message = sidecar::text::server(&e.message);
+        e.error = sidecar::text::server(&e.error);
         e.details = obj.get("details").filter(|d| !d.is_null()).cloned();
         e
     }
@@ -151,7 +154,23 @@ impl RcError {
     }
 
     pub fn is_unavailable(&self) -> bool {
-        self.status == 0 || self.status >= 500 || self.is_rate_limited()
+        (self.status == 0 && self.certificate_problem().is_none())
+            || self.status >= 500
+            || self.is_rate_limited()
+    }
+
+    /// A TLS failure no retry can fix (rustls: `invalid peer certificate: UnknownIssuer`,
+    /// `NotValidForName`, `Expired`, …; or the server's fatal alert about a certificate).
+    pub fn certificate_problem(&self) -> Option<&str> {
+        if self.status != 0 {
+            return None;
+        }
+        let m = self.message.as_str();
+        ["invalid peer certificate: ", "received fatal alert: "]
+            .iter()
+            .find_map(|p| m.find(p).map(|i| &m[i + p.len()..]))
+            .map(|rest| rest.split([':', ' ', ',']).next().unwrap_or(rest))
+            .filter(|why| m.contains("invalid peer certificate") || why.contains("Certificate"))
     }
 
     /// A lookup that found nothing: `users.info` ("User not found."), `channels.info`
@@ -208,6 +227,12 @@ impl RcError {
                 "{what}: the password does not meet Rocket.Chat's password policy ({}); choose a \
                  password that does, or relax Accounts_Password_Policy_* on the server",
                 rules.join("; ")
+            ));
+        }
+        if let Some(why) = self.certificate_problem() {
+            return Failure::refused(format!(
+                "{what}: certificate not trusted ({why}): {self}; give Rocket.Chat a certificate \
+                 from a public CA for this host name, or use http:// on the private network"
             ));
         }
         if self.status == 0 {
@@ -346,6 +371,47 @@ mod tests {
         assert_eq!(post8.error, "unauthorized");
         assert!(post8.is_auth_failure());
         assert!(!post8.is_totp_required());
+    }
+
+    #[test]
+    fn server_text_is_escaped_and_bounded() {
+        let e = RcError::from_body(
+            "POST /api/v1/login",
+            400,
+            &serde_json::json!({"success": false, "error": format!("bad\u{1b}[2J\n{}", "x".repeat(5000))})
+                .to_string(),
+        );
+        assert!(
+            !e.message.contains('\u{1b}') && !e.message.contains('\n'),
+            "{}",
+            e.message
+        );
+        assert!(e.message.len() < 400, "{}", e.message.len());
+        let html = RcError::from_body(
+            "GET /x",
+            404,
+            &format!("Cannot GET /x\u{7}{}", "y".repeat(9000)),
+        );
+        assert!(!html.message.contains('\u{7}') && html.message.len() < 400);
+    }
+
+    #[test]
+    fn untrusted_certificates_are_refused_not_retried() {
+        let e = RcError::transport(
+            "GET /api/info",
+            "Connection Failed: tls connection init failed: invalid peer certificate: UnknownIssuer",
+        );
+        assert_eq!(e.certificate_problem(), Some("UnknownIssuer"));
+        assert!(!e.is_unavailable());
+        let f = e.failure("Rocket.Chat at https://rc");
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message
+                .contains("certificate not trusted (UnknownIssuer)"),
+            "{f}"
+        );
+        let refused = RcError::transport("GET /api/info", "Connection Failed: Connection refused");
+        assert!(refused.certificate_problem().is_none() && refused.is_unavailable());
     }
 
     #[test]

@@ -17,6 +17,6 @@ pub mod client;
 pub mod error;
 pub mod types;
 
-pub use client::{arm_watchdog, mask, normalize_base_url, password_digest, Client, Login, Session};
+pub use client::{mask, normalize_base_url, password_digest, waiting_for, Client, Login, Session};
 pub use error::RcError;
 pub use types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};

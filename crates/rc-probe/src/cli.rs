@@ -45,7 +45,7 @@ printed.";
 )]
 pub struct Args {
     /// Rocket.Chat base URL.
-    #[arg(long, env = "ROCKETCHAT_URL")]
+    #[arg(long, env = "ROCKETCHAT_URL", hide_env_values = true)]
     pub url: String,
     /// The bot's username.
     #[arg(long, env = "ROCKETCHAT_USER")]
@@ -115,6 +115,13 @@ pub fn config(args: Args) -> Result<Config, Failure> {
         args.webhook_url_file.as_deref(),
         "--webhook-url / --webhook-url-file",
     )?;
+    if let Some(url) = &webhook_url {
+        check_webhook_url(url.expose())?;
+    }
+    let token_cache = (!args.no_token_cache).then_some(args.token_cache);
+    if let Some(path) = &token_cache {
+        crate::cache::check(path)?;
+    }
     let rooms: Vec<String> = args
         .room
         .split(',')
@@ -131,10 +138,30 @@ pub fn config(args: Args) -> Result<Config, Failure> {
         user: args.user,
         password,
         rooms,
-        token_cache: (!args.no_token_cache).then_some(args.token_cache),
+        token_cache,
         given,
         webhook_url,
     })
+}
+
+/// A webhook URL that can never be valid is a usage error (exit 2), not a retried exit 1. Its
+/// token is registered for redaction on its own: a server may echo the path without the rest.
+fn check_webhook_url(url: &str) -> Result<(), Failure> {
+    let shape = || {
+        Failure::usage(
+            "--webhook-url (RC_PROBE_WEBHOOK_URL[_FILE]): not of the form <ROOT_URL>/hooks/<id>/<token>: \
+             use the URL rc-bootstrap --webhook-url-file writes",
+        )
+    };
+    let url = url.trim();
+    let pos = url.rfind("/hooks/").ok_or_else(shape)?;
+    if let Some(token) = url[pos..].rsplit('/').next() {
+        sidecar::redact::register(token);
+    }
+    rc_client::client::webhook_info_url(url).ok_or_else(shape)?;
+    normalize_base_url(&url[..pos])
+        .map(|_| ())
+        .map_err(|f| Failure::usage(f.message.replace("--url", "--webhook-url")))
 }
 
 pub fn main() -> i32 {
@@ -142,8 +169,8 @@ pub fn main() -> i32 {
         "rc-probe",
         true,
         std::env::args_os(),
-        |args: Args, deadline, reporter| {
-            rc_client::arm_watchdog(deadline, reporter, &args.url);
+        |args: Args, deadline, _reporter| {
+            rc_client::waiting_for(&args.url);
             match config(args) {
                 Ok(cfg) => run(&cfg, deadline).unwrap_or_else(Report::from),
                 Err(f) => Report::from(f),

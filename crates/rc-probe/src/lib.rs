@@ -8,12 +8,13 @@
 //! (0600, written atomically), validated with `GET /api/v1/me`, and a password login happens only
 //! when it is no longer valid.
 
+pub mod cache;
 pub mod cli;
 pub mod refusal;
 
+pub use cache::{load_cache, save_cache, Cached};
 use rc_client::{Client, RcError, Room, Session};
 use serde_json::{json, Value};
-use sidecar::file::write_private_atomic;
 use sidecar::report::Report;
 use sidecar::{Deadline, Failure, Secret};
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ pub fn run(cfg: &Config, deadline: Deadline) -> Result<Report, Failure> {
         .info()
         .map_err(|e| e.failure(&format!("Rocket.Chat at {}", cfg.url)))?;
 
-    let auth = authenticate(&mut client, cfg)?;
+    let auth = authenticate(&mut client, cfg, deadline)?;
     let result = check_rooms_and_hook(&client, cfg, &auth);
     if auth.logout_after {
         // The token could not be cached: drop it so that runs do not pile tokens up.
@@ -76,7 +77,7 @@ struct Auth {
     note: Option<String>,
 }
 
-fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
+fn authenticate(client: &mut Client, cfg: &Config, deadline: Deadline) -> Result<Auth, Failure> {
     if let Some(session) = &cfg.given {
         client.set_session(Some(session.clone()));
         let me = client.me().map_err(|e| {
@@ -103,24 +104,24 @@ fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
              or --user-id with --auth-token[-file]",
         ));
     };
+    // Held until the new token is cached: concurrent runs wait, then reuse it.
+    let mut _lock = None;
+    let mut lock_busy = false;
     if let Some(path) = &cfg.token_cache {
-        if let Some(session) = load_cache(path, &cfg.url, user) {
-            client.set_session(Some(session));
-            match client.me() {
-                Ok(me) if same_user(&me.username, user) => {
-                    return Ok(Auth {
-                        username: me.username.clone().unwrap_or_default(),
-                        is_admin: me.has_role("admin"),
-                        source: "cached",
-                        logout_after: false,
-                        note: None,
-                    })
+        if let Some(auth) = cached_auth(client, path, cfg, user)? {
+            return Ok(auth);
+        }
+        match cache::login_lock(path, deadline) {
+            Ok(Some(lock)) => {
+                _lock = Some(lock);
+                if let Some(auth) = cached_auth(client, path, cfg, user)? {
+                    return Ok(auth);
                 }
-                Ok(_) => {}
-                Err(e) if e.is_auth_failure() => {}
-                Err(e) => return Err(e.failure("checking the cached token with /api/v1/me")),
             }
-            client.set_session(None);
+            // Still held near the deadline: log in, but do not cache; log out after the run.
+            Ok(None) => lock_busy = true,
+            // No lock file (read-only directory): the cache write below says so.
+            Err(_) => {}
         }
     }
     let login = login_once(client, cfg, user, password)?;
@@ -131,7 +132,7 @@ fn authenticate(client: &mut Client, cfg: &Config) -> Result<Auth, Failure> {
         logout_after: true,
         note: None,
     };
-    if let Some(path) = &cfg.token_cache {
+    if let (Some(path), false) = (&cfg.token_cache, lock_busy) {
         match save_cache(path, &cfg.url, user, &login.session) {
             Ok(()) => auth.logout_after = false,
             Err(e) => {
@@ -180,6 +181,42 @@ fn login_once(
             Err(login_failure(user, &e))
         }
     }
+}
+
+/// The session in the token cache, if it is still valid for `user`. An exposed cache (readable
+/// by others) has its token logged out and is replaced after the login.
+fn cached_auth(
+    client: &mut Client,
+    path: &Path,
+    cfg: &Config,
+    user: &str,
+) -> Result<Option<Auth>, Failure> {
+    let session = match load_cache(path, &cfg.url, user)? {
+        Cached::Missing => return Ok(None),
+        Cached::Exposed(session) => {
+            client.set_session(Some(session));
+            let _ = client.logout();
+            return Ok(None);
+        }
+        Cached::Private(session) => session,
+    };
+    client.set_session(Some(session));
+    match client.me() {
+        Ok(me) if same_user(&me.username, user) => {
+            return Ok(Some(Auth {
+                username: me.username.clone().unwrap_or_default(),
+                is_admin: me.has_role("admin"),
+                source: "cached",
+                logout_after: false,
+                note: None,
+            }))
+        }
+        Ok(_) => {}
+        Err(e) if e.is_auth_failure() => {}
+        Err(e) => return Err(e.failure("checking the cached token with /api/v1/me")),
+    }
+    client.set_session(None);
+    Ok(None)
 }
 
 fn same_user(actual: &Option<String>, wanted: &str) -> bool {
@@ -313,31 +350,6 @@ fn check_webhook(client: &Client, url: &Secret) -> Result<String, Failure> {
     }
 }
 
-/// The token cache: `{"url","user","userId","authToken"}`, only used for the same url and user.
-pub fn load_cache(path: &Path, url: &str, user: &str) -> Option<Session> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    let field = |k: &str| v.get(k).and_then(Value::as_str);
-    if field("url")? != url || !field("user")?.eq_ignore_ascii_case(user) {
-        return None;
-    }
-    Some(Session {
-        user_id: field("userId")?.to_string(),
-        token: Secret::new(field("authToken")?),
-    })
-}
-
-/// Writes the cache atomically (temp file in the same directory, mode 0600, then rename).
-pub fn save_cache(path: &Path, url: &str, user: &str, session: &Session) -> std::io::Result<()> {
-    let body = json!({
-        "url": url,
-        "user": user,
-        "userId": session.user_id,
-        "authToken": session.token.expose(),
-    });
-    write_private_atomic(path, body.to_string().as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,11 +388,32 @@ mod tests {
         save_cache(&path, "http://rc", "bot", &s).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(load_cache(&path, "http://rc", "BOT"), Some(s));
-        assert_eq!(load_cache(&path, "http://other", "bot"), None);
-        assert_eq!(load_cache(&path, "http://rc", "someone"), None);
+        assert_eq!(
+            load_cache(&path, "http://rc", "BOT"),
+            Ok(Cached::Private(s.clone()))
+        );
+        assert_eq!(
+            load_cache(&path, "http://other", "bot"),
+            Ok(Cached::Missing)
+        );
+        assert_eq!(
+            load_cache(&path, "http://rc", "someone"),
+            Ok(Cached::Missing)
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            load_cache(&path, "http://rc", "bot"),
+            Ok(Cached::Exposed(s))
+        );
         std::fs::write(&path, "garbage").unwrap();
-        assert_eq!(load_cache(&path, "http://rc", "bot"), None);
+        assert_eq!(load_cache(&path, "http://rc", "bot"), Ok(Cached::Missing));
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(50 << 20)
+            .unwrap();
+        let big = load_cache(&path, "http://rc", "bot").unwrap_err();
+        assert_eq!(big.exit, Exit::Usage);
+        assert!(big.message.contains("token"), "{big}");
         assert!(save_cache(
             &dir.join("missing/dir/token"),
             "u",

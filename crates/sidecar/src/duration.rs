@@ -12,6 +12,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(bad());
     }
+    let too_long = || format!("invalid duration {text:?}: more than ten years (87600h)");
     if let Ok(secs) = text.parse::<f64>() {
         return seconds(secs).ok_or_else(bad);
     }
@@ -38,6 +39,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         total += seconds(number * scale).ok_or_else(bad)?;
+        // Each part is capped; their sum must be too (`87600h87600h87600h`).
+        if total > Duration::from_secs(MAX_SECS as u64) {
+            return Err(too_long());
+        }
         rest = tail;
     }
     Ok(total)
@@ -53,10 +58,12 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Ten years is far past any sensible wait; it keeps from_secs_f64 and `Instant + d` away from
+/// overflow.
+const MAX_SECS: f64 = 315_360_000.0;
+
 fn seconds(secs: f64) -> Option<Duration> {
-    // Ten years is far past any sensible wait; it keeps from_secs_f64 away from overflow.
-    (secs.is_finite() && (0.0..=315_360_000.0).contains(&secs))
-        .then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..=MAX_SECS).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
 /// Formats a duration the way [`parse`] reads it back, for messages (`1.25s`, `300ms`).
@@ -92,6 +99,14 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("e.g. 500ms"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn parts_that_overflow_the_cap_together_are_refused() {
+        assert_eq!(parse("87600h").unwrap(), Duration::from_secs(315_360_000));
+        let err = parse("87600h87600h87600h").unwrap_err();
+        assert!(err.contains("ten years"), "{err}");
+        assert!(parse_timeout("87600h1s").is_err());
     }
 
     #[test]

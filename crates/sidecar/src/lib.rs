@@ -7,7 +7,10 @@
 //! * [`exit`] — the documented exit codes and the one-line failure they carry;
 //! * [`secret`] — passwords and tokens from a value or a `*_FILE`, never printed;
 //! * [`report`] — the final line (or `--json` object) and progress lines;
+//! * [`host`] — host names no resolver can find are usage errors;
 //! * [`file`] — secret-holding files written atomically, mode 0600;
+//! * [`redact`] — every secret the process holds is masked in every line it prints;
+//! * [`text`] — server-provided text escaped and bounded;
 //! * [`watchdog`] — a last-resort timer that ends the process at its deadline, whatever blocks.
 
 pub mod cli;
@@ -15,9 +18,12 @@ pub mod deadline;
 pub mod duration;
 pub mod exit;
 pub mod file;
+pub mod host;
+pub mod redact;
 pub mod report;
 pub mod retry;
 pub mod secret;
+pub mod text;
 pub mod watchdog;
 
 pub use deadline::Deadline;

@@ -60,7 +60,7 @@ impl Reporter {
                 std::io::stderr(),
                 "{}: {}",
                 self.prog,
-                one_line(message.as_ref())
+                printable(message.as_ref())
             );
         }
     }
@@ -81,7 +81,7 @@ impl Reporter {
 
     pub fn render(&self, report: &Report, elapsed: Duration) -> String {
         if !self.json {
-            return format!("{}: {}", self.prog, report.reason);
+            return format!("{}: {}", self.prog, printable(&report.reason));
         }
         let mut object = Map::new();
         object.insert("ok".into(), (report.exit == Exit::Ok).into());
@@ -93,7 +93,37 @@ impl Reporter {
         for (key, value) in &report.fields {
             object.insert(key.clone(), value.clone());
         }
+        for (key, value) in object.iter_mut() {
+            let max = if key == "reason" {
+                crate::text::LINE_MAX
+            } else {
+                crate::text::SERVER_TEXT_MAX
+            };
+            mask_strings(value, max);
+        }
         Value::Object(object).to_string()
+    }
+}
+
+/// What every printed text goes through: one line, no registered secret nor `user:pw@`
+/// password ([`crate::redact`]), control characters escaped, bounded length ([`crate::text`]).
+pub fn printable(text: &str) -> String {
+    crate::text::cut(
+        &crate::text::escape_controls(&crate::redact::mask(&one_line(text))),
+        crate::text::LINE_MAX,
+    )
+}
+
+fn mask_strings(value: &mut Value, max: usize) {
+    match value {
+        Value::String(s) => {
+            let masked =
+                crate::text::cut(&crate::text::escape_controls(&crate::redact::mask(s)), max);
+            *s = masked;
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, max)),
+        Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, max)),
+        _ => {}
     }
 }
 
@@ -113,6 +143,30 @@ mod tests {
             Duration::from_millis(5),
         );
         assert_eq!(line, "probe: no answer");
+    }
+
+    #[test]
+    fn registered_secrets_and_control_chars_never_reach_the_output() {
+        crate::redact::register("Zq-report-secret");
+        for json in [false, true] {
+            let r = Reporter {
+                prog: "probe",
+                json,
+                quiet: true,
+            };
+            let report = Report::from(Failure::refused(format!(
+                "server says: \u{1b}[2J 404 /hooks/x/Zq-report-secret {}",
+                "A".repeat(10_000)
+            )))
+            .with("setName", "Zq-report-secret\u{7}");
+            let line = r.render(&report, Duration::ZERO);
+            assert!(!line.contains("Zq-report-secret"), "{line}");
+            assert!(
+                !line.contains('\u{1b}') && !line.contains('\u{7}'),
+                "{line}"
+            );
+            assert!(line.len() < 2 * crate::text::LINE_MAX, "{}", line.len());
+        }
     }
 
     #[test]

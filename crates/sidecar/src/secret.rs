@@ -9,8 +9,12 @@ use std::path::Path;
 pub struct Secret(String);
 
 impl Secret {
+    /// Registers the value for redaction ([`crate::redact`]): from now on no line the process
+    /// prints shows it.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
     }
     /// The only way to the value: greppable, so every use can be reviewed.
     pub fn expose(&self) -> &str {
@@ -38,20 +42,18 @@ pub fn resolve(
         (Some(v), None) if v.is_empty() => {
             Err(Failure::usage(format!("{what}: the value is empty")))
         }
-        (Some(v), None) => Ok(Some(Secret(v))),
+        (Some(v), None) => Ok(Some(Secret::new(v))),
         (None, Some(path)) => read_file(path, what).map(Some),
         (None, None) => Ok(None),
     }
 }
 
-/// Reads a secret file, dropping one trailing newline (`echo pw > file` adds one).
+/// Reads a secret file (at most [`crate::file::SECRET_FILE_MAX`] bytes, see
+/// [`crate::file::read_capped`]), dropping one trailing newline (`echo pw > file` adds one) or CRLF.
 pub fn read_file(path: &Path, what: &str) -> Result<Secret, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::usage(format!(
-            "{what}: cannot read {}: {e} (mount the secret file or fix the path)",
-            path.display()
-        ))
-    })?;
+    let (bytes, _) = crate::file::read_capped(path, crate::file::SECRET_FILE_MAX, what)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::usage(format!("{what}: {} is not UTF-8 text", path.display())))?;
     let value = text
         .strip_suffix('\n')
         .map(|t| t.strip_suffix('\r').unwrap_or(t))
@@ -62,44 +64,13 @@ pub fn read_file(path: &Path, what: &str) -> Result<Secret, Failure> {
             path.display()
         )));
     }
-    Ok(Secret(value.to_string()))
+    Ok(Secret::new(value))
 }
 
-/// Hides the password of `scheme://user:password@host…` for messages and logs.
+/// Hides the password of `scheme://user:password@host…` for messages and logs (also when the
+/// URI is malformed: see [`crate::redact::userinfo`]).
 pub fn redact_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[scheme_end..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + i);
-    let authority = &url[scheme_end..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        // An unescaped '/', '?' or '#' in the password ends the authority early
-        // (`user:pa/ss@host`): if an '@' follows, hide everything from the first ':' to it.
-        let after = &url[scheme_end..];
-        return match (authority.find(':'), after.rfind('@')) {
-            (Some(colon), Some(at)) => format!(
-                "{}:***{}",
-                &url[..scheme_end + colon],
-                &url[scheme_end + at..]
-            ),
-            _ => url.to_string(),
-        };
-    };
-    let userinfo = &authority[..at];
-    let user = userinfo.split(':').next().unwrap_or("");
-    let masked = if userinfo.contains(':') {
-        format!("{user}:***")
-    } else {
-        user.to_string()
-    };
-    format!(
-        "{}{}{}",
-        &url[..scheme_end],
-        masked,
-        &url[scheme_end + at..]
-    )
+    crate::redact::in_url(url)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! The binaries come from `target/<profile>/`, built by `cargo build --workspace` before
 //! `cargo test` (Cargo cannot depend on another package's binaries yet).
 
+pub mod hostile;
 pub mod mongo;
 pub mod rc;
 use std::io::{BufRead, BufReader, Read};
