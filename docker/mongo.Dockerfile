@@ -1,15 +1,13 @@
-# syntax=docker/dockerfile:1
-#
 # The official MongoDB image plus mongo-rs-probe as its HEALTHCHECK. From the repository root:
 #
-#   docker build -f docker/mongo.Dockerfile -t coquelicot/mongo:7.0 .
+#   docker build -f docker/mongo.Dockerfile -t coquelicot/mongo:8.0 .
 #
 # The probe is compiled here from source (same recipe as docker/Dockerfile) rather than copied
 # from a separately built coquelicot/mongo-rs-probe image: Compose builds services in parallel
 # and would otherwise try to pull that image before building it.
 
 ARG RUST_IMAGE=rust:1-bookworm
-ARG MONGO_IMAGE=mongo:7.0
+ARG MONGO_IMAGE=mongo:8.0
 
 FROM --platform=linux/amd64 ${RUST_IMAGE} AS builder
 WORKDIR /src
