@@ -39,6 +39,8 @@ file_env MONGO_INITDB_ROOT_PASSWORD
 
 set -- --member "${MONGO_SIM_MEMBER:-$(hostname):$port}=0.0.0.0:$port" --data-dir /data/db
 [ -z "$repl" ] || set -- "$@" --repl-set "$repl"
+# Test knob (no mongod twin): a mongod that starts listening late (engine suite, scenario 2).
+[ -z "${MONGO_SIM_LISTEN_DELAY:-}" ] || set -- "$@" --listen-delay "$MONGO_SIM_LISTEN_DELAY"
 
 if [ -n "$keyfile" ]; then
   # mongod (src/mongo/db/auth/security_file.cpp, readSecurityFile) refuses a key file it
