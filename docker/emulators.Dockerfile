@@ -36,6 +36,8 @@ HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
 FROM base AS rc-sim
 COPY bin/rc-sim /usr/local/bin/rc-sim
 COPY emulators/rocketchat-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+COPY emulators/main.js /app/main.js
+WORKDIR /app
 RUN mkdir -p /app/uploads && chown 65533:65533 /app/uploads && chmod 1777 /tmp
 # The Rocket.Chat image runs as uid 65533 (rocketchat).
 USER 65533:65533

@@ -124,18 +124,30 @@ class Stack:
         return p.stdout.strip()
 
 
+def first_healthy(stack: Stack, service: str) -> float | None:
+    """When the engine first reported the container healthy (its health log keeps only 5
+    results, the event stream keeps them all)."""
+    c = stack.inspect(service)
+    ev = run(["docker", "events", "--since", c["Created"], "--until", str(int(time.time()) + 1),
+              "--filter", f"container={c['Id']}", "--filter", "event=health_status",
+              "--format", "{{.Status}} {{.TimeNano}}"], timeout=30)
+    times = [int(line.split()[-1]) / 1e9 for line in ev.stdout.splitlines()
+             if line.startswith("health_status: healthy")]
+    return min(times) if times else None
+
+
 def timings(stack: Stack, services) -> dict[str, str]:
-    """Per service: seconds from container start to first healthy check, or to exit 0."""
+    """Per service: seconds from container creation to first healthy, or to its final exit."""
     out = {}
     for s in services:
-        st = stack.inspect(s)["State"]
-        started = ts(st["StartedAt"])
-        health = st.get("Health")
-        if health:
-            ok = [ts(h["End"]) for h in health.get("Log", []) if h["ExitCode"] == 0]
-            out[s] = f"healthy after {min(ok) - started:.2f}s" if ok else health["Status"]
+        c = stack.inspect(s)
+        st, created = c["State"], ts(c["Created"])
+        if st.get("Health"):
+            ok = first_healthy(stack, s)
+            out[s] = f"healthy {ok - created:.2f}s after creation" if ok else st["Health"]["Status"]
         elif st["Status"] == "exited":
-            out[s] = f"exit {st['ExitCode']} after {ts(st['FinishedAt']) - started:.2f}s"
+            out[s] = (f"exit {st['ExitCode']} {ts(st['FinishedAt']) - created:.2f}s after creation"
+                      f" ({c['RestartCount']} restarts)")
         else:
-            out[s] = st["Status"]
+            out[s] = f"{st['Status']}, started {ts(st['StartedAt']) - created:.2f}s after creation"
     return out

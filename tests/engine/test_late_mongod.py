@@ -2,9 +2,7 @@
 engine restarts it (restart: on-failure) until it exits 0, and Rocket.Chat's container starts
 only after mongo is healthy (docker inspect timestamps)."""
 
-import time
-
-from stack import HERE, Stack, run, timings, ts
+from stack import HERE, Stack, first_healthy, timings, ts
 
 import pytest
 
@@ -28,11 +26,7 @@ def test_2_late_mongod_init_restarted_and_rocketchat_after_healthy(stack):
     log = stack.logs("mongo-rs-init")
     assert "refused the connection" in log or "timed out" in log, log
     assert log.count("to answer (deadline 2s)") == init["RestartCount"] + 1, log
-    # The health log keeps only 5 results: the engine's events give the first "healthy".
-    mongo = stack.cid("mongo")
-    ev = run(["docker", "events", "--since", stack.inspect("mongo")["Created"], "--until", str(int(time.time()) + 1),
-              "--filter", f"container={mongo}", "--filter", "event=health_status", "--format", "{{.Status}} {{.TimeNano}}"], timeout=30)
-    first_ok = min(int(l.split()[-1]) / 1e9 for l in ev.stdout.splitlines() if l.startswith("health_status: healthy"))
+    first_ok = first_healthy(stack, "mongo")
     rc_started = ts(stack.inspect("rocketchat")["State"]["StartedAt"])
     print(f"[2]   rocketchat started {rc_started - first_ok:.2f}s after mongo's first healthy check")
     assert rc_started >= first_ok

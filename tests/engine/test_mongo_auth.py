@@ -1,0 +1,60 @@
+"""Scenario 9: the same cold start with MongoDB authentication on (compose/mongo-auth.yaml):
+key file + root user from secrets, mongo-rs-init authenticating, and every credential only in
+secret files inside the containers."""
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from stack import Stack, run, timings
+
+PASSWORD = "R00tEngineSuitePass"
+KEYFILE = "c2VjcmV0LWtleS1maWxlLWZvci10aGUtZW5naW5lLXN1aXRl"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = Stack("coq-engine-auth", files=("docker-compose.yml", "emulated.yaml", "mongo-auth.yaml"),
+              extra_env={"MONGO_ROOT_PASSWORD": PASSWORD, "MONGO_KEYFILE": KEYFILE})
+    s.down()
+    yield s
+    s.down()
+
+
+def secret_stat(stack, service, name):
+    """Owner and mode of /run/secrets/NAME as the engine wrote it (docker cp, no shell needed)."""
+    tar = run_bytes(["docker", "cp", f"{stack.cid(service)}:/run/secrets/{name}", "-"])
+    info = tarfile.open(fileobj=io.BytesIO(tar)).getmembers()[0]
+    return info.uid, info.mode & 0o777
+
+
+def run_bytes(args):
+    import subprocess
+    p = subprocess.run(args, capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_9_cold_start_with_auth(stack):
+    took = stack.up()
+    print(f"\n[9] auth on: cold up --wait {took:.1f}s")
+    for svc, t in timings(stack, ["mongo", "mongo-rs-init", "rocketchat", "rc-bootstrap", "hubot"]).items():
+        print(f"[9]   {svc}: {t}")
+    mongo_log = stack.logs("mongo")
+    assert '"Authentication succeeded"' in mongo_log or "Authentication succeeded" in mongo_log
+    init = stack.inspect("mongo-rs-init")
+    assert init["State"]["ExitCode"] == 0
+    # The key file as mongod needs it: its user's, not readable by group/others.
+    assert secret_stat(stack, "mongo", "mongo_keyfile") == (999, 0o400)
+    # uid 65534 (our scratch images' user) read the secrets it needs: the welders exited 0
+    # through *_FILE, and the files are world-readable where they are mounted.
+    uid, mode = secret_stat(stack, "mongo-rs-init", "mongo_root_password")
+    assert mode & 0o004, f"mongo-rs-init's password file mode {mode:o}: uid 65534 cannot read it"
+    assert stack.inspect("rc-bootstrap")["State"]["ExitCode"] == 0
+    assert secret_stat(stack, "rc-bootstrap", "admin_pass")[1] & 0o004
+    # No credential in any container's configuration (docker inspect): only file paths.
+    for svc in ("mongo", "mongo-rs-init", "rocketchat", "rc-bootstrap"):
+        cfg = json.dumps(stack.inspect(svc)["Config"])
+        assert PASSWORD not in cfg and KEYFILE not in cfg, f"{svc}: a secret in docker inspect"
