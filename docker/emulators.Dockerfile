@@ -18,15 +18,17 @@ FROM base AS mongo-sim
 COPY bin/mongo-sim /usr/local/bin/mongo-sim
 COPY bin/mongo-rs-probe /usr/local/bin/mongo-rs-probe
 COPY emulators/mongod-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+COPY emulators/mongo-keyfile.sh /usr/local/bin/coquelicot-entrypoint.sh
 # The member's name inside the compose network (the service name): mongo-sim matches member
 # hosts by name where mongod resolves them and compares its own addresses (isSelf).
 ENV MONGO_SIM_MEMBER=mongo:27017
-# The official image's mongodb user (uid 999) and its volume paths.
+# The official image's mongodb user (uid 999) and its volume paths. USER by uid only: with
+# "999:999" Docker 20.10 fails to copy Compose's secrets in ("getent unable to find entry").
 RUN mkdir -p /data/db /data/configdb && chown -R 999:999 /data && chmod 1777 /tmp
-USER 999:999
+USER 999
 VOLUME ["/data/db", "/data/configdb"]
 EXPOSE 27017
-ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+ENTRYPOINT ["/usr/local/bin/coquelicot-entrypoint.sh"]
 CMD ["mongod"]
 HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
   CMD ["/usr/local/bin/mongo-rs-probe", "--timeout", "3s"]

@@ -26,6 +26,11 @@ LABEL org.opencontainers.image.title="coquelicot mongo" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/mongo-rs-probe /usr/local/bin/mongo-rs-probe
+# MONGO_KEYFILE_FILE (compose/mongo-auth.yaml): the key file installed 0400 for mongod, then
+# the official entrypoint (reasons in the script). A new ENTRYPOINT resets CMD: set it again.
+COPY docker/mongo-keyfile.sh /usr/local/bin/coquelicot-entrypoint.sh
+ENTRYPOINT ["/usr/local/bin/coquelicot-entrypoint.sh"]
+CMD ["mongod"]
 # No USER here on purpose: the official entrypoint starts as root only to chown /data/db on a
 # fresh volume, then drops to the `mongodb` user with gosu before exec'ing mongod.
 #

@@ -23,9 +23,9 @@ def stack():
     s.down()
 
 
-def secret_stat(stack, service, name):
+def secret_stat(stack, service, name, path=None):
     """Owner and mode of /run/secrets/NAME as the engine wrote it (docker cp, no shell needed)."""
-    tar = run_bytes(["docker", "cp", f"{stack.cid(service)}:/run/secrets/{name}", "-"])
+    tar = run_bytes(["docker", "cp", f"{stack.cid(service)}:{path or '/run/secrets/' + name}", "-"])
     info = tarfile.open(fileobj=io.BytesIO(tar)).getmembers()[0]
     return info.uid, info.mode & 0o777
 
@@ -46,8 +46,11 @@ def test_9_cold_start_with_auth(stack):
     assert '"Authentication succeeded"' in mongo_log or "Authentication succeeded" in mongo_log
     init = stack.inspect("mongo-rs-init")
     assert init["State"]["ExitCode"] == 0
-    # The key file as mongod needs it: its user's, not readable by group/others.
-    assert secret_stat(stack, "mongo", "mongo_keyfile") == (999, 0o400)
+    # What Compose gives (an environment-sourced secret), and the copy mongod gets: its user's,
+    # not readable by group/others.
+    given = secret_stat(stack, "mongo", "mongo_keyfile")
+    print(f"[9]   key file secret as Compose wrote it: uid {given[0]}, mode {given[1]:o}")
+    assert secret_stat(stack, "mongo", "", "/tmp/mongo-keyfile/keyfile") == (999, 0o400)
     # uid 65534 (our scratch images' user) read the secrets it needs: the welders exited 0
     # through *_FILE, and the files are world-readable where they are mounted.
     uid, mode = secret_stat(stack, "mongo-rs-init", "mongo_root_password")

@@ -130,3 +130,27 @@ def test_5_down_up_keeps_the_set(stack):
     # rc-sim keeps its state in memory: a new Rocket.Chat container is an empty server here, so
     # the webhook is created anew (a real Rocket.Chat keeps it in MongoDB): only published.
     assert stack.webhook_url().startswith("http://localhost:3000/hooks/")
+
+
+def test_7_bot_password_rotation_through_env(stack):
+    """compose/README.md "Password rotation": the new password in .env, one `up` with
+    RC_BOOTSTRAP_FIX_DRIFT=true; without it rc-bootstrap reports the drift (exit 3)."""
+    stack.env["ROCKETCHAT_PASSWORD"] = "R0tated-bot-pass"
+    drift = stack.compose("run", "--rm", "--no-deps", "rc-bootstrap", check=False, timeout=120)
+    assert drift.returncode == 3 and "drift" in (drift.stderr + drift.stdout), drift.stderr
+    stack.env["RC_BOOTSTRAP_FIX_DRIFT"] = "true"
+    took = stack.up()
+    print(f"\n[7] rotation: up --wait with RC_BOOTSTRAP_FIX_DRIFT=true {took:.1f}s; hubot {timings(stack, ['hubot'])['hubot']}")
+    assert stack.inspect("rc-bootstrap")["State"]["ExitCode"] == 0
+    # The bot's healthcheck (rc-probe, the bot's own credentials) passes with the new password.
+    assert stack.health("hubot") == "healthy"
+    assert "R0tated-bot-pass" in " ".join(stack.inspect("hubot")["Config"]["Env"])
+    # The admin is not locked out.
+    login = stack.on_net("wget", "-q", "-O-", "--header", "Content-Type: application/json", "--post-data",
+                         json.dumps({"user": ENV["ADMIN_USERNAME"], "password": ENV["ADMIN_PASS"]}),
+                         "http://rocketchat:3000/api/v1/login")
+    assert json.loads(login.stdout)["status"] == "success"
+    bot = stack.on_net("wget", "-q", "-O-", "--header", "Content-Type: application/json", "--post-data",
+                       json.dumps({"user": ENV["ROCKETCHAT_USER"], "password": "R0tated-bot-pass"}),
+                       "http://rocketchat:3000/api/v1/login")
+    assert json.loads(bot.stdout)["status"] == "success"
