@@ -38,11 +38,12 @@ HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 \
 FROM base AS rc-sim
 COPY bin/rc-sim /usr/local/bin/rc-sim
 COPY emulators/rocketchat-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
-COPY emulators/main.js /app/main.js
-WORKDIR /app
+COPY emulators/main.js /app/bundle/main.js
+# As in the Rocket.Chat image: `node main.js` in /app/bundle, uploads in /app/uploads, user
+# rocketchat (uid 65533; by uid only, see the mongo-sim stage).
+WORKDIR /app/bundle
 RUN mkdir -p /app/uploads && chown 65533:65533 /app/uploads && chmod 1777 /tmp
-# The Rocket.Chat image runs as uid 65533 (rocketchat).
-USER 65533:65533
+USER 65533
 EXPOSE 3000
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 
@@ -51,5 +52,5 @@ ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 # compose wiring around hubot (depends_on rc-bootstrap completed, healthy = rc-probe) is run.
 FROM base AS hubot-standin
 COPY bin/rc-probe /usr/local/bin/rc-probe
-USER 65534:65534
+USER 65534
 CMD ["sleep", "2147483647"]

@@ -1,4 +1,4 @@
-// TEST-ONLY: the Rocket.Chat image starts `node main.js` in /app (an override of its entrypoint,
+// TEST-ONLY: the Rocket.Chat image starts `node main.js` in /app/bundle (an override of its entrypoint,
 // as compose/mongo-auth.yaml makes, ends with that command): here it starts rc-sim through the
 // image's entrypoint, with the same environment, and passes signals and the exit status on.
 'use strict';

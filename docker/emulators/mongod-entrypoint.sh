@@ -43,18 +43,22 @@ set -- --member "${MONGO_SIM_MEMBER:-$(hostname):$port}=0.0.0.0:$port" --data-di
 [ -z "${MONGO_SIM_LISTEN_DELAY:-}" ] || set -- "$@" --listen-delay "$MONGO_SIM_LISTEN_DELAY"
 
 if [ -n "$keyfile" ]; then
-  # mongod (src/mongo/db/auth/security_file.cpp, readSecurityFile) refuses a key file it
-  # cannot read, one readable by group or others ("permissions on FILE are too open"), and
-  # key material outside 6..1024 base64 characters. A key file also implies --auth.
-  [ -r "$keyfile" ] || { echo "error opening file: $keyfile: cannot read as uid $(id -u)" >&2; exit 1; }
+  # mongod's readSecurityFile (src/mongo/db/auth/security_file.cpp), in its order: stat, then
+  # no group/other permission bit at all ("permissions on FILE are too open"), then open as
+  # mongod's user, then base64 characters only (whitespace skipped); security_key.cpp bounds the
+  # key to 6..1024 characters. A key file implies --auth.
+  [ -e "$keyfile" ] || { echo "Error reading file $keyfile: No such file or directory" >&2; exit 1; }
   mode=$(stat -c %a "$keyfile")
-  case "$mode" in
-    *00) ;;
-    *) echo "permissions on $keyfile are too open (mode $mode)" >&2; exit 1 ;;
-  esac
-  key=$(tr -d ' \t\r\n' <"$keyfile")
-  if [ "${#key}" -lt 6 ] || [ "${#key}" -gt 1024 ] || [ -n "$(printf %s "$key" | tr -d 'A-Za-z0-9+/=')" ]; then
-    echo "invalid char in key file $keyfile, or key size not 6..1024" >&2; exit 1
+  if [ $((0$mode & 077)) -ne 0 ]; then
+    echo "permissions on $keyfile are too open" >&2; exit 1
+  fi
+  [ -r "$keyfile" ] || { echo "error opening file: $keyfile: Permission denied" >&2; exit 1; }
+  key=$(tr -d ' \t\n\r\v\f' <"$keyfile")
+  if [ -n "$(printf %s "$key" | tr -d 'A-Za-z0-9+/=')" ]; then
+    echo "invalid char in key file $keyfile" >&2; exit 1
+  fi
+  if [ "${#key}" -lt 6 ] || [ "${#key}" -gt 1024 ]; then
+    echo "security key in $keyfile has length ${#key}, must be between 6 and 1024 chars" >&2; exit 1
   fi
   auth=1
 fi

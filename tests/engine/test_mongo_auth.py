@@ -4,11 +4,12 @@ secret files inside the containers."""
 
 import io
 import json
+import os
 import tarfile
 
 import pytest
 
-from stack import Stack, run, timings
+from stack import TAG, Stack, run, timings
 
 PASSWORD = "R00tEngineSuitePass"
 KEYFILE = "c2VjcmV0LWtleS1maWxlLWZvci10aGUtZW5naW5lLXN1aXRl"
@@ -61,3 +62,21 @@ def test_9_cold_start_with_auth(stack):
     for svc in ("mongo", "mongo-rs-init", "rocketchat", "rc-bootstrap"):
         cfg = json.dumps(stack.inspect(svc)["Config"])
         assert PASSWORD not in cfg and KEYFILE not in cfg, f"{svc}: a secret in docker inspect"
+
+
+@pytest.mark.parametrize("mode,refusal", [(0o444, "permissions on /k are too open"), (0o400, None)])
+def test_9_key_file_rules_of_the_mongo_image(tmp_path, mode, refusal):
+    """The rule the entry point works around: a key file readable by others is refused (a
+    bind-mounted, file-sourced secret keeps the host's mode); 0400 for mongod's uid is accepted."""
+    key = tmp_path / "k"
+    key.write_text(KEYFILE + "\n")
+    os.chown(key, 999, 999)
+    key.chmod(mode)
+    # busybox timeout ends an accepted mongod after 3s; a refused one exits 1 at once.
+    p = run(["docker", "run", "--rm", "--network", "none", "-v", f"{key}:/k:ro", "--entrypoint", "timeout",
+             f"coquelicot/mongo-sim:{TAG}", "3", "/usr/local/bin/coquelicot-entrypoint.sh",
+             "mongod", "--replSet", "rs0", "--keyFile", "/k"], timeout=30, check=False)
+    if refusal:
+        assert p.returncode == 1 and refusal in p.stderr, p
+    else:
+        assert "Waiting for connections" in p.stdout, p
