@@ -1,15 +1,13 @@
-# syntax=docker/dockerfile:1
-#
 # The official MongoDB image plus mongo-rs-probe as its HEALTHCHECK. From the repository root:
 #
-#   docker build -f docker/mongo.Dockerfile -t coquelicot/mongo:7.0 .
+#   docker build -f docker/mongo.Dockerfile -t coquelicot/mongo:8.0 .
 #
 # The probe is compiled here from source (same recipe as docker/Dockerfile) rather than copied
 # from a separately built coquelicot/mongo-rs-probe image: Compose builds services in parallel
 # and would otherwise try to pull that image before building it.
 
 ARG RUST_IMAGE=rust:1-bookworm
-ARG MONGO_IMAGE=mongo:7.0
+ARG MONGO_IMAGE=mongo:8.0
 
 FROM --platform=linux/amd64 ${RUST_IMAGE} AS builder
 WORKDIR /src
@@ -28,6 +26,11 @@ LABEL org.opencontainers.image.title="coquelicot mongo" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=builder /out/mongo-rs-probe /usr/local/bin/mongo-rs-probe
+# MONGO_KEYFILE_FILE (compose/mongo-auth.yaml): the key file installed 0400 for mongod, then
+# the official entrypoint (reasons in the script). A new ENTRYPOINT resets CMD: set it again.
+COPY docker/mongo-keyfile.sh /usr/local/bin/coquelicot-entrypoint.sh
+ENTRYPOINT ["/usr/local/bin/coquelicot-entrypoint.sh"]
+CMD ["mongod"]
 # No USER here on purpose: the official entrypoint starts as root only to chown /data/db on a
 # fresh volume, then drops to the `mongodb` user with gosu before exec'ing mongod.
 #

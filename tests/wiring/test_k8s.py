@@ -25,7 +25,7 @@ from test_wiring import (
 )
 
 # mongo-rs-follow ships in k8s/ only (no compose service).
-K8S_BINARIES = (*BINARIES, "mongo-rs-follow")
+K8S_BINARIES = BINARIES
 
 # Flags/env the manifests use that another helper is adding to a binary in parallel. Each entry
 # must disappear once the binary declares it (test_pending_flags_are_still_pending says so).

@@ -104,7 +104,7 @@ pub struct Args {
     #[arg(long)]
     pub show_token: bool,
     /// Reset a drifted bot user (password, roles, active, unverified email).
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_FIX_DRIFT", value_parser = clap::builder::BoolishValueParser::new())]
     pub fix_drift: bool,
     /// Read only: print what would change.
     #[arg(long)]

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(net_probe::main_with(std::env::args_os()));
+}

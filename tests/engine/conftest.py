@@ -1,0 +1,14 @@
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    # Not a skip: without an engine the suite must fail (CI runs it through scripts/engine).
+    if not os.environ.get("DOCKER_HOST") or shutil.which("docker") is None:
+        raise pytest.UsageError("tests/engine needs a Docker engine: run it through scripts/engine (tests/engine/run)")
+    p = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, timeout=20)
+    if p.returncode != 0:
+        raise pytest.UsageError(f"no Docker engine at {os.environ['DOCKER_HOST']}: {p.stderr.strip()}")
