@@ -7,7 +7,7 @@
 
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use sidecar::report::{Report, Reporter};
+use sidecar::report::Report;
 use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
 use std::io::Write;
@@ -187,7 +187,7 @@ pub fn matrix_line(link: &Link, outcome: &Outcome, took: Duration) -> String {
     }
 }
 
-pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
+pub fn run(args: &Args, deadline: Deadline) -> Report {
     watchdog::waiting_for(format!("{} links", args.links.len()));
     let results = check_all(&args.links, deadline);
     if !args.json {
@@ -227,8 +227,8 @@ pub fn run(args: &Args, deadline: Deadline, reporter: Reporter) -> Report {
 
 /// Parses `argv` and runs; returns the exit code.
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    sidecar::cli::main(PROG, true, argv, |args: Args, deadline, reporter| {
-        run(&args, deadline, reporter)
+    sidecar::cli::main(PROG, true, argv, |args: Args, deadline, _| {
+        run(&args, deadline)
     })
 }
 
@@ -293,12 +293,7 @@ mod tests {
     fn report_names_every_broken_link_and_exits_1() {
         let args =
             Args::try_parse_from([PROG, "--link", "localhost>no-such-host.invalid:9"]).unwrap();
-        let reporter = Reporter {
-            prog: PROG,
-            json: true,
-            quiet: true,
-        };
-        let report = run(&args, Deadline::after(Duration::from_secs(5)), reporter);
+        let report = run(&args, Deadline::after(Duration::from_secs(5)));
         assert_eq!(report.exit.code(), 1);
         assert!(report
             .reason
