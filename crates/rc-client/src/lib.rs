@@ -15,8 +15,10 @@
 
 pub mod client;
 pub mod error;
+pub mod presence;
 pub mod types;
 
 pub use client::{arm_watchdog, mask, normalize_base_url, password_digest, Client, Login, Session};
 pub use error::RcError;
+pub use presence::Presence;
 pub use types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};

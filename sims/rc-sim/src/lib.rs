@@ -12,6 +12,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod ddp;
 pub mod http;
 pub mod script;
 
@@ -1021,6 +1022,8 @@ fn ok(mut v: Value) -> Result<Value, ApiErr> {
 pub struct Sim {
     pub state: Mutex<State>,
     pub cfg: Config,
+    /// Live DDP sessions (presence), see ddp/mod.rs.
+    pub ddp: ddp::Hub,
 }
 
 type Handler = fn(&Sim, &mut State, &Req, &str) -> Result<Value, ApiErr>;
@@ -1238,6 +1241,21 @@ const ROUTES: &[Route] = &[
         two_factor: false,
         handler: h_int_remove,
     },
+    // DDP-backed presence and token removal: handlers in ddp/mod.rs.
+    Route {
+        name: "users.getPresence",
+        method: "GET",
+        auth: true,
+        two_factor: false,
+        handler: ddp::h_users_get_presence,
+    },
+    Route {
+        name: "users.removeOtherTokens",
+        method: "POST",
+        auth: true,
+        two_factor: false,
+        handler: ddp::h_users_remove_other_tokens,
+    },
     Route {
         name: "method.call/muteUserInRoom",
         method: "POST",
@@ -1259,6 +1277,7 @@ impl Sim {
         Sim {
             state: Mutex::new(State::new(&cfg)),
             cfg,
+            ddp: ddp::Hub::default(),
         }
     }
 
@@ -3189,8 +3208,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         // Like a Rocket.Chat still starting: connections are refused until then.
         std::thread::sleep(cfg.listen_delay);
     }
-    let server = match tiny_http::Server::http((cfg.bind.as_str(), cfg.port)) {
-        Ok(s) => Arc::new(s),
+    // REST and DDP share the public port: ddp/frontdoor.rs routes each connection.
+    let (server, port, front) = match ddp::frontdoor::listen(&cfg.bind, cfg.port) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!(
                 "rc-sim: cannot listen on {}:{}: {e}; pick a free --port or 0",
@@ -3199,11 +3219,6 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .unwrap_or(cfg.port);
     let mut cfg = cfg;
     cfg.port = port;
     let sim = Arc::new(Sim::new(cfg));
@@ -3221,6 +3236,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             sim.lock().insert_admin_from_env(&env);
         });
     }
+    front.start(sim.clone());
     println!(
         "{}",
         json!({"msg": "listening", "port": port, "version": sim.cfg.version.as_str()})
