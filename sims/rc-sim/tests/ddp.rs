@@ -251,6 +251,16 @@ fn connect_ping_and_version_negotiation() {
     .unwrap();
     let f: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(f, json!({"msg": "failed", "version": "1"}));
+    // Proposing pre1 while the client also supports 1 (preferred): forced to switch to 1.
+    let (mut ws, _) =
+        tungstenite::connect(format!("ws://127.0.0.1:{}/websocket", sim.port)).unwrap();
+    let _welcome = ws.read().unwrap();
+    ws.send(Message::text(
+        json!({"msg": "connect", "version": "pre1", "support": ["1", "pre1"]}).to_string(),
+    ))
+    .unwrap();
+    let f: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(f, json!({"msg": "failed", "version": "1"}));
 
     // Not a websocket upgrade: a one-line 400, and REST still answers on the same port.
     let (st, _) = call(agent().get(&format!("{}/websocket", sim.base)).call());

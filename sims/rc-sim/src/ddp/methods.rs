@@ -89,10 +89,20 @@ impl Conn {
                     json!({"msg": "error", "reason": "Must connect first", "offendingMessage": m}),
                 ];
             }
+            // DDP.md "Establishing a DDP Connection": the best version by the client's `support`
+            // order that the server speaks must be the proposed one, else `failed` + close.
             let version = m.get("version").and_then(Value::as_str).unwrap_or("");
-            if !SUPPORTED.contains(&version) {
+            let best = m
+                .get("support")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .find(|v| SUPPORTED.contains(v))
+                .unwrap_or(SUPPORTED[0]);
+            if version != best || !SUPPORTED.contains(&version) {
                 self.closing = true;
-                return vec![json!({"msg": "failed", "version": SUPPORTED[0]})];
+                return vec![json!({"msg": "failed", "version": best})];
             }
             let s = random_id(17);
             self.session = Some(s.clone());
