@@ -64,3 +64,49 @@ test('v1 logs in again with its password after its token is removed (recovers by
     20_000, 'a second login after the reconnect');
   await eventually(async () => (await probe(env)).code === 0, 10_000, 'healthy again');
 });
+
+test('v1 whose bot has a verified email (email 2FA) exits 1 on totp-required', async (t) => {
+  const { sim, env } = await stack(t);
+  const admin = await restLogin(sim.url, env.ADMIN_USERNAME, env.ADMIN_PASS);
+  const info = await rest(sim.url, 'GET', 'users.info', { auth: admin, query: { username: BOT } });
+  const upd = await rest(sim.url, 'POST', 'users.update', {
+    auth: admin,
+    body: { userId: info.json.user._id, data: { verified: true } },
+  });
+  assert.equal(upd.status, 200, JSON.stringify(upd.json));
+  const hubot = startHubot('v1', env);
+  t.after(() => hubot.stop());
+  const { code } = await Promise.race([
+    hubot.exited,
+    new Promise((_, rej) => setTimeout(() => rej(new Error(`still running:\n${hubot.out}`)), 30_000)),
+  ]);
+  assert.equal(code, 1);
+  assert.match(hubot.out, /Unable to Login: .*totp-required/);
+});
+
+test('v1 started 22 s before Rocket.Chat answers logs in once it does (no connect timeout)', async (t) => {
+  const net = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const dir = tempDir('v1late');
+  const env = stackEnv(`http://127.0.0.1:${port}`, { RC_PROBE_TOKEN_CACHE: `${dir}/token` });
+  const hubot = startHubot('v1', env);
+  t.after(async () => {
+    await hubot.stop();
+    cleanup(dir);
+  });
+  // 22 s: ddp.js retries at about 0, 0.3, 1.2, 3, 6, 10.5, 16.8, 25.2 s; the bootstrap must be
+  // done before the attempt that succeeds (a login before the bot exists would exit 1).
+  const sim = await startSim({ args: ['--port', String(port), '--listen-delay', '22s'] });
+  t.after(() => sim.stop());
+  await bootstrap(env);
+  assert.ok(hubot.alive, `v1 still waiting:\n${hubot.out}`);
+  // asteroid's reconnect emits `reconnected`, on which 1.0.12 runs its login chain.
+  await hubot.waitFor(SUBSCRIBED, 40_000, 'the adapter subscribed after the late start');
+  await eventually(async () => (await probe(env)).code === 0, 10_000, 'healthy');
+});
