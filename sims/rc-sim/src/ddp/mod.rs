@@ -183,3 +183,46 @@ pub fn h_users_remove_other_tokens(
     }
     ok(json!({}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::frontdoor::is_websocket_line;
+    use super::Hub;
+
+    #[test]
+    fn online_while_any_logged_in_session_of_the_user_lives() {
+        let hub = Hub::default();
+        let a = hub.open();
+        let b = hub.open();
+        assert!(
+            !hub.online("u1"),
+            "connected but not logged in does not count"
+        );
+        hub.set_user(a, Some("u1".into()), 10);
+        hub.set_user(b, Some("u1".into()), 20);
+        assert_eq!(hub.last_login("u1"), Some(20));
+        hub.close(a, 30);
+        assert!(hub.online("u1"), "the second session still lives");
+        assert_eq!(hub.offline_since("u1"), None);
+        hub.set_user(b, None, 40); // logout
+        assert!(!hub.online("u1"));
+        assert_eq!(hub.offline_since("u1"), Some(40));
+        hub.close(b, 50);
+        assert_eq!(hub.offline_since("u1"), Some(40), "already offline");
+        assert_eq!(hub.session_count(), 0);
+    }
+
+    #[test]
+    fn only_websocket_paths_are_taken_from_tiny_http() {
+        assert!(is_websocket_line("GET /websocket HTTP/1.1\r"));
+        assert!(is_websocket_line("GET /websocket?x=1 HTTP/1.1"));
+        assert!(is_websocket_line(
+            "GET /sockjs/123/abcdefgh/websocket HTTP/1.1"
+        ));
+        assert!(!is_websocket_line("POST /websocket HTTP/1.1"));
+        assert!(!is_websocket_line("GET /api/v1/me HTTP/1.1"));
+        assert!(!is_websocket_line("GET /websocketx HTTP/1.1"));
+        assert!(!is_websocket_line("GET /sockjs/info HTTP/1.1"));
+        assert!(!is_websocket_line(""));
+    }
+}
