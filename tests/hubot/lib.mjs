@@ -138,6 +138,9 @@ export async function probe(env, args = []) {
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   let json = null;
   try { json = JSON.parse(r.stdout.trim().split('\n').pop()); } catch { /* not JSON */ }
+  for (const secret of [BOT_PASS, ADMIN_PASS, 'Wr0ng-Passw0rd!zz']) {
+    if ((r.stdout + r.stderr).includes(secret)) throw new Error(`rc-probe printed a password: ${r.stdout}${r.stderr}`);
+  }
   return { ...r, json, ms };
 }
 

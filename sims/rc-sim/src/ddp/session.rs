@@ -69,6 +69,7 @@ pub fn serve(mut stream: TcpStream, sim: &Sim) {
 
 fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static str {
     let beat = super::heartbeat(sim);
+    let opened = Instant::now();
     let mut last_heard = Instant::now();
     let mut ping_sent: Option<Instant> = None;
     loop {
@@ -114,6 +115,10 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static st
         // livedata_server.js heartbeat: after `interval` of silence send a ping; no answer (or any
         // message) within `timeout` closes the session.
         let now = Instant::now();
+        if !conn.connected() && now.duration_since(opened) >= beat * 2 {
+            // A socket that never sends `connect` must not hold a thread forever.
+            return "no connect message";
+        }
         match ping_sent {
             None if conn.connected() && now.duration_since(last_heard) >= beat => {
                 if ws
