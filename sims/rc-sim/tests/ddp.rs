@@ -408,6 +408,25 @@ fn rooms_join_send_and_the_message_stream() {
     );
     bot.recv(|m| m["msg"] == "changed" && m["fields"]["args"][0]["msg"] == "hello");
 
+    // sendMessage refusals other than error-not-allowed are swallowed: no error, nothing stored.
+    let none = bot.method(
+        "sendMessage",
+        json!([{"rid": "no-such-room", "msg": "lost"}]),
+    );
+    assert!(
+        none.get("error").is_none() && none.get("result").is_none(),
+        "{none}"
+    );
+    // A public room the bot has not joined: canAccessRoom is enough to post.
+    let (st, b) = sim.post("channels.create", json!({"name": "lobby"}));
+    assert_eq!(st, 200, "{b}");
+    let lobby = b["channel"]["_id"].clone();
+    let posted = bot.method("sendMessage", json!([{"rid": lobby, "msg": "hi lobby"}]));
+    assert_eq!(posted["result"]["rid"], lobby, "{posted}");
+    // In __my_messages__ it arrives with roomParticipant false (the bot is not a member).
+    let ev = bot.recv(|m| m["msg"] == "changed" && m["fields"]["args"][0]["msg"] == "hi lobby");
+    assert_eq!(ev["fields"]["args"][1]["roomParticipant"], false, "{ev}");
+
     // A message posted by the incoming webhook reaches the subscription as well.
     let (st, b) = sim.post(
         "integrations.create",

@@ -416,43 +416,33 @@ fn join_room(st: &mut State, p: Option<&Value>, uid: &str) -> Result<Value, Valu
     Ok(json!(true))
 }
 
-/// apps/meteor/app/lib/server/methods/sendMessage.ts + canSendMessage.ts: the room must exist
-/// and be accessible (members, or public rooms), not read-only for the user, the user not muted;
-/// the stored message (with the client's `_id` when given) is returned.
+/// apps/meteor/app/lib/server/methods/sendMessage.ts: canSendMessageAsync (room exists, the user
+/// can access it — public channels without joining —, not read-only for the user, not muted),
+/// then the stored message (with the client's `_id` when given) is the result. The method
+/// rethrows only `error-not-allowed` (as `Meteor.Error('error-not-allowed', undefined)`): every
+/// other refusal (unknown room, read-only, muted) is swallowed — no error, no result, nothing
+/// stored (the real server sends the user an ephemeral message instead, not emulated).
 fn send_message(st: &mut State, p: Option<&Value>, uid: &str) -> Result<Value, Value> {
     let m = p.filter(|v| v.is_object()).ok_or_else(match_failed)?;
-    let rid = m
-        .get("rid")
-        .and_then(Value::as_str)
-        .ok_or_else(match_failed)?;
+    let Some(rid) = m.get("rid").and_then(Value::as_str) else {
+        return Ok(Value::Null);
+    };
     let text = m.get("msg").and_then(Value::as_str).unwrap_or("");
-    let ri = st.room_idx_by_id(rid).ok_or_else(|| {
-        meteor_error(
-            json!("error-invalid-room"),
-            "Invalid room",
-            Some(json!({"method": "sendMessage"})),
-        )
-    })?;
-    if st.sub(rid, uid).is_none() {
-        return Err(not_allowed("sendMessage"));
+    let Some(ri) = st.room_idx_by_id(rid) else {
+        return Ok(Value::Null);
+    };
+    if !can_access(st, rid, Some(uid)) {
+        return Err(json!({"isClientSafe": true, "error": "error-not-allowed",
+            "message": "[error-not-allowed]", "errorType": "Meteor.Error",
+            "details": {"method": "sendMessage"}}));
     }
-    let ui = st
-        .user_idx_by_id(uid)
-        .ok_or_else(|| not_allowed("sendMessage"))?;
+    let Some(ui) = st.user_idx_by_id(uid) else {
+        return Ok(Value::Null);
+    };
     let username = st.users[ui].username.clone();
-    if st.rooms[ri].ro && !st.has_permission(uid, "post-readonly", Some(rid)) {
-        return Err(meteor_error(
-            json!("error-not-allowed"),
-            "room is read only",
-            Some(json!({"method": "sendMessage"})),
-        ));
-    }
-    if st.rooms[ri].muted.iter().any(|u| u == &username) {
-        return Err(meteor_error(
-            json!("error-not-allowed"),
-            "You have been muted",
-            Some(json!({"method": "sendMessage"})),
-        ));
+    let read_only = st.rooms[ri].ro && !st.has_permission(uid, "post-readonly", Some(rid));
+    if read_only || st.rooms[ri].muted.iter().any(|u| u == &username) {
+        return Ok(Value::Null);
     }
     let id = m
         .get("_id")
