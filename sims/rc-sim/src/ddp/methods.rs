@@ -206,25 +206,33 @@ impl Conn {
                 }
                 Ok(Value::Null)
             }
+            // Each method starts with check() on its argument, then the login check.
             "getRoomIdByNameOrId" => {
+                let p = string_arg(params)?;
                 let uid = self.require_user("getRoomIdByNameOrId")?;
                 let st = sim.lock();
-                get_room_id(&st, params.first(), &uid)
+                get_room_id(&st, p, &uid)
             }
             "getRoomNameById" => {
+                let p = string_arg(params)?;
                 let uid = self.require_user("getRoomNameById")?;
                 let st = sim.lock();
-                get_room_name(&st, params.first(), &uid)
+                get_room_name(&st, p, &uid)
             }
             "joinRoom" => {
+                let p = string_arg(params)?;
                 let uid = self.require_user("joinRoom")?;
                 let mut st = sim.lock();
-                join_room(&mut st, params.first(), &uid)
+                join_room(&mut st, p, &uid)
             }
             "sendMessage" => {
+                let p = params
+                    .first()
+                    .filter(|v| v.is_object())
+                    .ok_or_else(match_failed)?;
                 let uid = self.require_user("sendMessage")?;
                 let mut st = sim.lock();
-                send_message(&mut st, params.first(), &uid)
+                send_message(&mut st, p, &uid)
             }
             other => Err(meteor_error(
                 json!(404),
@@ -356,8 +364,7 @@ fn not_allowed(method: &str) -> Value {
 
 /// apps/meteor/server/methods/getRoomIdByNameOrId.ts: by id, then by name; missing or not
 /// accessible → error-not-allowed.
-fn get_room_id(st: &State, p: Option<&Value>, uid: &str) -> Result<Value, Value> {
-    let key = p.and_then(Value::as_str).ok_or_else(match_failed)?;
+fn get_room_id(st: &State, key: &str, uid: &str) -> Result<Value, Value> {
     let ri = st
         .room_idx_by_id(key)
         .or_else(|| st.room_idx_by_name(key))
@@ -371,8 +378,7 @@ fn get_room_id(st: &State, p: Option<&Value>, uid: &str) -> Result<Value, Value>
 
 /// apps/meteor/server/methods/getRoomNameById.ts: missing room → error-not-allowed; public
 /// rooms and rooms the user is in → the name.
-fn get_room_name(st: &State, p: Option<&Value>, uid: &str) -> Result<Value, Value> {
-    let rid = p.and_then(Value::as_str).ok_or_else(match_failed)?;
+fn get_room_name(st: &State, rid: &str, uid: &str) -> Result<Value, Value> {
     let ri = st
         .room_idx_by_id(rid)
         .ok_or_else(|| not_allowed("getRoomNameById"))?;
@@ -385,8 +391,7 @@ fn get_room_name(st: &State, p: Option<&Value>, uid: &str) -> Result<Value, Valu
 /// apps/meteor/app/lib/server/methods/joinRoom.ts: unknown room → error-invalid-room; a room
 /// the user may not access → error-not-allowed; joining adds the subscription and the `uj`
 /// system message (addUserToRoom); joining again changes nothing.
-fn join_room(st: &mut State, p: Option<&Value>, uid: &str) -> Result<Value, Value> {
-    let rid = p.and_then(Value::as_str).ok_or_else(match_failed)?;
+fn join_room(st: &mut State, rid: &str, uid: &str) -> Result<Value, Value> {
     let ri = st.room_idx_by_id(rid).ok_or_else(|| {
         meteor_error(
             json!("error-invalid-room"),
@@ -422,8 +427,7 @@ fn join_room(st: &mut State, p: Option<&Value>, uid: &str) -> Result<Value, Valu
 /// rethrows only `error-not-allowed` (as `Meteor.Error('error-not-allowed', undefined)`): every
 /// other refusal (unknown room, read-only, muted) is swallowed — no error, no result, nothing
 /// stored (the real server sends the user an ephemeral message instead, not emulated).
-fn send_message(st: &mut State, p: Option<&Value>, uid: &str) -> Result<Value, Value> {
-    let m = p.filter(|v| v.is_object()).ok_or_else(match_failed)?;
+fn send_message(st: &mut State, m: &Value, uid: &str) -> Result<Value, Value> {
     let Some(rid) = m.get("rid").and_then(Value::as_str) else {
         return Ok(Value::Null);
     };
@@ -474,6 +478,14 @@ fn send_message(st: &mut State, p: Option<&Value>, uid: &str) -> Result<Value, V
     let out = ddp_message(&stored);
     st.messages.push(stored);
     Ok(out)
+}
+
+/// `check(arg, String)` on the first parameter.
+fn string_arg(params: &[Value]) -> Result<&str, Value> {
+    params
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(match_failed)
 }
 
 /// check() failures: `Match.Error` → Meteor.Error(400, 'Match failed').
