@@ -84,7 +84,7 @@ test('v1 whose bot has a verified email (email 2FA) exits 1 on totp-required', a
   assert.match(hubot.out, /Unable to Login: .*totp-required/);
 });
 
-test('v1 started 22 s before Rocket.Chat answers logs in once it does (no connect timeout)', async (t) => {
+test('v1 started 20 s before Rocket.Chat answers logs in once it does (no connect timeout)', async (t) => {
   const net = await import('node:net');
   const port = await new Promise((resolve) => {
     const s = net.createServer();
@@ -100,9 +100,9 @@ test('v1 started 22 s before Rocket.Chat answers logs in once it does (no connec
     await hubot.stop();
     cleanup(dir);
   });
-  // 22 s: ddp.js retries at about 0, 0.3, 1.2, 3, 6, 10.5, 16.8, 25.2 s; the bootstrap must be
+  // 20 s: ddp.js retries at about 0, 0.3, 1.2, 3, 6, 10.5, 16.8, 25.2 s; the bootstrap must be
   // done before the attempt that succeeds (a login before the bot exists would exit 1).
-  const sim = await startSim({ args: ['--port', String(port), '--listen-delay', '22s'] });
+  const sim = await startSim({ args: ['--port', String(port), '--listen-delay', '20s'] });
   t.after(() => sim.stop());
   await bootstrap(env);
   assert.ok(hubot.alive, `v1 still waiting:\n${hubot.out}`);
