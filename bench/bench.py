@@ -156,7 +156,8 @@ def bench_rc(runs, tmp):
         )
         cache = os.path.join(tmp, "token")
         probe = [os.path.join(DIST, "rc-probe"), "--url", url, "--user", "hubot", "--password-file", bot_pw,
-                 "--room", "ops", "--token-cache", cache]
+                 "--room", "ops", "--token-cache", cache,
+                 "--presence", "off"]  # no Hubot here: the account-level checks only
         subprocess.run(probe, check=True, stdout=subprocess.DEVNULL)  # warm the token cache
         print(f"\nRocket.Chat readiness check against rc-sim (bot logged in, member, may post), {runs} runs each")
         print(HEADER)

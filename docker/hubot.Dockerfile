@@ -1,17 +1,26 @@
 # syntax=docker/dockerfile:1
 #
-# The Rocket.Chat Hubot image plus rc-probe as its HEALTHCHECK. From the repository root:
+# coquelicot's own Hubot for Rocket.Chat (the upstream rocketchat/hubot-rocketchat image is
+# unpinned, runs adapter 1.0.x on Node 4 and `npm install`s its scripts at every start). From the
+# repository root:
 #
 #   docker build -f docker/hubot.Dockerfile -t coquelicot/hubot .
 #
-# rc-probe reads Hubot's own variables (ROCKETCHAT_URL, ROCKETCHAT_USER, ROCKETCHAT_PASSWORD,
-# ROCKETCHAT_ROOM), so the container's one environment serves the bot and its probe.
-# Compiled here from source for the same reason as docker/mongo.Dockerfile.
+# - Hubot 3.5.0 + hubot-rocketchat 2.0.0 (+ hubot-help 1.0.1), installed at build time with
+#   `npm ci` from tests/hubot/v2's package-lock.json: exactly the set tests/hubot runs against
+#   rc-sim (asteroid overridden to 0.6.1, the git dependency of the adapter cannot be fetched).
+# - Runs as the base image's non-root `node` user; the bot's files belong to root (read-only).
+# - rc-probe (static) as HEALTHCHECK: the bot account, its rooms AND Hubot's live connection.
+# - Entrypoint docker/hubot/entrypoint.sh: ends the container when Hubot is up but not connected,
+#   so `restart: unless-stopped` brings a fresh one (Docker never restarts an unhealthy
+#   container). Variables: docker/hubot/README.md.
+#
+# Local scripts: mount plain .js/.coffee files at /home/node/bot/scripts, or build FROM this
+# image and `npm install` more script packages (then list them in external-scripts.json).
 
 ARG RUST_IMAGE=rust:1-bookworm
-# Upstream publishes no maintained version tags; pin a digest (HUBOT_IMAGE=...@sha256:...) in
-# production.
-ARG HUBOT_IMAGE=rocketchat/hubot-rocketchat:latest
+# Node 20 (what tests/hubot runs on); node:22-bookworm-slim works as well.
+ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM --platform=linux/amd64 ${RUST_IMAGE} AS builder
 WORKDIR /src
@@ -22,24 +31,35 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
       cargo build --release --locked --target x86_64-unknown-linux-gnu -p rc-probe \
  && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/rc-probe /out/rc-probe
 
-FROM --platform=linux/amd64 ${HUBOT_IMAGE}
+FROM --platform=linux/amd64 ${NODE_IMAGE} AS bot
+WORKDIR /bot
+COPY tests/hubot/v2/package.json tests/hubot/v2/package-lock.json tests/hubot/v2/external-scripts.json ./
+# --ignore-scripts: none of the pinned packages needs an install script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && mkdir scripts
+
+FROM --platform=linux/amd64 ${NODE_IMAGE}
 # Where the sources live: passed by the release build (--build-arg SOURCE_URL=...).
 ARG SOURCE_URL=""
 LABEL org.opencontainers.image.title="coquelicot hubot" \
-      org.opencontainers.image.description="Hubot for Rocket.Chat with rc-probe as HEALTHCHECK: healthy only when the bot can log in, its room exists, it is a member and may post" \
+      org.opencontainers.image.description="Hubot 3.5.0 + hubot-rocketchat 2.0.0 (pinned), restarted when not connected, with rc-probe as HEALTHCHECK: healthy only when the bot can log in, its rooms exist, it may post there and Hubot is connected" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=bot /bot /home/node/bot
 COPY --from=builder /out/rc-probe /usr/local/bin/rc-probe
-# No USER here: the upstream image's own user is kept (its scripts and node_modules belong to it).
-# The image has a writable /tmp, where rc-probe caches its auth token (RC_PROBE_TOKEN_CACHE):
-# without the cache every check would be a fresh login, and Rocket.Chat rate-limits logins.
-#   --interval=30s     each check is up to 4 REST calls to Rocket.Chat; the bot's health changes
-#                      rarely (a password or room changed by hand), so 30s is plenty. Compose's
-#                      service_healthy (gitlab) waits for the first healthy result only.
-#   --timeout=10s      above the probe's --timeout 8s, which bounds all its requests together: a
-#                      busy Rocket.Chat answers login in a few seconds.
-#   --start-period=90s Hubot connects only after rc-bootstrap has finished, but the first login
-#                      and the room join of a cold Rocket.Chat can take a while.
+COPY --chmod=0755 docker/hubot/entrypoint.sh /usr/local/bin/hubot-entrypoint
+ENV NODE_ENV=production \
+    PATH=/home/node/bot/node_modules/.bin:$PATH \
+    EXPRESS_PORT=8080
+WORKDIR /home/node/bot
+USER node
+# /tmp (1777 in the base image) holds rc-probe's token cache (RC_PROBE_TOKEN_CACHE): without it
+# every check would be a fresh login, and Rocket.Chat keeps only 50 tokens and rate-limits logins.
+#   --interval=30s     each check is up to 5 REST calls (the last one: the bot's presence).
+#   --timeout=10s      above the probe's --timeout 8s, which bounds all its requests together.
+#   --start-period=90s Hubot connects after rc-bootstrap has finished; a cold Rocket.Chat is slow.
 #   --retries=3        one slow answer is not an outage; 3 x 30s of failures is.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
   CMD ["/usr/local/bin/rc-probe", "--timeout", "8s"]
+ENTRYPOINT ["/usr/local/bin/hubot-entrypoint"]

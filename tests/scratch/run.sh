@@ -89,7 +89,7 @@ check "rc-bootstrap through /etc/hosts" 0 chroot "$root" /rc-bootstrap --url "ht
   --bot-username hubot --bot-password-file /tmp/bot-pass --room ops --webhook-url-file /out/webhook-url --timeout 60s
 check "webhook URL published" 0 grep -q "/hooks/" "$root/out/webhook-url"
 check "rc-probe: bot can post" 0 chroot "$root" /rc-probe --url "http://rc.test:$rport" \
-  --user hubot --password-file /tmp/bot-pass --room ops --token-cache /tmp/rc-probe.token
+  --user hubot --password-file /tmp/bot-pass --room ops --token-cache /tmp/rc-probe.token --presence off
 # TLS needs bundled roots in a root without a CA bundle: a TLS handshake against a plain-HTTP
 # port must fail as a clear "unavailable" (exit 1), not a panic or "no root certificates".
 check "rc-probe over https without a system CA bundle fails cleanly" 1 chroot "$root" /rc-probe \

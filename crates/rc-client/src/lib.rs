@@ -15,8 +15,10 @@
 
 pub mod client;
 pub mod error;
+pub mod presence;
 pub mod types;
 
 pub use client::{mask, normalize_base_url, password_digest, waiting_for, Client, Login, Session};
 pub use error::RcError;
+pub use presence::Presence;
 pub use types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};

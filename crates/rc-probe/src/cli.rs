@@ -13,7 +13,10 @@ const LONG_ABOUT: &str = "\
 HEALTHCHECK for the bot's side of Rocket.Chat: exits 0 only when Rocket.Chat answers, the bot can
 authenticate, every --room exists, the bot is a member and may post there (room not read-only or
 the bot holds post-readonly; not muted), and, with --webhook-url[-file], the incoming webhook is
-valid (GET /hooks/info/..., which posts nothing). Otherwise ONE line says why.
+valid (GET /hooks/info/..., which posts nothing), and Hubot is connected: the bot's own
+users.getPresence says connectionStatus online (one GET; --presence off checks the account only;
+skipped with a note before Rocket.Chat 6.10, which did not count bot logins as connections).
+Otherwise ONE line says why.
 
 It keeps ONE session: Rocket.Chat keeps only the newest 50 login tokens per user, so a probe that
 logs in every 10 s would log the real bot (Hubot) out and trip the login rate limiter. The token is
@@ -29,7 +32,7 @@ Examples:
 
 Exit codes:
   0  healthy
-  1  Rocket.Chat unavailable or timed out (the next probe period retries)
+  1  Rocket.Chat unavailable or timed out, or Hubot not connected (the next probe period retries)
   2  usage: bad flag, URL, duration or unreadable secret file
   3  refused: wrong password, 2FA on the bot, room missing, bot not a member or may not post
 
@@ -84,6 +87,10 @@ pub struct Args {
     /// Overall deadline, e.g. 5s, 1500ms.
     #[arg(long, env = "RC_PROBE_TIMEOUT", default_value = "5s", value_parser = duration::parse_timeout)]
     pub timeout: Duration,
+    /// Hubot's live connection: `required` (the bot's own users.getPresence must say
+    /// connectionStatus online; skipped with a note before Rocket.Chat 6.10) or `off` (account only).
+    #[arg(long, env = "RC_PROBE_PRESENCE", value_enum, default_value_t = crate::presence::Mode::Required)]
+    pub presence: crate::presence::Mode,
     /// One JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -141,6 +148,7 @@ pub fn config(args: Args) -> Result<Config, Failure> {
         token_cache,
         given,
         webhook_url,
+        presence: args.presence,
     })
 }
 

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod presence;
 pub mod refusal;
 
 pub use cache::{load_cache, save_cache, Cached};
@@ -30,22 +31,26 @@ pub struct Config {
     /// An operator-given session (`--user-id` + `--auth-token`): never cached, never logged out.
     pub given: Option<Session>,
     pub webhook_url: Option<Secret>,
+    /// Require Hubot's live connection (presence.rs).
+    pub presence: presence::Mode,
 }
 
 /// What a check found, as a report.
 pub fn run(cfg: &Config, deadline: Deadline) -> Result<Report, Failure> {
     let mut client = Client::new(&cfg.url, deadline);
-    client
+    let version = client
         .info()
         .map_err(|e| e.failure(&format!("Rocket.Chat at {}", cfg.url)))?;
 
     let auth = authenticate(&mut client, cfg, deadline)?;
-    let result = check_rooms_and_hook(&client, cfg, &auth);
+    let result = check_rooms_and_hook(&client, cfg, &auth).and_then(|r| {
+        presence::check(&client, cfg.presence, version.as_deref(), &auth.username).map(|n| (r, n))
+    });
     if auth.logout_after {
         // The token could not be cached: drop it so that runs do not pile tokens up.
         let _ = client.logout();
     }
-    let (rooms, webhook) = result?;
+    let ((rooms, webhook), presence_note) = result?;
     let mut reason = format!(
         "ok: {} can post in {}",
         auth.username,
@@ -58,14 +63,23 @@ pub fn run(cfg: &Config, deadline: Deadline) -> Result<Report, Failure> {
     if let Some(w) = &webhook {
         reason.push_str(&format!("; webhook {w}"));
     }
-    if let Some(note) = &auth.note {
+    let hubot = match (cfg.presence, &presence_note) {
+        (presence::Mode::Off, _) => "not required",
+        (_, Some(_)) => "not checked",
+        (_, None) => "connected",
+    };
+    if hubot == "connected" {
+        reason.push_str("; Hubot connected");
+    }
+    for note in [&auth.note, &presence_note].into_iter().flatten() {
         reason.push_str(&format!(" ({note})"));
     }
     Ok(Report::ok(reason)
         .with("user", auth.username.clone())
         .with("rooms", json!(rooms))
         .with("session", auth.source)
-        .with("webhook", webhook.map(Value::from).unwrap_or(Value::Null)))
+        .with("webhook", webhook.map(Value::from).unwrap_or(Value::Null))
+        .with("hubot", hubot))
 }
 
 struct Auth {

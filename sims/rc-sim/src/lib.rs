@@ -15,6 +15,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod ddp;
 pub mod hook_router;
 pub mod http;
 pub mod login_block;
@@ -1074,6 +1075,8 @@ fn ok(mut v: Value) -> Result<Value, ApiErr> {
 pub struct Sim {
     pub state: Mutex<State>,
     pub cfg: Config,
+    /// Live DDP sessions (presence), see ddp/mod.rs.
+    pub ddp: ddp::Hub,
 }
 
 type Handler = fn(&Sim, &mut State, &Req, &str) -> Result<Value, ApiErr>;
@@ -1291,6 +1294,21 @@ const ROUTES: &[Route] = &[
         two_factor: false,
         handler: h_int_remove,
     },
+    // DDP-backed presence and token removal: handlers in ddp/mod.rs.
+    Route {
+        name: "users.getPresence",
+        method: "GET",
+        auth: true,
+        two_factor: false,
+        handler: ddp::h_users_get_presence,
+    },
+    Route {
+        name: "users.removeOtherTokens",
+        method: "POST",
+        auth: true,
+        two_factor: false,
+        handler: ddp::h_users_remove_other_tokens,
+    },
     Route {
         name: "method.call/muteUserInRoom",
         method: "POST",
@@ -1312,6 +1330,7 @@ impl Sim {
         Sim {
             state: Mutex::new(State::new(&cfg)),
             cfg,
+            ddp: ddp::Hub::default(),
         }
     }
 
@@ -3373,8 +3392,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         // Like a Rocket.Chat still starting: connections are refused until then.
         std::thread::sleep(cfg.listen_delay);
     }
-    let server = match tiny_http::Server::http((cfg.bind.as_str(), cfg.port)) {
-        Ok(s) => Arc::new(s),
+    // REST and DDP share the public port: ddp/frontdoor.rs routes each connection.
+    let (server, port, front) = match ddp::frontdoor::listen(&cfg.bind, cfg.port) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!(
                 "rc-sim: cannot listen on {}:{}: {e}; pick a free --port or 0",
@@ -3383,11 +3403,6 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .unwrap_or(cfg.port);
     let mut cfg = cfg;
     cfg.port = port;
     let sim = Arc::new(Sim::new(cfg));
@@ -3408,6 +3423,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             }
         });
     }
+    front.start(sim.clone());
     println!(
         "{}",
         json!({"msg": "listening", "port": port, "version": sim.cfg.version.as_str(), "ts_ms": now_ms()})

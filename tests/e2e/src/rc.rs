@@ -127,6 +127,9 @@ pub fn env(url: &str) -> Vec<(String, String)> {
         ("ROCKETCHAT_USER", BOT),
         ("ROCKETCHAT_PASSWORD", BOT_PASS),
         ("ROCKETCHAT_ROOM", ROOM),
+        // No Hubot runs in these tests: rc-probe checks the account only (tests/hubot covers
+        // the connection check with the real adapter).
+        ("RC_PROBE_PRESENCE", "off"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
