@@ -535,6 +535,8 @@ pub struct Room {
     pub ts: u64,
     pub ro: bool,
     pub muted: Vec<String>,
+    /// Read-only rooms: users unmuted by hand, who may post (canSendMessage.ts).
+    pub unmuted: Vec<String>,
     pub default: bool,
     /// Set only through the test route /_sim/rooms/<name>/archive.
     pub archived: bool,
@@ -650,6 +652,7 @@ impl State {
             ts: now_ms(),
             ro: false,
             muted: vec![],
+            unmuted: vec![],
             default: true,
             archived: false,
         });
@@ -1002,6 +1005,9 @@ fn room_json(st: &State, r: &Room) -> Value {
         "msgs": msgs, "ts": iso(r.ts), "_updatedAt": iso(r.ts), "ro": r.ro,
         "default": r.default, "sysMes": true, "muted": r.muted,
     });
+    if !r.unmuted.is_empty() {
+        v["unmuted"] = json!(r.unmuted);
+    }
     if r.archived {
         v["archived"] = json!(true);
     }
@@ -2162,7 +2168,11 @@ impl Sim {
                 }
             }
             // apps/meteor/app/authorization/server/functions/canSendMessage.ts
-            if st.rooms[ri].ro && !st.has_permission(&uid, "post-readonly", Some(&rid)) {
+            // (unless the user was unmuted by hand in the read-only room).
+            if st.rooms[ri].ro
+                && !st.has_permission(&uid, "post-readonly", Some(&rid))
+                && !st.rooms[ri].unmuted.iter().any(|u| u == &username)
+            {
                 return Err(failure(
                     "You can't send messages because the room is readonly.",
                 ));
@@ -2897,6 +2907,7 @@ fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, A
             .and_then(Value::as_bool)
             .unwrap_or(false),
         muted: vec![],
+        unmuted: vec![],
         default: false,
         archived: false,
     });
@@ -3526,13 +3537,21 @@ fn method_call(st: &mut State, req: &Req, uid: &str, mute: bool) -> Result<Value
         if st.sub(&rid, &tid).is_none() {
             return Err(not_in_room());
         }
-        let muted = &mut st.rooms[ri].muted;
+        // Rooms model (id 11533250558): mute = $addToSet muted + $pull unmuted, in a read-only
+        // room only $pull unmuted; unmute = $pull muted, in a read-only room also $addToSet
+        // unmuted (the user may then post there).
+        let name = st.users[ui].username.clone();
+        let room = &mut st.rooms[ri];
+        room.unmuted.retain(|m| m != &name);
         if mute {
-            if !muted.contains(&username) {
-                muted.push(username.clone());
+            if !room.ro && !room.muted.contains(&name) {
+                room.muted.push(name);
             }
         } else {
-            muted.retain(|m| m != &username);
+            room.muted.retain(|m| m != &name);
+            if room.ro {
+                room.unmuted.push(name);
+            }
         }
         Ok(())
     })();

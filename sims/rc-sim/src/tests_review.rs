@@ -387,3 +387,42 @@ fn muting_an_unknown_username_is_user_not_in_room() {
     let inner: Value = serde_json::from_str(body(&r)["message"].as_str().unwrap()).unwrap();
     assert_eq!(inner["error"]["error"], "error-user-not-in-room", "{inner}");
 }
+
+/// Row 22: in a read-only room unmuting adds to `unmuted` (who may then post) and muting
+/// removes from it; elsewhere `muted` as before.
+#[test]
+fn unmute_in_a_read_only_room_adds_to_unmuted() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", PW);
+    let call = |path: &str, b: Value| s.handle(&req("POST", path, b, Some((&uid, &tok))));
+    let r = call(
+        "/api/v1/channels.create",
+        json!({"name": "news", "readOnly": true, "members": ["rocket.cat"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rid = body(&r)["channel"]["_id"].as_str().unwrap().to_string();
+    let method = |m: &str| {
+        let msg = json!({"msg": "method", "id": "1", "method": m,
+            "params": [{"rid": rid, "username": "rocket.cat"}]});
+        let r = call(
+            &format!("/api/v1/method.call/{m}"),
+            json!({"message": msg.to_string()}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let info = s.handle(&req(
+            "GET",
+            &format!("/api/v1/rooms.info?roomId={rid}"),
+            json!({}),
+            Some((&uid, &tok)),
+        ));
+        body(&info)["room"].clone()
+    };
+    let room = method("unmuteUserInRoom");
+    assert_eq!(room["unmuted"], json!(["rocket.cat"]), "{room}");
+    let room = method("muteUserInRoom");
+    assert_eq!(
+        (room.get("unmuted"), room["muted"].clone()),
+        (None, json!([])),
+        "{room}"
+    );
+}
