@@ -208,6 +208,8 @@ fn default_settings(v: Version, root_url: &str) -> Map<String, Value> {
     set("Show_Setup_Wizard", json!("pending"));
     // apps/meteor/server/settings/rate.ts: API rate limiter defaults.
     set("API_Enable_Rate_Limiter", json!(true));
+    // server/settings/general.ts (REST API section; default not re-read): count=0 allowed.
+    set("API_Allow_Infinite_Count", json!(true));
     set("API_Enable_Rate_Limiter_Limit_Calls_Default", json!(10));
     set("API_Enable_Rate_Limiter_Limit_Time_Default", json!(60000));
     // users.register's own rule: Rate_Limiter_Limit_RegisterUser (?? 1) per IP per window.
@@ -2867,19 +2869,34 @@ fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, A
             body: json!({"success": false, "error": error}),
         });
     }
-    if !valid_name(&name) {
+    // getValidRoomName.ts (id 1338652500): the name regex and validateName() (validateName.ts
+    // @ 462bf029: the lowercased name against Accounts_SystemBlockedUsernameList split on ',')
+    // → error-invalid-room-name; then a room with that name → error-archived-duplicate-name
+    // when archived, else error-duplicate-channel-name.
+    let system = st.setting_str("Accounts_SystemBlockedUsernameList");
+    let lower = name.to_lowercase();
+    let reserved = !system.is_empty() && system.split(',').any(|b| b == lower);
+    let details = json!({"function": "RocketChat.getValidRoomName", "channel_name": name});
+    if !valid_name(&name) || reserved {
         return Err(meteor_err(
             "error-invalid-room-name",
             &format!("{name} is not a valid room name."),
-            Some(json!({"function": "RocketChat.getValidRoomName", "channel_name": name})),
+            Some(details),
         ));
     }
-    if st.room_idx_by_name(&name).is_some() {
-        return Err(meteor_err(
-            "error-duplicate-channel-name",
-            &format!("A channel with name '{name}' exists"),
-            Some(json!({"function": "RocketChat.getValidRoomName", "channel_name": name})),
-        ));
+    if let Some(ri) = st.room_idx_by_name(&name) {
+        let (code, reason) = if st.rooms[ri].archived {
+            (
+                "error-archived-duplicate-name",
+                format!("There's an archived channel with name {name}"),
+            )
+        } else {
+            (
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+            )
+        };
+        return Err(meteor_err(code, &reason, Some(details)));
     }
     let owner = st
         .user_idx_by_id(uid)
@@ -3345,11 +3362,16 @@ fn h_int_list(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, Ap
     if !int_manage_any(st, uid) {
         return Err(no_permission(st.version));
     }
+    // helpers/getPaginationItems.ts @ 721a1541: count absent → 50, above 100 → 100, 0 →
+    // unlimited while API_Allow_Infinite_Count (else 50); a negative count passes through
+    // (a negative Mongo limit returns |n| documents).
     let num = |k: &str| req.query.get(k).and_then(|v| v.trim().parse::<i64>().ok());
     let offset = num("offset").unwrap_or(0).max(0) as usize;
-    let count = match num("count") {
-        Some(c) if c > 0 => c.min(100) as usize,
-        _ => 50,
+    let count = match num("count").map(|c| c.min(100)) {
+        None => 50,
+        Some(0) if st.setting_bool("API_Allow_Infinite_Count") => usize::MAX,
+        Some(0) => 50,
+        Some(c) => c.unsigned_abs() as usize,
     };
     // sort { ts: -1 } on a field integrations do not carry (addIncomingIntegration stores
     // `_createdAt`): the collection's natural order, i.e. insertion, oldest first.

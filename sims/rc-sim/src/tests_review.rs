@@ -426,3 +426,68 @@ fn unmute_in_a_read_only_room_adds_to_unmuted() {
         "{room}"
     );
 }
+
+/// Row 6: count=0 is unlimited (API_Allow_Infinite_Count), negative counts pass through.
+#[test]
+fn integrations_list_count_zero_and_negative() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", PW);
+    for n in ["a", "b", "c"] {
+        create_hook(&s, &uid, &tok, n);
+    }
+    let count = |q: &str| {
+        let r = s.handle(&req(
+            "GET",
+            &format!("/api/v1/integrations.list?{q}"),
+            json!({}),
+            Some((&uid, &tok)),
+        ));
+        body(&r)["count"].clone()
+    };
+    assert_eq!(count("count=0"), 3);
+    assert_eq!(count("count=-2"), 2);
+    assert_eq!(count("offset=2"), 1);
+}
+
+/// Row 14: a taken (not blocked) ADMIN_USERNAME is kept; Users.create then fails on the unique
+/// index and no admin is made.
+#[test]
+fn env_admin_with_a_taken_username_is_not_created() {
+    let s = sim(
+        "7.10.0",
+        &[("ADMIN_USERNAME", "rocket.cat"), ("ADMIN_PASS", PW)],
+        &[],
+    );
+    let st = s.lock();
+    assert!(st.user_idx_by_username("admin").is_none());
+    assert!(!st
+        .users
+        .iter()
+        .any(|u| u.roles.iter().any(|r| r == "admin")));
+}
+
+/// Row 21: getValidRoomName refuses system-blocked names and names an archived duplicate.
+#[test]
+fn room_names_system_blocked_and_archived_duplicates() {
+    let s = sim("7.10.0", ADMIN, &[]);
+    let (uid, tok) = login(&s, "boss", PW);
+    let create = |name: &str| {
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/channels.create",
+            json!({"name": name}),
+            Some((&uid, &tok)),
+        ));
+        body(&r)
+    };
+    assert_eq!(create("Admin")["errorType"], "error-invalid-room-name");
+    assert_eq!(create("ops")["success"], true);
+    assert_eq!(create("ops")["errorType"], "error-duplicate-channel-name");
+    s.sim_route("rooms/ops/archive");
+    let b = create("ops");
+    assert_eq!(b["errorType"], "error-archived-duplicate-name", "{b}");
+    assert_eq!(
+        b["error"],
+        "There's an archived channel with name ops [error-archived-duplicate-name]"
+    );
+}
