@@ -85,7 +85,8 @@ def test_bootstrap_flow_with_real_client(start):
     rc = admin(sim)
     me = rc.me()
     assert me["success"] is True and me["username"] == ADMIN and me["roles"] == ["admin"]
-    assert rc.info()["version"] == "7.10.0"  # admin holds view-statistics
+    # `info` is authRequired false and never authenticated after 6.x: admins see major.minor too.
+    assert rc.info()["version"] == "7.10"
     assert requests.get(f"{sim.url}/api/info", timeout=TIMEOUT).json()["version"] == "7.10"
 
     bot = rc.users_create(email="hubot@example.org", name="Hubot", password="bot-pw", username="hubot")["user"]
@@ -351,3 +352,41 @@ def test_hook_routes_and_rooms_info_errors_per_version(start, version):
         assert out.json() == {"status": "success", "data": {"message": "You've been logged out!"}}
     else:  # the router reads {body, statusCode}: neither is set
         assert out.text == ""
+
+
+@pytest.mark.parametrize("version", ["6.13.0", "7.10.0", "8.1.0"])
+def test_second_reading_corrections_with_real_client(start, version):
+    # The reviewer's corrections (sims/rc-sim/README.md ledger), seen through rocketchat_API.
+    sim = start("--version", version, "--setting", "API_Enable_Rate_Limiter=false")
+    rc = admin(sim)  # rocketchat_API logs in on 6.13's raw {status, data} (no `success`) too
+    raw = requests.post(f"{sim.url}/api/v1/login", json={"user": ADMIN, "password": ADMIN_PASS}, timeout=TIMEOUT)
+    assert ("success" in raw.json()) == (version != "6.13.0")
+    unauth = requests.get(f"{sim.url}/api/v1/me", timeout=TIMEOUT)
+    if version == "6.13.0":  # Restivus answers it itself
+        assert unauth.json() == {"status": "error", "message": "You must be logged in to do this."}
+    # Room creation without create-c: API.v1.forbidden() (403).
+    assert rc.users_create(email="g@example.org", name="G", password="Gu3st-User-Passw0rd!", username="guest1",
+                           roles=["guest"])["success"]
+    guest = RocketChat("guest1", "Gu3st-User-Passw0rd!", server_url=sim.url, timeout=TIMEOUT)
+    with pytest.raises(RocketApiException) as e:
+        guest.channels_create("nope")
+    assert e.value.status_code == 403
+    assert e.value.response_json == {"success": False, "error": "forbidden" if version == "8.1.0" else "unauthorized"}
+    # integrations.list: natural (insertion) order.
+    for n in ["first", "second", "third"]:
+        rc.integrations_create("webhook-incoming", n, True, ADMIN, "#general", False)
+    names = [i["name"] for i in rc.integrations_list()]  # rocketchat_API pages through it
+    assert names == ["first", "second", "third"]
+    # Blocked system usernames: error-blocked-username.
+    with pytest.raises(RocketApiException) as e:
+        rc.users_create(email="s@example.org", name="S", password="Sy5tem-User-Passw0rd!", username="system")
+    assert e.value.error_type == "error-blocked-username"
+    # Brute-force protection is off by default on 6.x: 12 failures do not block the admin.
+    for _ in range(12):
+        with pytest.raises(RocketAuthenticationException):
+            RocketChat(ADMIN, "wrong-password", server_url=sim.url, timeout=TIMEOUT)
+    if version == "6.13.0":
+        assert admin(sim).me()["username"] == ADMIN
+    else:
+        with pytest.raises(RocketAuthenticationException):
+            admin(sim)

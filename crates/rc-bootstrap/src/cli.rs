@@ -109,6 +109,17 @@ pub struct Args {
     /// Read only: print what would change.
     #[arg(long)]
     pub dry_run: bool,
+    /// Where a refused bot password is remembered (0600: a salted fingerprint, never the
+    /// password), so that restarts do not log in with it again and trip the brute-force block.
+    #[arg(
+        long,
+        env = "RC_BOOTSTRAP_REFUSAL_FILE",
+        default_value = "/tmp/rc-bootstrap.refused"
+    )]
+    pub refusal_file: PathBuf,
+    /// Do not remember refused passwords (every run then spends a bot login on them).
+    #[arg(long)]
+    pub no_refusal_file: bool,
     #[arg(long)]
     pub json: bool,
     /// Overall deadline.
@@ -208,6 +219,7 @@ pub fn config(args: Args) -> Result<Config, Failure> {
         show_token: args.show_token,
         fix_drift: args.fix_drift,
         dry_run: args.dry_run,
+        refusal_file: (!args.no_refusal_file).then_some(args.refusal_file),
     })
 }
 

@@ -5,6 +5,7 @@
 //! The admin (and the bot session used for checks) are logged out at the end, also on failure.
 
 pub mod admin_login;
+pub mod bot_login;
 pub mod cli;
 
 use rc_client::{mask, Client, IncomingWebhook, Integration, RcError, Room, RoomKind, User};
@@ -55,6 +56,8 @@ pub struct Config {
     pub show_token: bool,
     pub fix_drift: bool,
     pub dry_run: bool,
+    /// Where a refused bot password is remembered (bot_login.rs); None: not remembered.
+    pub refusal_file: Option<PathBuf>,
 }
 
 /// What happened to each object: `unchanged`, `created`, `updated`, … (or `would …` in a dry run).
@@ -317,8 +320,7 @@ fn ensure_bot(
         let user = admin
             .create_bot_user(name, &cfg.bot_email, &cfg.bot_password)
             .map_err(|e| e.failure(&format!("creating bot user {name}")))?;
-        bot.login(name, &cfg.bot_password)
-            .map_err(|e| bot_login_failure(name, &e, Some(&user)))?;
+        bot_login::fresh(cfg, bot, name).map_err(|e| bot_login_failure(name, &e, Some(&user)))?;
         out.set(reporter, "bot", "created");
         return Ok(Some(user));
     };
@@ -329,14 +331,18 @@ fn ensure_bot(
     if user.active == Some(false) {
         drift.push("it is deactivated".to_string());
     }
-    let login_error = match bot.login(name, &cfg.bot_password) {
-        Ok(_) => None,
-        Err(e) if e.login_block().is_some() => return Err(admin_login::blocked(name, &e)),
-        Err(e) if e.is_auth_failure() => Some(e),
-        Err(e) => return Err(e.failure(&format!("checking bot {name}'s password"))),
-    };
-    if let Some(e) = &login_error {
-        drift.push(bot_login_failure(name, e, Some(&user)).message);
+    match bot_login::login(cfg, bot, name) {
+        Ok(_) => {}
+        Err(bot_login::Refused::Remembered(text)) => drift.push(text),
+        Err(bot_login::Refused::Now(e)) if e.login_block().is_some() => {
+            return Err(admin_login::blocked(name, &e))
+        }
+        Err(bot_login::Refused::Now(e)) if e.is_auth_failure() => {
+            drift.push(bot_login_failure(name, &e, Some(&user)).message)
+        }
+        Err(bot_login::Refused::Now(e)) => {
+            return Err(e.failure(&format!("checking bot {name}'s password")))
+        }
     }
     if drift.is_empty() {
         out.set(reporter, "bot", "unchanged");
@@ -368,8 +374,7 @@ fn ensure_bot(
     admin
         .update_user(&user.id, data, &cfg.admin_password)
         .map_err(|e| e.failure(&format!("fixing bot user {name} (users.update)")))?;
-    bot.login(name, &cfg.bot_password)
-        .map_err(|e| bot_login_failure(name, &e, Some(&user)))?;
+    bot_login::fresh(cfg, bot, name).map_err(|e| bot_login_failure(name, &e, Some(&user)))?;
     out.set(reporter, "bot", "updated (drift fixed)");
     Ok(Some(user))
 }

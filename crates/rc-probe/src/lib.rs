@@ -11,7 +11,7 @@
 pub mod cache;
 pub mod cli;
 pub mod presence;
-pub mod refusal;
+pub use rc_client::refusal;
 
 pub use cache::{load_cache, save_cache, Cached};
 use rc_client::{Client, RcError, Room, Session};
@@ -169,7 +169,9 @@ fn login_once(
     password: &Secret,
 ) -> Result<rc_client::Login, Failure> {
     if let Some(cache) = &cfg.token_cache {
-        if let Some((error, at)) = refusal::remembered(cache, &cfg.url, user, password) {
+        if let Some((error, at)) =
+            refusal::remembered(&refusal::path_for(cache), &cfg.url, user, password)
+        {
             return Err(Failure::refused(format!(
                 "login as {user} not tried: this password was refused {} ago ({error}); not retrying it until \
                  it changes, so that probes do not trip the brute-force block (delete {} to force a retry)",
@@ -181,15 +183,21 @@ fn login_once(
     match client.login(user, password) {
         Ok(l) => {
             if let Some(cache) = &cfg.token_cache {
-                refusal::forget(cache);
+                refusal::forget(&refusal::path_for(cache));
             }
             Ok(l)
         }
         Err(e) => {
             // A block is temporary and not the password's fault: do not remember it.
-            if e.is_auth_failure() && e.login_block().is_none() && !e.is_totp_required() {
+            if refusal::worth_remembering(&e) {
                 if let Some(cache) = &cfg.token_cache {
-                    refusal::remember(cache, &cfg.url, user, password, &e.to_string());
+                    refusal::remember(
+                        &refusal::path_for(cache),
+                        &cfg.url,
+                        user,
+                        password,
+                        &e.to_string(),
+                    );
                 }
             }
             Err(login_failure(user, &e))

@@ -59,8 +59,10 @@ pub fn route<'a>(v: Version, method: &str, parts: &[&'a str]) -> Option<Matched<
     };
     if literal_first(v) {
         return match *parts {
-            ["info", id, u, tok] => info(id, Some(u), tok),
-            ["info", id, tok] => info(id, None, tok),
+            // connect-route keeps one trie per method: POST has no `info` child, so a POST
+            // to info/<id>/<token> is the webhook route with integrationId `info`.
+            ["info", id, u, tok] if get => info(id, Some(u), tok),
+            ["info", id, tok] if get => info(id, None, tok),
             [id, u, tok] => execute(id, Some(u), tok),
             [id, tok] => execute(id, None, tok),
             _ => None,
@@ -92,6 +94,16 @@ mod tests {
             assert_eq!(m.integration_id, "info");
             assert_eq!(m.user_id, Some("ID"));
         }
+    }
+
+    #[test]
+    fn a_post_to_info_is_the_webhook_route_on_restivus_too() {
+        // connect-route: one trie per method, and POST has no `info` literal.
+        let m = route(Version::V6_13, "POST", &["info", "ID", "TOK"]).unwrap();
+        assert_eq!(
+            (m.route, m.integration_id, m.user_id, m.token),
+            (HookRoute::Execute, "info", Some("ID"), "TOK")
+        );
     }
 
     #[test]

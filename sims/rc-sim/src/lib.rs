@@ -209,9 +209,18 @@ fn default_settings(v: Version, root_url: &str) -> Map<String, Value> {
     set("Show_Setup_Wizard", json!("pending"));
     // apps/meteor/server/settings/rate.ts: API rate limiter defaults.
     set("API_Enable_Rate_Limiter", json!(true));
+    // server/settings/general.ts (REST API section; default not re-read): count=0 allowed.
+    set("API_Allow_Infinite_Count", json!(true));
     set("API_Enable_Rate_Limiter_Limit_Calls_Default", json!(10));
     set("API_Enable_Rate_Limiter_Limit_Time_Default", json!(60000));
+    // users.register's own rule: Rate_Limiter_Limit_RegisterUser (?? 1) per IP per window.
+    set("Rate_Limiter_Limit_RegisterUser", json!(1));
     set("Accounts_RegistrationForm", json!("Public"));
+    // Hidden setting (server/settings/accounts.ts), checked by validateName().
+    set(
+        "Accounts_SystemBlockedUsernameList",
+        json!("admin,administrator,system,user"),
+    );
     set("Accounts_RegistrationForm_SecretURL", json!(""));
     set("Accounts_BlockedUsernameList", json!(""));
     set("Accounts_RequireNameForSignUp", json!(true));
@@ -232,8 +241,12 @@ fn default_settings(v: Version, root_url: &str) -> Map<String, Value> {
         json!(true),
     );
     set("Accounts_TwoFactorAuthentication_RememberFor", json!(1800));
-    // Brute-force protection (server/settings/accounts.ts, see login_block.rs).
-    set("Block_Multiple_Failed_Logins_Enabled", json!(true));
+    // Brute-force protection (server/settings/accounts.ts, see login_block.rs): the 6.x
+    // settings file registers Block_Multiple_Failed_Logins_Enabled false, the >= 7.0 one true.
+    set(
+        "Block_Multiple_Failed_Logins_Enabled",
+        json!(v != Version::V6_13),
+    );
     set("Block_Multiple_Failed_Logins_By_User", json!(true));
     set(
         "Block_Multiple_Failed_Logins_Attempts_Until_Block_by_User",
@@ -380,6 +393,14 @@ pub fn meteor_err(code: &str, reason: &str, details: Option<Value>) -> ApiErr {
     ApiErr { status: 400, body }
 }
 
+/// PasswordPolicyError(message, error, reasons) is not a Meteor.Error: failure(e.message,
+/// e.error, …) sends its message as is, without Meteor's " [<code>]" suffix.
+fn policy_err(message: &str, details: Option<Value>) -> ApiErr {
+    let mut e = meteor_err("error-password-policy-not-met", message, details);
+    e.body["error"] = json!(message);
+    e
+}
+
 /// `API.v1.failure('plain message')` (api.ts failure() with a string result).
 pub fn failure(msg: &str) -> ApiErr {
     ApiErr {
@@ -517,6 +538,8 @@ pub struct Room {
     pub ts: u64,
     pub ro: bool,
     pub muted: Vec<String>,
+    /// Read-only rooms: users unmuted by hand, who may post (canSendMessage.ts).
+    pub unmuted: Vec<String>,
     pub default: bool,
     /// Set only through the test route /_sim/rooms/<name>/archive.
     pub archived: bool,
@@ -560,6 +583,8 @@ pub struct State {
     pub logins: login_block::Events,
     pub started: Instant,
     pub max_tokens: usize,
+    /// 2FA remembered after a good code: (hashed login token, IP, user agent) → until (ms).
+    pub two_factor_until: HashMap<String, u64>,
 }
 
 /// Result of one Meteor rate-limiter check.
@@ -619,6 +644,7 @@ impl State {
             logins: login_block::Events::default(),
             started: Instant::now(),
             max_tokens,
+            two_factor_until: HashMap::new(),
         };
         // apps/meteor/server/startup/initialData.ts: the GENERAL room and rocket.cat (bot).
         st.rooms.push(Room {
@@ -629,6 +655,7 @@ impl State {
             ts: now_ms(),
             ro: false,
             muted: vec![],
+            unmuted: vec![],
             default: true,
             archived: false,
         });
@@ -718,16 +745,25 @@ impl State {
             .any(|u| u.roles.iter().any(|r| r == "admin"))
     }
 
-    /// apps/meteor/app/lib/server/functions/checkUsernameAvailability.ts: `all`, `here` and
-    /// Accounts_BlockedUsernameList are blocked (case-insensitive); existing usernames too.
-    pub fn username_available(&self, name: &str) -> bool {
+    /// apps/meteor/app/lib/server/functions/checkUsernameAvailability.ts @ 0fc73039: a name in
+    /// Accounts_BlockedUsernameList (usernameIsBlocked) or refused by validateName() (`all`,
+    /// `here`, the hidden Accounts_SystemBlockedUsernameList) THROWS `error-blocked-username`;
+    /// an existing username only returns false.
+    pub fn username_available(&self, name: &str) -> Result<bool, ApiErr> {
         let blocked = self.setting_str("Accounts_BlockedUsernameList");
+        let system = self.setting_str("Accounts_SystemBlockedUsernameList");
         let mut list: Vec<&str> = vec!["all", "here"];
-        list.extend(blocked.split(',').map(str::trim).filter(|s| !s.is_empty()));
-        if list.iter().any(|b| b.eq_ignore_ascii_case(name.trim())) {
-            return false;
+        for l in [&blocked, &system] {
+            list.extend(l.split(',').map(str::trim).filter(|s| !s.is_empty()));
         }
-        self.user_idx_by_username(name).is_none()
+        if list.iter().any(|b| b.eq_ignore_ascii_case(name.trim())) {
+            return Err(meteor_err(
+                "error-blocked-username",
+                &format!("{name} is blocked and can't be used!"),
+                Some(json!({"method": "checkUsernameAvailability", "field": name})),
+            ));
+        }
+        Ok(self.user_idx_by_username(name).is_none())
     }
 
     /// packages/password-policies/src/PasswordPolicy.ts validate(), configured from the
@@ -735,7 +771,7 @@ impl State {
     pub fn validate_password(&self, pw: &str) -> Result<(), ApiErr> {
         let base = "The password provided does not meet the server's password policy.";
         if pw.trim().is_empty() {
-            return Err(meteor_err("error-password-policy-not-met", base, None));
+            return Err(policy_err(base, None));
         }
         if !self.setting_bool("Accounts_Password_Policy_Enabled") {
             return Ok(());
@@ -801,11 +837,7 @@ impl State {
         if reasons.is_empty() {
             Ok(())
         } else {
-            Err(meteor_err(
-                "error-password-policy-not-met",
-                base,
-                Some(Value::Array(reasons)),
-            ))
+            Err(policy_err(base, Some(Value::Array(reasons))))
         }
     }
 
@@ -821,9 +853,15 @@ impl State {
         }
         let mut username = "admin".to_string();
         if let Some(u) = env.get("ADMIN_USERNAME") {
-            if valid_name(u) && self.username_available(u) {
+            // Only a throw (blocked name) falls back to `admin`; a taken name is kept
+            // (initialData ignores checkUsernameAvailability's false), then Users.create fails.
+            if valid_name(u) && self.username_available(u).is_ok() {
                 username = u.clone();
             }
+        }
+        // A taken name: Users.create hits the unique username index and no admin is made.
+        if self.user_idx_by_username(&username).is_some() {
+            return None;
         }
         let mut emails = vec![];
         if let Some(e) = env.get("ADMIN_EMAIL") {
@@ -869,6 +907,17 @@ impl State {
         let limit = self
             .setting_i64("API_Enable_Rate_Limiter_Limit_Calls_Default")
             .max(0) as u64;
+        self.rate_check_limit(route, ip, now, limit)
+    }
+
+    /// rate_check with a route's own `rateLimiterOptions.numRequestsAllowed`.
+    pub fn rate_check_limit(
+        &mut self,
+        route: &str,
+        ip: &str,
+        now: Instant,
+        limit: u64,
+    ) -> RateResult {
         let window = self
             .setting_i64("API_Enable_Rate_Limiter_Limit_Time_Default")
             .max(0) as u64;
@@ -901,10 +950,11 @@ impl State {
                 limit,
             }
         } else {
+            // rate-limit.js check(): timeToReset = timeToNextReset on allowed calls too.
             RateResult {
                 allowed: true,
                 remaining: limit - n,
-                time_to_reset_ms: 0,
+                time_to_reset_ms: to_next.max(0) as u64,
                 limit,
             }
         }
@@ -958,6 +1008,9 @@ fn room_json(st: &State, r: &Room) -> Value {
         "msgs": msgs, "ts": iso(r.ts), "_updatedAt": iso(r.ts), "ro": r.ro,
         "default": r.default, "sysMes": true, "muted": r.muted,
     });
+    if !r.unmuted.is_empty() {
+        v["unmuted"] = json!(r.unmuted);
+    }
     if r.archived {
         v["archived"] = json!(true);
     }
@@ -1374,7 +1427,15 @@ impl Sim {
     }
 
     fn unauthorized_resp(&self) -> Resp {
-        // api.ts: api.unauthorized('You must be logged in to do this.') plus, before 8.0,
+        // Restivus (6.13) answers unauthenticated calls itself (Restivus-era api.ts, find_string
+        // id 123587997): no `success`, no `error`.
+        if self.cfg.version == Version::V6_13 {
+            return Resp::json(
+                401,
+                json!({"status": "error", "message": "You must be logged in to do this."}),
+            );
+        }
+        // ApiClass.ts: api.unauthorized('You must be logged in to do this.') plus, before 8.0,
         // the legacy `status`/`message` fields.
         let mut b = json!({"success": false, "error": "You must be logged in to do this."});
         if !self.cfg.version.breaking() {
@@ -1403,6 +1464,7 @@ impl Sim {
         req: &Req,
         uid: Option<&str>,
         bypass_allowed: bool,
+        own_limit: Option<u64>,
     ) -> Result<Vec<(String, String)>, Resp> {
         // shouldVerifyRateLimit(): setting on, and the caller lacks api-bypass-rate-limit.
         if !st.setting_bool("API_Enable_Rate_Limiter") {
@@ -1423,7 +1485,10 @@ impl Sim {
         }
         // getRequestIP(): x-real-ip wins over the socket address.
         let ip = req.header("x-real-ip").unwrap_or(&req.ip).to_string();
-        let r = st.rate_check(route_key, &ip, Instant::now());
+        let r = match own_limit {
+            Some(limit) => st.rate_check_limit(route_key, &ip, Instant::now(), limit),
+            None => st.rate_check(route_key, &ip, Instant::now()),
+        };
         let headers = vec![
             ("X-RateLimit-Limit".to_string(), r.limit.to_string()),
             ("X-RateLimit-Remaining".to_string(), r.remaining.to_string()),
@@ -1454,7 +1519,14 @@ impl Sim {
             return self.unauthorized_resp();
         }
         let key = format!("/api/v1/{}{}", r.name, r.method.to_lowercase());
-        let headers = match self.rate_limit(&mut st, &key, req, uid.as_deref(), true) {
+        // users.register has its own rateLimiterOptions (Rate_Limiter_Limit_RegisterUser ?? 1).
+        let own_limit = (r.name == "users.register").then(|| {
+            match st.settings.get("Rate_Limiter_Limit_RegisterUser") {
+                Some(Value::Number(n)) => n.as_u64().unwrap_or(1),
+                _ => 1,
+            }
+        });
+        let headers = match self.rate_limit(&mut st, &key, req, uid.as_deref(), true, own_limit) {
             Ok(h) => h,
             Err(resp) => return resp,
         };
@@ -1487,7 +1559,7 @@ impl Sim {
         let mut st = self.lock();
         let key = format!("/api/v1/{name}{}", req.method.to_lowercase());
         // login has no user yet: never bypassed.
-        let headers = match self.rate_limit(&mut st, &key, req, None, false) {
+        let headers = match self.rate_limit(&mut st, &key, req, None, false, None) {
             Ok(h) => h,
             Err(resp) => return resp,
         };
@@ -1513,6 +1585,22 @@ impl Sim {
         // their registration (createdAt), so a fresh admin passes without a code.
         let remember = st.setting_i64("Accounts_TwoFactorAuthentication_RememberFor");
         if remember > 0 && st.users[idx].created_at + (remember as u64) * 1000 >= now_ms() {
+            return Ok(());
+        }
+        // rememberAuthorization(): after a good code the calling token is authorized, for this
+        // IP + user agent, for RememberFor seconds.
+        let ip = req.header("x-real-ip").unwrap_or(&req.ip);
+        let remember_key = format!(
+            "{}|{ip}|{}",
+            sha256_hex(req.header("x-auth-token").unwrap_or("")),
+            req.header("user-agent").unwrap_or("")
+        );
+        if remember > 0
+            && st
+                .two_factor_until
+                .get(&remember_key)
+                .is_some_and(|until| *until >= now_ms())
+        {
             return Ok(());
         }
         let code = req.header("x-2fa-code").map(str::to_string);
@@ -1557,11 +1645,17 @@ impl Sim {
                 good
             }
         };
-        if valid {
-            Ok(())
-        } else {
-            Err(meteor_err("totp-invalid", "TOTP Invalid", Some(details)))
+        if !valid {
+            return Err(meteor_err("totp-invalid", "TOTP Invalid", Some(details)));
         }
+        if remember > 0 {
+            if st.two_factor_until.len() >= 10_000 {
+                st.two_factor_until.clear(); // bounded memory
+            }
+            st.two_factor_until
+                .insert(remember_key, now_ms() + remember as u64 * 1000);
+        }
+        Ok(())
     }
 
     /// apps/meteor/app/2fa/server/code/EmailCheck.ts isEnabled().
@@ -1576,7 +1670,13 @@ impl Sim {
 
     fn login_error(&self, error: Value, message: &str, details: Option<Value>) -> Resp {
         // api.ts login catch: 401 unauthorized(); before 8.0 the Meteor error is spread in.
-        let mut b = json!({"success": false, "error": "unauthorized"});
+        // Restivus-era api.ts (6.13): `{statusCode: 401, body: {status:'error', error, details,
+        // message}}`, no `success`.
+        let mut b = if self.cfg.version == Version::V6_13 {
+            json!({"error": "unauthorized"})
+        } else {
+            json!({"success": false, "error": "unauthorized"})
+        };
         if !self.cfg.version.breaking() {
             b["status"] = json!("error");
             b["error"] = error;
@@ -1625,7 +1725,12 @@ impl Sim {
                     Value::String(s) => s.clone(),
                     v => v.to_string(),
                 };
-                st.logins.failed(&ip, by_name.as_deref(), &id, now);
+                // saveFailedLoginAttempts (restrictLoginAttempts.ts, post-#30018): stored under
+                // `login.user?.username || methodArguments[0].user?.username`, so a failed e-mail
+                // login of an existing user counts against that user (the check above reads
+                // only the username given).
+                let stored = login_identity(st, b).or(by_name);
+                st.logins.failed(&ip, stored.as_deref(), &id, now);
                 self.login_error(f.error, &f.message, f.details)
             }
         }
@@ -1752,11 +1857,13 @@ impl Sim {
 
     fn login_success(&self, st: &State, idx: usize, token: String) -> Resp {
         let u = &st.users[idx];
-        Resp::json(
-            200,
-            json!({"status": "success", "success": true, "data": {
-            "userId": u.id, "authToken": token, "me": me_json(st, idx)}}),
-        )
+        let mut b = json!({"status": "success", "success": true, "data": {
+            "userId": u.id, "authToken": token, "me": me_json(st, idx)}});
+        // Restivus (6.13) sends the action's raw `{status, data}`: no `success`.
+        if self.cfg.version == Version::V6_13 {
+            b.as_object_mut().map(|o| o.remove("success"));
+        }
+        Resp::json(200, b)
     }
 
     // ------------------------------------------------------------ misc routes
@@ -1792,13 +1899,17 @@ impl Sim {
     }
 
     /// apps/meteor/app/api/server/lib/getServerInfo.ts: version trimmed to major.minor
-    /// unless the caller holds view-statistics, then the full version plus `info`.
+    /// unless the caller holds view-statistics, then the full version plus `info`. From 7.x
+    /// (ApiClass.ts @ 019378e3) `info` is `authRequired: false` and the router authenticates
+    /// only authRequired/authOrAnonRequired routes: `this.userId` is always undefined, so
+    /// nobody gets the full version. 6.13 (Restivus) is kept as first read (not re-verified).
     fn info(&self, req: &Req) -> Resp {
         let st = self.lock();
-        let full = self
-            .authenticate(&st, req)
-            .map(|uid| st.has_permission(&uid, "view-statistics", None))
-            .unwrap_or(false);
+        let full = self.cfg.version == Version::V6_13
+            && self
+                .authenticate(&st, req)
+                .map(|uid| st.has_permission(&uid, "view-statistics", None))
+                .unwrap_or(false);
         let v = self.cfg.version.as_str();
         let short: String = v
             .rsplit_once('.')
@@ -1845,7 +1956,7 @@ impl Sim {
         // WebHookAPI.shouldVerifyRateLimit(): only the setting counts, no bypass
         // permission; the rule is keyed by the full hook URL.
         let key = format!("/hooks/{rest}{}", req.method.to_lowercase());
-        let headers = match self.rate_limit(&mut st, &key, req, None, false) {
+        let headers = match self.rate_limit(&mut st, &key, req, None, false, None) {
             Ok(h) => h,
             Err(r) => return r,
         };
@@ -2078,7 +2189,11 @@ impl Sim {
                 }
             }
             // apps/meteor/app/authorization/server/functions/canSendMessage.ts
-            if st.rooms[ri].ro && !st.has_permission(&uid, "post-readonly", Some(&rid)) {
+            // (unless the user was unmuted by hand in the read-only room).
+            if st.rooms[ri].ro
+                && !st.has_permission(&uid, "post-readonly", Some(&rid))
+                && !st.rooms[ri].unmuted.iter().any(|u| u == &username)
+            {
                 return Err(failure(
                     "You can't send messages because the room is readonly.",
                 ));
@@ -2315,6 +2430,27 @@ fn compile_script(sim: &Sim, integ: &mut Value) {
     }
 }
 
+/// The user a password login names (by username, case-insensitively as Meteor finds it, or by
+/// e-mail): Meteor's `login.user` even when the password is wrong. None for resume logins.
+fn login_identity(st: &State, b: &Value) -> Option<String> {
+    let (is_email, who) = b
+        .get("user")
+        .and_then(Value::as_str)
+        .map(|u| (u.contains('@'), u))
+        .or_else(|| {
+            b.get("username")
+                .and_then(Value::as_str)
+                .map(|u| (false, u))
+        })
+        .or_else(|| b.get("email").and_then(Value::as_str).map(|u| (true, u)))?;
+    let idx = if is_email {
+        st.user_idx_by_email(who)
+    } else {
+        st.user_idx_by_username(who)
+    }?;
+    Some(st.users[idx].username.clone())
+}
+
 fn me_json(st: &State, idx: usize) -> Value {
     let mut v = user_json(&st.users[idx], true);
     v["settings"] = json!({"preferences": {}});
@@ -2455,7 +2591,7 @@ fn create_user(
             Some(json!({"method": "insertOrUpdateUser", "field": "Password"})),
         ));
     }
-    if !st.username_available(username) {
+    if !st.username_available(username)? {
         return Err(meteor_err(
             "error-field-unavailable",
             &format!("{username} is already in use :("),
@@ -2541,8 +2677,31 @@ fn h_users_create(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
     ok(json!({"user": user_json(&st.users[idx], true)}))
 }
 
-fn h_users_register(_: &Sim, st: &mut State, req: &Req, _: &str) -> Result<Value, ApiErr> {
+/// apps/meteor/app/api/server/v1/users.ts `users.register` (6.x/7.x async era, find_string
+/// ids 108728258 / 11365695037): validateParams (username, email, pass, name), then the route's
+/// own checks with plain failures — `validateUsername` → "The username provided is not valid",
+/// checkUsernameAvailability (throws error-blocked-username; false → "Username is already in
+/// use") — and only then the registerUser method (Disabled / Secret URL, checked against the
+/// body's `secret` field), then the user itself.
+fn h_users_register(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
     let b = &req.body;
+    for f in ["username", "email", "pass", "name"] {
+        if str_field(b, f).is_none() {
+            return Err(invalid_params(&format!(
+                "must have required property '{f}'"
+            )));
+        }
+    }
+    if !uid.is_empty() {
+        return Err(failure("Logged in users can not register again."));
+    }
+    let username = str_field(b, "username").unwrap_or_default();
+    if !valid_name(&username) {
+        return Err(failure("The username provided is not valid"));
+    }
+    if !st.username_available(&username)? {
+        return Err(failure("Username is already in use"));
+    }
     // apps/meteor/app/lib/server/methods/registerUser (registerUser method).
     match st.setting_str("Accounts_RegistrationForm").as_str() {
         "Disabled" => {
@@ -2553,7 +2712,7 @@ fn h_users_register(_: &Sim, st: &mut State, req: &Req, _: &str) -> Result<Value
             ))
         }
         "Secret URL"
-            if str_field(b, "secretURL")
+            if str_field(b, "secret")
                 != Some(st.setting_str("Accounts_RegistrationForm_SecretURL")) =>
         {
             return Err(meteor_err(
@@ -2564,16 +2723,9 @@ fn h_users_register(_: &Sim, st: &mut State, req: &Req, _: &str) -> Result<Value
         }
         _ => {}
     }
-    for f in ["username", "email", "pass", "name"] {
-        if str_field(b, f).is_none() {
-            return Err(invalid_params(&format!(
-                "must have required property '{f}'"
-            )));
-        }
-    }
     let idx = create_user(
         st,
-        &str_field(b, "username").unwrap_or_default(),
+        &username,
         &str_field(b, "name").unwrap_or_default(),
         &str_field(b, "email").unwrap_or_default(),
         &str_field(b, "pass").unwrap_or_default(),
@@ -2662,7 +2814,7 @@ fn h_users_update(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value
         ));
     }
     if let Some(un) = str_field(&data, "username") {
-        if !un.eq_ignore_ascii_case(&st.users[idx].username) && !st.username_available(&un) {
+        if !un.eq_ignore_ascii_case(&st.users[idx].username) && !st.username_available(&un)? {
             return Err(meteor_err(
                 "error-field-unavailable",
                 &format!("{un} is already in use :("),
@@ -2724,21 +2876,46 @@ fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, A
         .ok_or_else(|| invalid_params("must have required property 'name'"))?;
     let perm = if t == "c" { "create-c" } else { "create-p" };
     if !st.has_permission(uid, perm, None) {
-        return Err(no_permission(st.version));
+        // channels.ts (id 58521006345): `e.message === 'unauthorized'` → API.v1.forbidden()
+        // (403 `unauthorized`, `forbidden` from 8.0); 6.x: API.v1.unauthorized() (403).
+        let error = if st.version.breaking() {
+            "forbidden"
+        } else {
+            "unauthorized"
+        };
+        return Err(ApiErr {
+            status: 403,
+            body: json!({"success": false, "error": error}),
+        });
     }
-    if !valid_name(&name) {
+    // getValidRoomName.ts (id 1338652500): the name regex and validateName() (validateName.ts
+    // @ 462bf029: the lowercased name against Accounts_SystemBlockedUsernameList split on ',')
+    // → error-invalid-room-name; then a room with that name → error-archived-duplicate-name
+    // when archived, else error-duplicate-channel-name.
+    let system = st.setting_str("Accounts_SystemBlockedUsernameList");
+    let lower = name.to_lowercase();
+    let reserved = !system.is_empty() && system.split(',').any(|b| b == lower);
+    let details = json!({"function": "RocketChat.getValidRoomName", "channel_name": name});
+    if !valid_name(&name) || reserved {
         return Err(meteor_err(
             "error-invalid-room-name",
             &format!("{name} is not a valid room name."),
-            Some(json!({"function": "RocketChat.getValidRoomName", "channel_name": name})),
+            Some(details),
         ));
     }
-    if st.room_idx_by_name(&name).is_some() {
-        return Err(meteor_err(
-            "error-duplicate-channel-name",
-            &format!("A channel with name '{name}' exists"),
-            Some(json!({"function": "RocketChat.getValidRoomName", "channel_name": name})),
-        ));
+    if let Some(ri) = st.room_idx_by_name(&name) {
+        let (code, reason) = if st.rooms[ri].archived {
+            (
+                "error-archived-duplicate-name",
+                format!("There's an archived channel with name {name}"),
+            )
+        } else {
+            (
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+            )
+        };
+        return Err(meteor_err(code, &reason, Some(details)));
     }
     let owner = st
         .user_idx_by_id(uid)
@@ -2766,6 +2943,7 @@ fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, A
             .and_then(Value::as_bool)
             .unwrap_or(false),
         muted: vec![],
+        unmuted: vec![],
         default: false,
         archived: false,
     });
@@ -3203,14 +3381,20 @@ fn h_int_list(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, Ap
     if !int_manage_any(st, uid) {
         return Err(no_permission(st.version));
     }
+    // helpers/getPaginationItems.ts @ 721a1541: count absent → 50, above 100 → 100, 0 →
+    // unlimited while API_Allow_Infinite_Count (else 50); a negative count passes through
+    // (a negative Mongo limit returns |n| documents).
     let num = |k: &str| req.query.get(k).and_then(|v| v.trim().parse::<i64>().ok());
     let offset = num("offset").unwrap_or(0).max(0) as usize;
-    let count = match num("count") {
-        Some(c) if c > 0 => c.min(100) as usize,
-        _ => 50,
+    let count = match num("count").map(|c| c.min(100)) {
+        None => 50,
+        Some(0) if st.setting_bool("API_Allow_Infinite_Count") => usize::MAX,
+        Some(0) => 50,
+        Some(c) => c.unsigned_abs() as usize,
     };
-    let mut list = st.integrations.clone();
-    list.reverse(); // sort { ts: -1 }
+    // sort { ts: -1 } on a field integrations do not carry (addIncomingIntegration stores
+    // `_createdAt`): the collection's natural order, i.e. insertion, oldest first.
+    let list = st.integrations.clone();
     let total = list.len();
     let page: Vec<Value> = list.into_iter().skip(offset).take(count).collect();
     let n = page.len();
@@ -3235,54 +3419,94 @@ fn h_int_get(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, Api
 }
 
 /// apps/meteor/app/integrations/server/methods/incoming/updateIncomingIntegration.ts
+/// (7.x snapshot id 480781737, newest @ 022f9b07; late-6.x compiled id 11614982106) behind
+/// IntegrationsUpdateProps.ts @ 11acb516 (incoming: required integrationId, type, channel,
+/// scriptEnabled, name, enabled; other fields accepted).
 fn h_int_update(sim: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
     let b = &req.body;
     if b.get("type").and_then(Value::as_str) != Some("webhook-incoming") {
         return Err(failure("Invalid integration type."));
     }
-    // The update schema is not closed (extra fields are accepted and stored); `username`
-    // (the posting user) is taken into account from 7.x on, ignored by 6.13.
+    for f in [
+        "integrationId",
+        "channel",
+        "scriptEnabled",
+        "name",
+        "enabled",
+    ] {
+        if b.get(f).is_none() {
+            return Err(invalid_params(&format!(
+                "must have required property '{f}'"
+            )));
+        }
+    }
     let fields = incoming_fields(sim.cfg.version);
-    if !st.has_permission(uid, "manage-incoming-integrations", None) {
+    // validateChannels() runs first.
+    let channel = str_field(b, "channel").unwrap_or_default();
+    if channel.trim().is_empty()
+        || channel
+            .split(',')
+            .any(|c| !c.trim().starts_with('#') && !c.trim().starts_with('@'))
+    {
+        return Err(meteor_err(
+            "error-invalid-channel",
+            "Invalid channel",
+            Some(json!({"method": "updateIncomingIntegration"})),
+        ));
+    }
+    let id = str_field(b, "integrationId").unwrap_or_default();
+    let found = st.integrations.iter().position(|i| i["_id"] == json!(id));
+    // manage-incoming-integrations, or manage-own-incoming-integrations for one's own.
+    let own = found.is_some_and(|ii| st.integrations[ii]["_createdBy"]["_id"] == json!(uid));
+    let allowed = st.has_permission(uid, "manage-incoming-integrations", None)
+        || (own && st.has_permission(uid, "manage-own-incoming-integrations", None));
+    if !allowed {
         return Err(meteor_err(
             "not_authorized",
             "Unauthorized",
             Some(json!({"method": "updateIncomingIntegration"})),
         ));
     }
-    let id = str_field(b, "integrationId").unwrap_or_default();
-    let Some(ii) = st.integrations.iter().position(|i| i["_id"] == json!(id)) else {
+    let Some(ii) = found else {
         return Err(failure("No integration found."));
     };
     let mut updates = b.clone();
     if let Some(o) = updates.as_object_mut() {
         o.remove("integrationId");
         o.retain(|k, _| fields.contains(&k.as_str()));
-        if sim.cfg.version == Version::V6_13 {
-            o.remove("username");
-        }
-        if let Some(c) = o.get("channel").and_then(Value::as_str).map(str::to_string) {
-            o.insert(
-                "channel".into(),
-                json!(c
-                    .split(',')
-                    .map(|c| c.trim().to_string())
-                    .collect::<Vec<_>>()),
-            );
-        }
+        o.insert(
+            "channel".into(),
+            json!(channel
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()),
+        );
         if let Some(un) = o
             .get("username")
             .and_then(Value::as_str)
             .map(str::to_string)
         {
-            let ui = st
-                .users
-                .iter()
-                .position(|u| u.username == un)
-                .ok_or_else(|| meteor_err("error-invalid-user", "Invalid user", None))?;
-            o.insert("userId".into(), json!(st.users[ui].id));
-            if !st.users[ui].roles.iter().any(|r| r == "bot") {
-                st.users[ui].roles.push("bot".into());
+            if sim.cfg.version == Version::V6_13 {
+                // Late 6.x: `...('username' in integration && { username: integration.username })`
+                // stores the name as given; userId (the posting user) is unchanged.
+            } else {
+                // 7.x: `{ username: user.username, userId: user._id }` of the found user.
+                let ui = st
+                    .users
+                    .iter()
+                    .position(|u| u.username == un)
+                    .ok_or_else(|| {
+                        meteor_err(
+                            "error-invalid-post-as-user",
+                            "Invalid Post As User",
+                            Some(json!({"method": "updateIncomingIntegration"})),
+                        )
+                    })?;
+                o.insert("username".into(), json!(st.users[ui].username));
+                o.insert("userId".into(), json!(st.users[ui].id));
+                if !st.users[ui].roles.iter().any(|r| r == "bot") {
+                    st.users[ui].roles.push("bot".into());
+                }
             }
         }
         o.insert("_updatedAt".into(), json!(iso(now_ms())));
@@ -3338,26 +3562,37 @@ fn method_call(st: &mut State, req: &Req, uid: &str, mute: bool) -> Result<Value
         if !st.has_permission(uid, "mute-user", Some(&rid)) {
             return Err(("error-not-allowed".into(), "Not allowed".into()));
         }
+        // muteUserInRoom.ts @ 16a239a8: room, then the subscription found BY USERNAME, then
+        // the user: an unknown username is `error-user-not-in-room`.
         let ri = st
             .room_idx_by_id(&rid)
             .ok_or(("error-invalid-room".to_string(), "Invalid room".to_string()))?;
-        let ui = st
-            .user_idx_by_username(&username)
-            .ok_or(("error-invalid-user".to_string(), "Invalid user".to_string()))?;
+        let not_in_room = || {
+            (
+                "error-user-not-in-room".to_string(),
+                "User is not in this room".to_string(),
+            )
+        };
+        let ui = st.user_idx_by_username(&username).ok_or_else(not_in_room)?;
         let tid = st.users[ui].id.clone();
         if st.sub(&rid, &tid).is_none() {
-            return Err((
-                "error-user-not-in-room".into(),
-                "User is not in this room".into(),
-            ));
+            return Err(not_in_room());
         }
-        let muted = &mut st.rooms[ri].muted;
+        // Rooms model (id 11533250558): mute = $addToSet muted + $pull unmuted, in a read-only
+        // room only $pull unmuted; unmute = $pull muted, in a read-only room also $addToSet
+        // unmuted (the user may then post there).
+        let name = st.users[ui].username.clone();
+        let room = &mut st.rooms[ri];
+        room.unmuted.retain(|m| m != &name);
         if mute {
-            if !muted.contains(&username) {
-                muted.push(username.clone());
+            if !room.ro && !room.muted.contains(&name) {
+                room.muted.push(name);
             }
         } else {
-            muted.retain(|m| m != &username);
+            room.muted.retain(|m| m != &name);
+            if room.ro {
+                room.unmuted.push(name);
+            }
         }
         Ok(())
     })();
@@ -3444,3 +3679,5 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_review;

@@ -107,7 +107,8 @@ impl Events {
             return Some(Blocked::Ip);
         }
         if let Some(u) = username {
-            let key = u.to_ascii_lowercase();
+            // Mongo matches `u.username` exactly: case-sensitive.
+            let key = u.to_string();
             if bool_setting(s, "Block_Multiple_Failed_Logins_By_User")
                 && self.over(
                     s,
@@ -162,7 +163,7 @@ impl Events {
         self.failures.push_back(Failure {
             ts: now,
             ip: ip.to_string(),
-            username: username.map(str::to_ascii_lowercase),
+            username: username.map(str::to_string),
         });
     }
 
@@ -174,7 +175,7 @@ impl Events {
             self.last_ok_user.clear();
         }
         self.last_ok_ip.insert(ip.to_string(), now);
-        self.last_ok_user.insert(username.to_ascii_lowercase(), now);
+        self.last_ok_user.insert(username.to_string(), now);
     }
 }
 
@@ -205,7 +206,9 @@ mod tests {
             assert_eq!(e.check(&s, "1.1.1.1", Some("bob"), t), None);
             e.failed("1.1.1.1", Some("bob"), "403", t);
         }
-        assert_eq!(e.check(&s, "1.1.1.1", Some("BOB"), 10), Some(Blocked::User));
+        assert_eq!(e.check(&s, "1.1.1.1", Some("bob"), 10), Some(Blocked::User));
+        // Mongo matches the username exactly: another spelling is another key.
+        assert_eq!(e.check(&s, "1.1.1.1", Some("BOB"), 10), None);
         // Another user from the same IP is not blocked by the user counter.
         assert_eq!(e.check(&s, "1.1.1.1", Some("alice"), 10), None);
         // A blocked-for-user attempt is not stored: the window ends a minute after the failures.

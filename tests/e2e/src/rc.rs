@@ -152,6 +152,7 @@ fn command(name: &str, env: &[(String, String)], args: &[&str]) -> Command {
         "RC_BOOTSTRAP_TIMEOUT",
         "RC_PROBE_TIMEOUT",
         "RC_PROBE_TOKEN_CACHE",
+        "RC_BOOTSTRAP_REFUSAL_FILE",
     ] {
         cmd.env_remove(k);
     }
@@ -161,7 +162,22 @@ fn command(name: &str, env: &[(String, String)], args: &[&str]) -> Command {
 }
 
 pub fn bootstrap(env: &[(String, String)], args: &[&str]) -> Run {
-    let r = run(command("rc-bootstrap", env, args), Duration::from_secs(120));
+    let mut cmd = command("rc-bootstrap", env, args);
+    // The refusal memory defaults to /tmp/rc-bootstrap.refused: give each server its own file,
+    // shared by the runs against it (as restarts of one container share theirs).
+    if !env.iter().any(|(k, _)| k == "RC_BOOTSTRAP_REFUSAL_FILE") {
+        let url = env
+            .iter()
+            .find(|(k, _)| k == "ROCKETCHAT_URL")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let tag: String = url.chars().filter(char::is_ascii_digit).collect();
+        cmd.env(
+            "RC_BOOTSTRAP_REFUSAL_FILE",
+            std::env::temp_dir().join(format!("e2e-rc-{}-{tag}.refused", std::process::id())),
+        );
+    }
+    let r = run(cmd, Duration::from_secs(120));
     assert_no_secrets(&r);
     r
 }

@@ -195,6 +195,42 @@ fn registers_the_admin_when_none_exists_and_registration_is_open() {
     );
 }
 
+/// users.register allows one call per IP per window (Rate_Limiter_Limit_RegisterUser): after
+/// an earlier attempt used it (a previous run, a person at the sign-up form), rc-bootstrap waits
+/// out the 429 inside its deadline instead of failing or hammering the route.
+#[test]
+fn registering_the_admin_waits_out_the_one_per_window_register_rule() {
+    let sim = Sim::start_env(
+        &[
+            "--setting",
+            "Accounts_RegistrationForm=Public",
+            "--rate-limit-window",
+            "3s",
+        ],
+        &[],
+        true,
+    );
+    let (status, v) = http_json(
+        &sim.url,
+        "POST",
+        "/api/v1/users.register",
+        &[],
+        Some(&json!({"username": "bad name", "email": "x@example.org", "pass": "x", "name": "X"})),
+    );
+    assert_eq!(status, 400, "{v}");
+    let r = bootstrap(
+        &env(&sim.url),
+        &["--admin-wait", "500ms", "--timeout", "30s"],
+    );
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stdout.contains("admin registered"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("rate limited on POST /api/v1/users.register"),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn blocked_admin_usernames_are_refused_clearly() {
     let sim = Sim::start(&[]);

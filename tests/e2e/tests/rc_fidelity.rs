@@ -132,6 +132,45 @@ fn probe_never_retries_a_refused_password() {
     assert_eq!(r.code(), 0, "{r:?}");
 }
 
+/// Restarts (`restart: on-failure`) with a wrong bot password spend one bot login, not one per
+/// run: ten runs in five minutes used to block the bot user (and Hubot with it).
+#[test]
+fn bootstrap_restarts_with_a_wrong_bot_password_spend_one_bot_login() {
+    // The login route's rate limiter (10 a minute) would refuse the admin logins first; real
+    // restarts are spaced by the engine's back-off.
+    let sim = Sim::start(&["--setting", "API_Enable_Rate_Limiter=false"]);
+    let env = env(&sim.url);
+    assert_eq!(bootstrap(&env, &[]).code(), 0);
+    let failed = |sim: &Sim| {
+        let (_, v) = http_json(&sim.url, "GET", "/_sim/logins", &[], None);
+        v["failed"].as_u64().unwrap()
+    };
+    let base = failed(&sim);
+    let wrong = with(env.clone(), "ROCKETCHAT_PASSWORD", "Wr0ng-Passw0rd!xyz");
+    for i in 0..12 {
+        let r = bootstrap(&wrong, &["--timeout", "30s"]);
+        assert_eq!(r.code(), 3, "run {i}: {r:?}");
+        assert!(r.stderr.contains("--fix-drift"), "run {i}: {r:?}");
+    }
+    let r = bootstrap(&wrong, &["--timeout", "30s"]);
+    assert!(r.stderr.contains("not retried until it changes"), "{r:?}");
+    assert_eq!(failed(&sim) - base, 1, "failed logins spent");
+    // The bot is not blocked: its real password still works.
+    let (status, v) = http_json(
+        &sim.url,
+        "POST",
+        "/api/v1/login",
+        &[],
+        Some(&json!({"user": BOT, "password": BOT_PASS})),
+    );
+    assert_eq!(status, 200, "bot blocked: {v}");
+    // --fix-drift resets the password to the configured one and forgets the refusal.
+    let r = bootstrap(&wrong, &["--fix-drift", "--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let r = bootstrap(&wrong, &["--json", "--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+}
+
 /// Bug 3: rooms.info error fields are swapped and archived rooms are refused first (6.x/7.x).
 #[test]
 fn rooms_info_errors_as_the_server_sends_them() {

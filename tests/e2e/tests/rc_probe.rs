@@ -150,6 +150,36 @@ fn muted_bot() {
     assert!(r.stderr.contains("muted"), "{r:?}");
 }
 
+/// A read-only room refuses the bot (no moderator role) until an admin unmutes it there:
+/// unmuteUserInRoom in a read-only room adds it to the room's `unmuted`, which lets it post.
+#[test]
+fn bot_unmuted_in_a_read_only_room_may_post() {
+    let (sim, env, cache, _) = ready(&[], "unmuted");
+    let admin = sim.session(ADMIN, ADMIN_PASS);
+    let (_, room) = http_json(&sim.url, "GET", &format!("/_sim/rooms/{ROOM}"), &[], None);
+    let (status, v) = sim.api(
+        &admin,
+        "POST",
+        "/api/v1/channels.setReadOnly",
+        Some(&json!({"roomId": room["_id"], "readOnly": true})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = probe(&env, &cache_arg(&cache));
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(r.stderr.contains("read-only"), "{r:?}");
+    let ddp = json!({"msg": "method", "id": "1", "method": "unmuteUserInRoom",
+                     "params": [{"rid": room["_id"], "username": BOT}]});
+    let (status, v) = sim.api(
+        &admin,
+        "POST",
+        "/api/v1/method.call/unmuteUserInRoom",
+        Some(&json!({"message": ddp.to_string()})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = probe(&env, &cache_arg(&cache));
+    assert_eq!(r.code(), 0, "{r:?}");
+}
+
 #[test]
 fn wrong_password_is_refused_with_exit_3() {
     let (_sim, mut env, cache, _) = ready(&[], "wrongpw");
