@@ -63,7 +63,10 @@ test('entrypoint: Hubot up but logged out (wrong password) ends the container wi
   const { code } = await exitWithin(e, 30_000);
   assert.equal(code, 1, e.out);
   assert.match(e.out, /Unable to login/);
-  assert.match(e.out, /health check failed \(2\/2\): .*login as hubot refused/);
+  // The first check is refused by the server; the second does not even try the password
+  // again (rc-probe remembers a refused password, so probes never walk into the login block).
+  assert.match(e.out, /health check failed \(1\/2\): .*login as hubot refused/);
+  assert.match(e.out, /health check failed \(2\/2\): .*login as hubot not tried: this password was refused/);
   assert.match(e.out, /stopping it so that the restart policy starts it again/);
 });
 

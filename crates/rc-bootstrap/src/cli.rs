@@ -9,6 +9,9 @@ use sidecar::{duration, secret, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The largest `--script` read (Rocket.Chat stores the script in one Mongo document).
+const SCRIPT_FILE_MAX: u64 = 1024 * 1024;
+
 const LONG_ABOUT: &str = "\
 One-shot, idempotent set-up of a fresh Rocket.Chat for a bot, run as an init container with
 restart: on-failure. It waits for Rocket.Chat (refused, 502/503) under --timeout, then:
@@ -185,8 +188,10 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     let script = if args.no_script {
         None
     } else if let Some(path) = &args.script {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Failure::usage(format!("--script {}: cannot read: {e}", path.display()))
+        // Capped like every file we read: a script is text of some KiB (ours is ~50 KiB).
+        let (bytes, _) = sidecar::file::read_capped(path, SCRIPT_FILE_MAX, "--script")?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Failure::usage(format!("--script {}: not UTF-8 text", path.display()))
         })?;
         if !text.contains("class Script") {
             return Err(Failure::usage(format!(

@@ -201,6 +201,17 @@ fn huge_or_endless_secret_files_are_refused_with_exit_2_naming_the_file() {
     let r = probe(&["--no-token-cache", "--webhook-url-file", "/dev/zero"]);
     assert_eq!(r.code(), 2, "{r:?}");
     assert!(r.stderr.contains("/dev/zero"), "{r:?}");
+    // Not a secret, but read all the same: a webhook script is capped too.
+    let pw = file(&dir, "admin-pw", "Zq-admin-pw-x\n");
+    for script in ["/dev/zero", s(&sparse)] {
+        let mut args = with_secret_file("rc-bootstrap", s(&pw), &uri);
+        args.extend(["--script".to_string(), script.to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(cmd("rc-bootstrap", &args, &[]), Duration::from_secs(20));
+        assert_eq!(r.code(), 2, "--script {script}: {r:?}");
+        assert!(r.stderr.contains(script), "--script {script}: {r:?}");
+        assert!(r.elapsed < Duration::from_secs(2), "--script {script}: {r:?}");
+    }
 }
 
 /// Item 3: a token cache with group/other bits is not trusted: its token is logged out and the
