@@ -190,9 +190,8 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     } else if let Some(path) = &args.script {
         // Capped like every file we read: a script is text of some KiB (ours is ~50 KiB).
         let (bytes, _) = sidecar::file::read_capped(path, SCRIPT_FILE_MAX, "--script")?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            Failure::usage(format!("--script {}: not UTF-8 text", path.display()))
-        })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Failure::usage(format!("--script {}: not UTF-8 text", path.display())))?;
         if !text.contains("class Script") {
             return Err(Failure::usage(format!(
                 "--script {}: an incoming-webhook script must define `class Script` with process_incoming_request",

@@ -210,7 +210,10 @@ fn huge_or_endless_secret_files_are_refused_with_exit_2_naming_the_file() {
         let r = run(cmd("rc-bootstrap", &args, &[]), Duration::from_secs(20));
         assert_eq!(r.code(), 2, "--script {script}: {r:?}");
         assert!(r.stderr.contains(script), "--script {script}: {r:?}");
-        assert!(r.elapsed < Duration::from_secs(2), "--script {script}: {r:?}");
+        assert!(
+            r.elapsed < Duration::from_secs(2),
+            "--script {script}: {r:?}"
+        );
     }
 }
 
