@@ -135,3 +135,47 @@ fn the_token_is_never_shown_even_when_the_api_reflects_it() {
     assert!(!all.contains(TOKEN), "{r:?}");
     assert_eq!(checked, 4);
 }
+
+/// The frame's environment rules hold for the follower: an empty variable is unset (compose and
+/// kustomize write `VAR=`), and `--password-file` on the command line wins over MONGO_PASSWORD.
+#[test]
+fn empty_variables_are_unset_and_the_password_flag_wins() {
+    let a = api("env", &[]);
+    let pw = a.dir.join("pw");
+    std::fs::write(&pw, "file-pw-3c1d\n").unwrap();
+    let mut cmd = Command::new(bin("mongo-rs-follow"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MONGO") || k.starts_with("KUBERNETES_") {
+            cmd.env_remove(k);
+        }
+    }
+    for k in [
+        "MONGO_RS_FOLLOW_NAMESPACE",
+        "MONGO_RS_FOLLOW_INTERVAL",
+        "MONGO_RS_FOLLOW_TIMEOUT",
+        "MONGO_RS_FOLLOW_JSON",
+        "MONGO_RS_FOLLOW_MEMBER_HOST",
+        "MONGO_USERNAME",
+        "KUBERNETES_SERVICE_PORT",
+    ] {
+        cmd.env(k, "");
+    }
+    cmd.env("MONGO_PASSWORD", "env-pw-9a7b")
+        .env(
+            "MONGO_RS_FOLLOW_API_SERVER",
+            format!("https://127.0.0.1:{}", a.port),
+        )
+        .args(["--namespace", "chat", "--replica-set", "rs0", "--once"])
+        .args(["--statefulset", "other", "--username", "root"])
+        .args(["--password-file", pw.to_str().unwrap()])
+        .args(["--token-file", a.dir.join("token").to_str().unwrap()])
+        .args(["--ca-file", a.dir.join("ca.crt").to_str().unwrap()]);
+    let r = run(cmd, Duration::from_secs(30));
+    // Parsed, prepared and at the API: its 403 (exit 3), not a usage error (exit 2).
+    assert_eq!(r.code(), 3, "{r:?}");
+    assert!(
+        r.stderr.starts_with("mongo-rs-follow: not allowed to get"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("pw-"), "{r:?}");
+}
