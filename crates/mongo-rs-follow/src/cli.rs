@@ -40,16 +40,18 @@ Examples:
 Exit codes (the loop runs until stopped; these end it or end --once):
   0  --once: the set matched the StatefulSet (or was made to)
   1  --once: not yet (members not answering, no PRIMARY, API unreachable) before --timeout
-  2  usage: bad flag, pattern, duration, unreadable token, CA or password file
-  3  refused for good: API token refused (401) or Role missing (403), StatefulSet not found,
-     wrong credentials, a reconfig rejected by mongod
+  2  usage: bad flag, pattern, duration, host name; unreadable, oversized or empty token, CA,
+     namespace or password file
+  3  refused for good: API token refused (401) or Role missing (403, with the RBAC reason),
+     StatefulSet not found, no spec.serviceName while --member-host uses {service}, wrong
+     credentials, a reconfig rejected by mongod
 
 Environment (flags win): MONGO_RS_FOLLOW_STATEFULSET, MONGO_RS_FOLLOW_NAMESPACE,
 MONGO_RS_FOLLOW_MEMBER_HOST, MONGO_RS_FOLLOW_API_SERVER (default from KUBERNETES_SERVICE_HOST
 and KUBERNETES_SERVICE_PORT), MONGO_RS_FOLLOW_TOKEN_FILE, MONGO_RS_FOLLOW_CA_FILE,
 MONGO_RS_FOLLOW_INTERVAL, MONGO_RS_FOLLOW_TIMEOUT, MONGO_RS_FOLLOW_ONCE, MONGO_RS_FOLLOW_JSON,
-MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE. The token and passwords
-are never printed.";
+MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE. An empty variable counts
+as unset. The token and passwords are never printed, not even when the API echoes them.";
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Make a MongoDB replica set's members follow a Kubernetes StatefulSet's replicas.", long_about = LONG_ABOUT)]

@@ -2,7 +2,7 @@
 //! pod's service-account token, over TLS trusting only the cluster's CA (ca.crt), as in-cluster
 //! clients do (https://kubernetes.io/docs/tasks/run-application/access-api-from-pod/).
 
-use sidecar::{Deadline, Failure};
+use sidecar::{text, Deadline, Failure};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,8 @@ use std::time::Duration;
 pub struct StatefulSet {
     /// spec.replicas ("Defaults to 1" in the API reference when absent).
     pub replicas: u32,
-    /// spec.serviceName: the headless Service that names the pods.
+    /// spec.serviceName: the headless Service that names the pods. `""` is a real answer (the
+    /// field has no omitempty and is optional): the caller decides whether it needs one.
     pub service: String,
     /// metadata.deletionTimestamp is set: the StatefulSet is going away; change nothing.
     pub deleting: bool,
@@ -29,21 +30,28 @@ pub struct Api {
 /// Largest StatefulSet body we read (a real one is a few KiB; managedFields included).
 const MAX_BODY: u64 = 1 << 20;
 
+/// Largest ca.crt we read: a CA bundle is a few KiB, a big one a few hundred.
+pub const CA_FILE_MAX: u64 = 1 << 20;
+
 impl Api {
     /// `base` like `https://10.0.0.1:443`; the token and CA are read now (usage errors, exit 2).
     pub fn new(base: &str, token_file: &Path, ca_file: &Path) -> Result<Api, Failure> {
-        if !base.starts_with("https://") {
+        let Some(rest) = base.strip_prefix("https://") else {
             return Err(Failure::usage(format!(
-                "--api-server {base:?}: must be an https:// URL (the API server is only spoken to over TLS)"
+                "--api-server {:?}: must be an https:// URL (the API server is only spoken to over TLS)",
+                text::server(base)
             )));
-        }
-        sidecar::secret::read_file(token_file, "--token-file")?;
-        let pem = std::fs::read(ca_file).map_err(|e| {
+        };
+        let authority = rest.split('/').next().unwrap_or("");
+        sidecar::host::check_authority(authority).map_err(|why| {
             Failure::usage(format!(
-                "cannot read the API server's CA {}: {e} (mounted by Kubernetes with the service account; set --ca-file)",
-                ca_file.display()
+                "--api-server {:?}: {why} (give https://HOST:PORT)",
+                text::server(base)
             ))
         })?;
+        // The token is a secret: read capped and registered for redaction at once.
+        sidecar::secret::read_file(token_file, "--token-file")?;
+        let (pem, _) = sidecar::file::read_capped(ca_file, CA_FILE_MAX, "--ca-file")?;
         let config = tls_config(&pem)
             .map_err(|why| Failure::usage(format!("CA file {}: {why}", ca_file.display())))?;
         let agent = ureq::AgentBuilder::new()
@@ -70,6 +78,10 @@ impl Api {
         let path = format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}");
         let what = format!("statefulset {namespace}/{name}");
         let token = sidecar::secret::read_file(&self.token_file, "--token-file")?;
+        let _waiting = sidecar::watchdog::scope(format!(
+            "the Kubernetes API {} to answer GET {path}",
+            self.base
+        ));
         let resp = self
             .agent
             .get(&format!("{}{path}", self.base))
@@ -131,17 +143,11 @@ pub fn tls_config(pem: &[u8]) -> Result<rustls::ClientConfig, String> {
 
 /// An API error answer is a `Status` object (kind Status, apiVersion v1: reason, message, code).
 /// 401/403/404 cannot heal by waiting: exit 3 with what to fix. Its message is server text:
-/// shown on one line, cut short.
+/// masked (it may echo our token), escaped and bounded by [`api_message`].
 pub fn status_failure(code: u16, body: &str, what: &str) -> Failure {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let reason = v["reason"].as_str().unwrap_or("");
-    let message: String = v["message"]
-        .as_str()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
+    let reason = text::server(v["reason"].as_str().unwrap_or(""));
+    let message = api_message(v["message"].as_str().unwrap_or(""));
     match code {
         401 => Failure::refused(format!(
             "Kubernetes API refused the service-account token reading {what} (401 Unauthorized): mount the pod's token (automountServiceAccountToken) or fix --token-file"
@@ -159,23 +165,51 @@ pub fn status_failure(code: u16, body: &str, what: &str) -> Failure {
     }
 }
 
+/// A Status message for our output. Secrets are masked BEFORE any cut (a cut through an
+/// echoed token would leave a piece the redaction no longer recognises). An RBAC denial ends
+/// with `: RBAC: <why>` (responsewriters `ForbiddenStatusError`), the part that says what to
+/// fix: it is kept, bounded on its own, however long the user and namespace names before it.
+pub fn api_message(raw: &str) -> String {
+    let masked = sidecar::redact::mask(raw);
+    match masked.rsplit_once(": RBAC: ") {
+        Some((head, rbac)) => format!("{}: RBAC: {}", text::server(head), text::server(rbac)),
+        None => text::server(&masked),
+    }
+}
+
 pub fn parse_statefulset(body: &str) -> Result<StatefulSet, String> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not JSON ({e})"))?;
     if v["kind"] != "StatefulSet" {
-        return Err(format!("kind {} instead of StatefulSet", v["kind"]));
+        return Err(format!(
+            "kind {} instead of StatefulSet",
+            text::server(&v["kind"].to_string())
+        ));
     }
     let replicas = match &v["spec"]["replicas"] {
         serde_json::Value::Null => 1,
         r => r
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| format!("spec.replicas {r} is not a count"))?,
+            .ok_or_else(|| {
+                format!(
+                    "spec.replicas {} is not a count",
+                    text::server(&r.to_string())
+                )
+            })?,
     };
-    let service = v["spec"]["serviceName"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .ok_or("spec.serviceName is missing")?
-        .to_string();
+    // Absent or "" both mean: no governing Service (the caller refuses it if it needs one).
+    let service = match &v["spec"]["serviceName"] {
+        serde_json::Value::Null => String::new(),
+        s => s
+            .as_str()
+            .ok_or_else(|| {
+                format!(
+                    "spec.serviceName {} is not a string",
+                    text::server(&s.to_string())
+                )
+            })?
+            .to_string(),
+    };
     Ok(StatefulSet {
         replicas,
         service,
@@ -211,7 +245,7 @@ mod tests {
             "nope",
             r#"{"kind":"Status"}"#,
             r#"{"kind":"StatefulSet","spec":{"replicas":-1,"serviceName":"x"}}"#,
-            r#"{"kind":"StatefulSet","spec":{"replicas":3}}"#,
+            r#"{"kind":"StatefulSet","spec":{"replicas":3,"serviceName":7}}"#,
         ] {
             assert!(parse_statefulset(bad).is_err(), "{bad}");
         }
@@ -227,9 +261,42 @@ mod tests {
         assert!(status_failure(404, "{}", "statefulset ns/db")
             .message
             .contains("--namespace"));
+        // An unset serviceName is "" (no omitempty): read as such, not as a broken answer.
+        let none = r#"{"kind":"StatefulSet","spec":{"replicas":3,"serviceName":""}}"#;
+        assert_eq!(parse_statefulset(none).unwrap().service, "");
         let busy = status_failure(503, "{\"message\":\"a\\nb\"}", "s");
         assert_eq!(busy.exit, Exit::Unavailable);
         assert!(!busy.message.contains('\n'));
+    }
+
+    #[test]
+    fn a_long_rbac_denial_keeps_its_reason() {
+        let user = format!(
+            "system:serviceaccount:{}:{}",
+            "n".repeat(63),
+            "s".repeat(200)
+        );
+        let raw = format!("statefulsets.apps \"mongo\" is forbidden: User \"{user}\" cannot get resource \"statefulsets\" in API group \"apps\" in the namespace \"ns\": RBAC: role.rbac.authorization.k8s.io \"mongo-rs-follow\" not found");
+        let shown = api_message(&raw);
+        assert!(shown.contains("(cut)"), "{shown}");
+        assert!(
+            shown.ends_with(": RBAC: role.rbac.authorization.k8s.io \"mongo-rs-follow\" not found"),
+            "{shown}"
+        );
+        assert!(shown.chars().count() < 2 * text::SERVER_TEXT_MAX + 20);
+        // Server text is escaped, not filtered: a newline is shown as \n, on one line.
+        assert_eq!(api_message("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
+    }
+
+    #[test]
+    fn an_echoed_token_is_masked_before_the_cut() {
+        let token = "tok-9f8e7d6c5b4a";
+        sidecar::Secret::new(token);
+        for pad in 280..300 {
+            let raw = format!("{} Bearer {token}", "x".repeat(pad));
+            let shown = api_message(&raw);
+            assert!(!shown.contains("tok-"), "pad {pad}: {shown}");
+        }
     }
 
     #[test]

@@ -37,20 +37,16 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
         Some(n) => n.clone(),
         None => {
             let file = sa.join("namespace");
-            std::fs::read_to_string(&file)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| {
-                    Failure::usage(format!(
-                        "no --namespace and cannot read {}: {e} (set MONGO_RS_FOLLOW_NAMESPACE)",
-                        file.display()
-                    ))
-                })?
+            let what = "the service account's namespace file (no --namespace; set MONGO_RS_FOLLOW_NAMESPACE)";
+            let (bytes, _) = sidecar::file::read_capped(&file, NAMESPACE_FILE_MAX, what)?;
+            String::from_utf8_lossy(&bytes).trim().to_string()
         }
     };
     if !is_dns_label(&namespace) || !is_dns_label(&args.statefulset) {
         return Err(Failure::usage(format!(
-            "namespace {namespace:?} / statefulset {:?}: not a Kubernetes name (lower-case letters, digits, '-')",
-            args.statefulset
+            "namespace {:?} / statefulset {:?}: not a Kubernetes name (lower-case letters, digits, '-')",
+            sidecar::text::server(&namespace),
+            sidecar::text::server(&args.statefulset)
         )));
     }
     // Usage errors in the pattern show up now, not at the first scale-up.
@@ -66,6 +62,11 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
         Some(s) => s.clone(),
         None => match (env("KUBERNETES_SERVICE_HOST"), env("KUBERNETES_SERVICE_PORT")) {
             (Some(h), p) => {
+                sidecar::host::check_name(&h).map_err(|why| {
+                    Failure::usage(format!(
+                        "KUBERNETES_SERVICE_HOST: {why} (or set MONGO_RS_FOLLOW_API_SERVER)"
+                    ))
+                })?;
                 let host = if h.contains(':') { format!("[{h}]") } else { h };
                 format!("https://{host}:{}", p.unwrap_or_else(|| "443".into()))
             }
@@ -98,6 +99,30 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
         env_password,
         cred,
     })
+}
+
+/// A namespace name is at most 63 characters; the cap leaves room for a newline and slack.
+const NAMESPACE_FILE_MAX: u64 = 1024;
+
+/// The StatefulSet's serviceName as the member pattern needs it: `{service}` with no
+/// serviceName (`""` is a real answer) names no pod, and waiting cannot fix it (the field is
+/// immutable): refused, with what to set.
+pub fn service_for(pattern: &str, sts: &kube::StatefulSet, what: &str) -> Result<(), Failure> {
+    if !pattern.contains("{service}") {
+        return Ok(());
+    }
+    if sts.service.is_empty() {
+        return Err(Failure::refused(format!(
+            "{what} has no spec.serviceName, so its pods have no DNS names for --member-host's {{service}}: recreate the StatefulSet with spec.serviceName set to its headless Service (the field is immutable), or give --member-host without {{service}}"
+        )));
+    }
+    if !is_dns_label(&sts.service) {
+        return Err(Failure::refused(format!(
+            "{what}: spec.serviceName {:?} is not a Service name: fix the StatefulSet",
+            sidecar::text::server(&sts.service)
+        )));
+    }
+    Ok(())
 }
 
 fn is_dns_label(s: &str) -> bool {
@@ -306,6 +331,10 @@ pub fn pass(f: &Follower, deadline: Deadline, reporter: Reporter) -> Report {
             "statefulset {}/{} is being deleted: changing nothing",
             f.namespace, f.statefulset
         )));
+    }
+    let what = format!("statefulset {}/{}", f.namespace, f.statefulset);
+    if let Err(e) = service_for(&f.pattern, &sts, &what) {
+        return fields(e.into());
     }
     let desired: Vec<String> = (0..sts.replicas)
         .map(|i| member_host(&f.pattern, &f.statefulset, i, &sts.service, &f.namespace))

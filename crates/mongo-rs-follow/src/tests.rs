@@ -160,6 +160,13 @@ fn usage_errors_before_any_network() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("token"), "t0k3n\n").unwrap();
     std::fs::write(dir.join("ca.crt"), "not a cert").unwrap();
+    // A CA file as big as /dev/zero is refused without reading it all.
+    let big_file = dir.join("big.crt");
+    std::fs::File::create(&big_file)
+        .unwrap()
+        .set_len(kube::CA_FILE_MAX + 1)
+        .unwrap();
+    let big: &str = big_file.to_str().unwrap().to_string().leak();
     let base = |extra: &[&str]| {
         let mut a = vec![
             PROG,
@@ -167,9 +174,13 @@ fn usage_errors_before_any_network() {
             "rs0",
             "--token-file",
             dir.join("token").to_str().unwrap().to_string().leak(),
-            "--ca-file",
-            dir.join("ca.crt").to_str().unwrap().to_string().leak(),
         ];
+        if !extra.contains(&"--ca-file") {
+            a.extend([
+                "--ca-file",
+                dir.join("ca.crt").to_str().unwrap().to_string().leak(),
+            ]);
+        }
         a.extend_from_slice(extra);
         Args::try_parse_from(a).unwrap()
     };
@@ -199,11 +210,71 @@ fn usage_errors_before_any_network() {
             vec!["--api-server", "https://h:1", "--namespace", "Bad_NS"],
             "not a Kubernetes name",
         ),
+        (
+            vec!["--namespace", "chat", "--api-server", "https://h b:1"],
+            "only letters, digits",
+        ),
+        (
+            vec![
+                "--namespace",
+                "chat",
+                "--api-server",
+                "https://h:1",
+                "--ca-file",
+                "/",
+            ],
+            "not a regular file",
+        ),
+        (
+            vec![
+                "--namespace",
+                "chat",
+                "--api-server",
+                "https://h:1",
+                "--ca-file",
+                big,
+            ],
+            "more than the 1048576",
+        ),
     ] {
         let e = prepare(&base(&extra), &none).err().expect("a usage error");
         assert_eq!(e.exit, sidecar::Exit::Usage, "{extra:?}");
         assert!(e.message.contains(want), "{extra:?}: {}", e.message);
         assert!(!e.message.contains("t0k3n"));
     }
+    // KUBERNETES_SERVICE_HOST no resolver can find: a usage error now, not retried.
+    let bad_host = |k: &str| (k == "KUBERNETES_SERVICE_HOST").then(|| "10.0.0.1\nx".to_string());
+    let e = prepare(&base(&["--namespace", "chat"]), &bad_host)
+        .err()
+        .expect("a usage error");
+    assert!(
+        e.exit == sidecar::Exit::Usage && e.message.contains("KUBERNETES_SERVICE_HOST"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains('\n'));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_empty_service_name_is_refused_only_when_the_pattern_needs_it() {
+    let sts = |service: &str| kube::StatefulSet {
+        replicas: 3,
+        service: service.into(),
+        deleting: false,
+    };
+    let default = "{pod}.{service}.{namespace}.svc.cluster.local:27017";
+    let e = service_for(default, &sts(""), "statefulset ns/db").unwrap_err();
+    assert_eq!(e.exit, sidecar::Exit::Refused);
+    assert!(
+        e.message
+            .contains("statefulset ns/db has no spec.serviceName"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("--member-host"), "{}", e.message);
+    assert!(service_for("10.0.0.{ordinal}:27017", &sts(""), "s").is_ok());
+    assert!(service_for(default, &sts("db"), "s").is_ok());
+    let odd = service_for(default, &sts("a b\n"), "s").unwrap_err();
+    assert!(odd.exit == sidecar::Exit::Refused && !odd.message.contains('\n'));
 }

@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +28,12 @@ USAGE: k8s-sim --ca-out PATH --token-file PATH --replicas-file PATH [options]
   --statefulset NAME      its name (default mongo); the Role allows `get` on it only
   --service NAME          its spec.serviceName (default mongo)
   --service-account NAME  the caller's service account, for 403 messages (default mongo-rs-follow)
+  --role-missing          its RoleBinding names a Role that does not exist: every request is
+                          403 with the RBAC reason (role ... not found)
+  --internal-error        an allowed GET answers 500 InternalError (etcd timed out)
+  --reflect-auth          error messages echo the request's Authorization header (a broken
+                          proxy; the client must never print the token)
+No token (or an empty one) is system:anonymous (--anonymous-auth=true), denied with 403.
 Exit codes: 0 ok, 2 usage, 3 cannot listen or write the CA.
 ";
 
@@ -42,6 +47,9 @@ pub struct Options {
     pub statefulset: String,
     pub service: String,
     pub service_account: String,
+    pub role_missing: bool,
+    pub internal_error: bool,
+    pub reflect_auth: bool,
 }
 
 pub fn parse(args: &[String]) -> Result<Options, String> {
@@ -54,6 +62,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         statefulset: "mongo".into(),
         service: "mongo".into(),
         service_account: "mongo-rs-follow".into(),
+        role_missing: false,
+        internal_error: false,
+        reflect_auth: false,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -71,6 +82,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--statefulset" => o.statefulset = val()?,
             "--service" => o.service = val()?,
             "--service-account" => o.service_account = val()?,
+            "--role-missing" => o.role_missing = true,
+            "--internal-error" => o.internal_error = true,
+            "--reflect-auth" => o.reflect_auth = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -124,8 +138,11 @@ pub fn main_with(args: Vec<String>) -> i32 {
     let state = Arc::new(State {
         o,
         token,
-        generation: Mutex::new((None, 0)),
-        resource_version: AtomicU64::new(1000),
+        stored: Mutex::new(Stored {
+            replicas: None,
+            generation: 0,
+            resource_version: 1000,
+        }),
     });
     let config = Arc::new(config);
     for stream in listener.incoming().flatten() {
@@ -175,9 +192,8 @@ fn tls() -> Result<(rustls::ServerConfig, String), String> {
 struct State {
     o: Options,
     token: String,
-    /// (last replicas seen, metadata.generation): generation moves when the spec changes.
-    generation: Mutex<(Option<u32>, u64)>,
-    resource_version: AtomicU64,
+    /// The object as last written: generation and resourceVersion move when replicas change.
+    stored: Mutex<Stored>,
 }
 
 fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, state: &State) {
@@ -224,10 +240,13 @@ fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, state: &State) {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        500 => "Internal Server Error",
         _ => "Method Not Allowed",
     };
+    // HEAD: the same head, no body.
+    let shown = if method == "HEAD" { "" } else { text.as_str() };
     let resp = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{shown}",
         text.len()
     );
     let _ = tls.write_all(resp.as_bytes());
@@ -236,8 +255,6 @@ fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, state: &State) {
     let _ = tls.flush();
 }
 
-/// The API server's answer: authentication first (401), then authorization (403: the Role
-/// allows `get` on one StatefulSet), then the object (404 when absent).
 /// The StatefulSet as stored when a request arrives (`replicas` None: it does not exist).
 #[derive(Clone, Copy, Debug)]
 pub struct Stored {
@@ -246,6 +263,85 @@ pub struct Stored {
     pub resource_version: u64,
 }
 
+/// What the API server makes of a request path and method (apiserver
+/// `pkg/endpoints/request/requestinfo.go`): a resource request names group, namespace,
+/// resource, name and subresource; anything else is a non-resource path.
+#[derive(Debug, Default, PartialEq)]
+pub struct RequestInfo {
+    pub resource_request: bool,
+    pub verb: String,
+    pub group: String,
+    pub namespace: String,
+    pub resource: String,
+    pub name: String,
+    pub subresource: String,
+}
+
+pub fn request_info(method: &str, path: &str) -> RequestInfo {
+    let seg: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (group, rest) = match seg.as_slice() {
+        ["api", _version, rest @ ..] if !rest.is_empty() => ("", rest),
+        ["apis", group, _version, rest @ ..] if !rest.is_empty() => (*group, rest),
+        _ => {
+            return RequestInfo {
+                verb: method.to_ascii_lowercase(),
+                ..RequestInfo::default()
+            }
+        }
+    };
+    let (namespace, rest): (&str, &[&str]) = match rest {
+        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (ns, rest),
+        _ => ("", rest),
+    };
+    let name = rest.get(1).copied().unwrap_or("");
+    // GET and HEAD are both `get` (`list` without a name); the other methods as RBAC names them.
+    let verb = match method {
+        "GET" | "HEAD" if name.is_empty() => "list",
+        "GET" | "HEAD" => "get",
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" if name.is_empty() => "deletecollection",
+        "DELETE" => "delete",
+        other => return RequestInfo::default_with_verb(other),
+    };
+    RequestInfo {
+        resource_request: true,
+        verb: verb.into(),
+        group: group.into(),
+        namespace: namespace.into(),
+        resource: rest[0].into(),
+        name: name.into(),
+        subresource: rest.get(2).copied().unwrap_or("").into(),
+    }
+}
+
+impl RequestInfo {
+    fn default_with_verb(method: &str) -> RequestInfo {
+        RequestInfo {
+            verb: method.to_ascii_lowercase(),
+            ..RequestInfo::default()
+        }
+    }
+}
+
+/// The bearer token of an Authorization header, as apiserver
+/// `pkg/authentication/request/bearertoken/bearertoken.go` finds it: the scheme is matched
+/// case-insensitively, and no header, another scheme or an empty token is "no opinion" (None).
+fn bearer(auth: Option<&str>) -> Option<&str> {
+    let mut parts = auth?.splitn(3, ' ');
+    let scheme = parts.next()?;
+    let token = parts.next()?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The API server's answer: authentication first (a token that fails: 401; no token:
+/// `system:anonymous`, since `--anonymous-auth` defaults to true), then authorization (403:
+/// the Role allows `get` on one StatefulSet to the service account), then the object (404).
 pub fn answer_for(
     o: &Options,
     token: &str,
@@ -254,60 +350,60 @@ pub fn answer_for(
     path: &str,
     auth: Option<&str>,
 ) -> (u16, Value) {
-    if auth != Some(&format!("Bearer {token}")) {
-        // responsewriters.Unauthorized (apiserver/pkg/endpoints/handlers/responsewriters).
-        return (401, status(401, "Unauthorized", "Unauthorized", None));
-    }
+    let user = match bearer(auth) {
+        // union.NewFailOnError(bearer, anonymous): anonymous only when no token was given.
+        None => "system:anonymous".to_string(),
+        Some(t) if t == token => format!(
+            "system:serviceaccount:{}:{}",
+            o.namespace, o.service_account
+        ),
+        // filters/authentication.go `Unauthorized`: apierrors.NewUnauthorized("Unauthorized").
+        Some(_) => return (401, status(401, "Unauthorized", "Unauthorized", None)),
+    };
     let path = path.split('?').next().unwrap_or("");
-    let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let user = format!(
-        "system:serviceaccount:{}:{}",
-        o.namespace, o.service_account
-    );
-    let is_sts = seg.len() == 7
-        && seg[..3] == ["apis", "apps", "v1"]
-        && seg[3] == "namespaces"
-        && seg[5] == "statefulsets";
-    if !is_sts {
-        // RBAC denies every other resource to this service account.
-        return (
-            403,
-            status(
-                403,
-                "Forbidden",
-                &format!(
-                    "forbidden: User \"{user}\" cannot {} path \"{path}\"",
-                    verb(method)
-                ),
-                None,
-            ),
-        );
+    let ri = request_info(method, path);
+    let allowed = user.starts_with("system:serviceaccount:")
+        && !o.role_missing
+        && ri.resource_request
+        && ri.verb == "get"
+        && (
+            ri.group.as_str(),
+            ri.resource.as_str(),
+            ri.subresource.as_str(),
+        ) == ("apps", "statefulsets", "")
+        && ri.namespace == o.namespace
+        && ri.name == o.statefulset;
+    if !allowed {
+        // A RoleBinding whose Role is missing: RBAC's rule resolution error is the reason.
+        let reason = (o.role_missing && user.starts_with("system:serviceaccount:")).then(|| {
+            format!(
+                "RBAC: role.rbac.authorization.k8s.io \"{}\" not found",
+                o.service_account
+            )
+        });
+        return (403, forbidden(&ri, &user, path, reason.as_deref()));
     }
-    let (ns, name) = (seg[4], seg[6]);
-    if method != "GET" || ns != o.namespace || name != o.statefulset {
-        let details = json!({"name": name, "group": "apps", "kind": "statefulsets"});
+    let details = || json!({"name": ri.name, "group": "apps", "kind": "statefulsets"});
+    if o.internal_error {
+        let cause = "etcdserver: request timed out";
         return (
-            403,
+            500,
             status(
-                403,
-                "Forbidden",
-                &format!(
-                    "statefulsets.apps \"{name}\" is forbidden: User \"{user}\" cannot {} resource \"statefulsets\" in API group \"apps\" in the namespace \"{ns}\"",
-                    verb(method)
-                ),
-                Some(details),
+                500,
+                "InternalError",
+                &format!("Internal error occurred: {cause}"),
+                Some(json!({"causes": [{"message": cause}]})),
             ),
         );
     }
     let Some(replicas) = stored.replicas else {
-        let details = json!({"name": name, "group": "apps", "kind": "statefulsets"});
         return (
             404,
             status(
                 404,
                 "NotFound",
-                &format!("statefulsets.apps \"{name}\" not found"),
-                Some(details),
+                &format!("statefulsets.apps \"{}\" not found", ri.name),
+                Some(details()),
             ),
         );
     };
@@ -317,37 +413,76 @@ pub fn answer_for(
     )
 }
 
+/// responsewriters `ForbiddenStatusError` (message from `forbiddenMessage`, `: reason` appended
+/// when the authorizer gave one) through apimachinery `NewForbidden`: message prefix and
+/// details from the group/resource and name (all empty, `{}`, for a non-resource path).
+fn forbidden(ri: &RequestInfo, user: &str, path: &str, reason: Option<&str>) -> Value {
+    let mut msg = if !ri.resource_request {
+        format!("User \"{user}\" cannot {} path \"{path}\"", ri.verb)
+    } else {
+        let resource = if ri.subresource.is_empty() {
+            ri.resource.clone()
+        } else {
+            format!("{}/{}", ri.resource, ri.subresource)
+        };
+        let scope = if ri.namespace.is_empty() {
+            "at the cluster scope".to_string()
+        } else {
+            format!("in the namespace \"{}\"", ri.namespace)
+        };
+        format!(
+            "User \"{user}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}",
+            ri.verb, ri.group
+        )
+    };
+    if let Some(r) = reason {
+        msg = format!("{msg}: {r}");
+    }
+    let gr = if ri.group.is_empty() {
+        ri.resource.clone()
+    } else {
+        format!("{}.{}", ri.resource, ri.group)
+    };
+    let message = match (gr.is_empty(), ri.name.is_empty()) {
+        (true, _) => format!("forbidden: {msg}"),
+        (false, true) => format!("{gr} is forbidden: {msg}"),
+        (false, false) => format!("{gr} \"{}\" is forbidden: {msg}", ri.name),
+    };
+    // StatusDetails: every field omitempty.
+    let mut details = serde_json::Map::new();
+    for (k, v) in [
+        ("name", &ri.name),
+        ("group", &ri.group),
+        ("kind", &ri.resource),
+    ] {
+        if !v.is_empty() {
+            details.insert(k.into(), v.clone().into());
+        }
+    }
+    status(403, "Forbidden", &message, Some(Value::Object(details)))
+}
+
 fn answer(state: &State, method: &str, path: &str, auth: Option<&str>) -> (u16, Value) {
     let replicas = std::fs::read_to_string(&state.o.replicas_file)
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok());
-    let generation = {
-        let mut g = state.generation.lock().unwrap_or_else(|p| p.into_inner());
-        if replicas.is_some() && g.0 != replicas {
-            *g = (replicas, g.1 + 1);
+    // resourceVersion and generation move only when the object is written (a scale).
+    let stored = {
+        let mut s = state.stored.lock().unwrap_or_else(|p| p.into_inner());
+        if replicas.is_some() && s.replicas != replicas {
+            s.replicas = replicas;
+            s.generation += 1;
+            s.resource_version += 1;
         }
-        g.1
+        Stored { replicas, ..*s }
     };
-    let rv = state.resource_version.fetch_add(1, Ordering::Relaxed);
-    let stored = Stored {
-        replicas,
-        generation,
-        resource_version: rv,
-    };
-    answer_for(&state.o, &state.token, stored, method, path, auth)
-}
-
-/// The request verb RBAC sees for an HTTP method (GET on a named object is `get`).
-fn verb(method: &str) -> String {
-    match method {
-        "GET" => "get",
-        "PUT" => "update",
-        "PATCH" => "patch",
-        "DELETE" => "delete",
-        "POST" => "create",
-        other => return other.to_ascii_lowercase(),
+    let (code, mut body) = answer_for(&state.o, &state.token, stored, method, path, auth);
+    if state.o.reflect_auth && code != 200 {
+        // A broken proxy or authorizer that echoes the request: the client must not print it.
+        let m = body["message"].as_str().unwrap_or("").to_string();
+        body["message"] = format!("{m} (request Authorization: {})", auth.unwrap_or("")).into();
     }
-    .to_string()
+    (code, body)
 }
 
 /// metav1.Status, as every API error is encoded (apimachinery/pkg/apis/meta/v1/types.go).
@@ -367,7 +502,8 @@ fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Val
     v
 }
 
-/// An apps/v1 StatefulSet as GET returns it (defaults filled in by the API server).
+/// An apps/v1 StatefulSet as GET returns it from a 1.35 API server (defaults filled in, including
+/// `rollingUpdate.maxUnavailable: 1`, defaulted since MaxUnavailableStatefulSet went Beta in 1.35).
 fn statefulset(o: &Options, replicas: u32, generation: u64, rv: u64) -> Value {
     let labels = json!({"app.kubernetes.io/name": o.statefulset});
     json!({
@@ -406,7 +542,7 @@ fn statefulset(o: &Options, replicas: u32, generation: u64, rv: u64) -> Value {
             },
             "serviceName": o.service,
             "podManagementPolicy": "OrderedReady",
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}},
             "revisionHistoryLimit": 10,
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         },
@@ -461,9 +597,21 @@ mod tests {
                 auth,
             )
         };
-        let (c, v) = a(P, None, Some(3));
-        assert_eq!((c, v["reason"].as_str()), (401, Some("Unauthorized")));
-        assert_eq!(a(P, Some("Bearer nope"), Some(3)).0, 401);
+        // No token, or an empty one: system:anonymous, denied by RBAC (403), not 401.
+        for none in [None, Some("Bearer "), Some("Basic dTpw")] {
+            let (c, v) = a(P, none, Some(3));
+            assert_eq!(c, 403, "{none:?}");
+            assert_eq!(v["message"], "statefulsets.apps \"mongo\" is forbidden: User \"system:anonymous\" cannot get resource \"statefulsets\" in API group \"apps\" in the namespace \"chat\"");
+            assert_eq!(
+                v["details"],
+                json!({"name": "mongo", "group": "apps", "kind": "statefulsets"})
+            );
+        }
+        let (c, v) = a(P, Some("Bearer nope"), Some(3));
+        assert_eq!((c, v["message"].as_str()), (401, Some("Unauthorized")));
+        assert!(v.get("details").is_none());
+        // The scheme is matched case-insensitively.
+        assert_eq!(a(P, Some("bearer tok"), Some(3)).0, 200);
         let (c, v) = a(P, Some("Bearer tok"), Some(3));
         assert_eq!(c, 200);
         assert_eq!(v["spec"]["replicas"], 3);
@@ -504,6 +652,58 @@ mod tests {
             .0,
             403
         );
+    }
+
+    #[test]
+    fn forbidden_shapes_follow_the_request() {
+        let mut o = opts();
+        let s = Stored {
+            replicas: Some(3),
+            generation: 1,
+            resource_version: 1,
+        };
+        let sa = "system:serviceaccount:chat:mongo-rs-follow";
+        let (_, v) = answer_for(
+            &o,
+            "tok",
+            s,
+            "GET",
+            "/api/v1/namespaces/chat/secrets",
+            Some("Bearer tok"),
+        );
+        assert_eq!(v["message"], format!("secrets is forbidden: User \"{sa}\" cannot list resource \"secrets\" in API group \"\" in the namespace \"chat\""));
+        assert_eq!(v["details"], json!({"kind": "secrets"}));
+        let (_, v) = answer_for(
+            &o,
+            "tok",
+            s,
+            "PATCH",
+            &format!("{P}/scale"),
+            Some("Bearer tok"),
+        );
+        assert!(v["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot patch resource \"statefulsets/scale\""));
+        let (_, v) = answer_for(&o, "tok", s, "GET", "/healthz", Some("Bearer tok"));
+        assert_eq!(
+            v["message"],
+            format!("forbidden: User \"{sa}\" cannot get path \"/healthz\"")
+        );
+        assert_eq!(v["details"], json!({}));
+        // HEAD is the verb get: allowed as GET is.
+        assert_eq!(
+            answer_for(&o, "tok", s, "HEAD", P, Some("Bearer tok")).0,
+            200
+        );
+        o.role_missing = true;
+        let (c, v) = answer_for(&o, "tok", s, "GET", P, Some("Bearer tok"));
+        assert_eq!(c, 403);
+        assert!(v["message"].as_str().unwrap().ends_with("in the namespace \"chat\": RBAC: role.rbac.authorization.k8s.io \"mongo-rs-follow\" not found"), "{v}");
+        o.role_missing = false;
+        o.internal_error = true;
+        let (c, v) = answer_for(&o, "tok", s, "GET", P, Some("Bearer tok"));
+        assert_eq!((c, v["reason"].as_str()), (500, Some("InternalError")));
     }
 
     #[test]
