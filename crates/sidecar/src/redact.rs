@@ -107,6 +107,12 @@ pub fn in_url(word: &str) -> String {
 pub fn register_userinfo(value: &str) {
     if let Some((start, end)) = password_span(value) {
         register(&value[start..end]);
+        // The password runs to the LAST '@' (it may hold an unescaped one), but what echoes
+        // the value may cut it short (clap stops at a newline, a line is capped): every
+        // shorter candidate, up to each earlier '@', is a secret too (found by fuzz/uri_secrets).
+        for (at, _) in value[start..end].match_indices('@').take(16) {
+            register(&value[start..start + at]);
+        }
     }
 }
 
@@ -162,6 +168,15 @@ mod tests {
         register("Zq-shown-token");
         allow("http://x/hooks/1/Zq-shown-token");
         assert_eq!(mask("Zq-shown-token"), "Zq-shown-token");
+    }
+
+    #[test]
+    fn a_password_cut_short_by_whatever_echoes_it_stays_hidden() {
+        // The value's password runs to its last '@'; clap's echo stops at the newline, so
+        // only the part up to the first '@' is shown (fuzz/corpus/uri_secrets/leak-quote-11720).
+        register_userinfo("http://u/x:Zq'cut[,pw@h:99999\n\0@x");
+        let shown = mask("unexpected argument 'http://u/x:Zq'cut[,pw@h:99999");
+        assert!(!shown.contains("cut[,pw"), "{shown}");
     }
 
     #[test]
