@@ -374,10 +374,19 @@ fn tls_error(host: &str, e: std::io::Error) -> Error {
             host: host.to_string(),
             detail: crate::tls::describe(t),
         },
-        None if e.kind() == ErrorKind::UnexpectedEof => Error::Tls {
-            host: host.to_string(),
-            detail: "the server closed the connection during the TLS handshake: does it speak TLS on this port (net.tls.mode), and does it want a client certificate?".into(),
-        },
+        // A mongod without TLS ends the connection on our ClientHello ("SSL handshake
+        // received but server is started without SSL support"): closed or reset, it will not
+        // change by retrying.
+        None if matches!(
+            e.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+        ) =>
+        {
+            Error::Tls {
+                host: host.to_string(),
+                detail: "the server ended the connection during the TLS handshake: is TLS enabled on this port (net.tls.mode)? (drop tls=true if not)".into(),
+            }
+        }
         None => io_error(host, e),
     }
 }

@@ -328,7 +328,7 @@ pub fn describe(e: &rustls::Error) -> String {
             C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet (clock skew?)".into(),
             C::NotValidForName | C::NotValidForNameContext { .. } => "hostname mismatch: the server's certificate is not valid for this host name (use the name in its certificate, or tlsAllowInvalidHostnames=true)".into(),
             C::Revoked => "the server's certificate is revoked".into(),
-            C::BadSignature => "the server's certificate has a bad signature".into(),
+            C::BadSignature => "the server's certificate has a bad signature: not signed by the tlsCAFile CA (another CA with the same name?)".into(),
             other => format!("invalid server certificate: {other:?}"),
         },
         rustls::Error::AlertReceived(a) => format!(

@@ -299,8 +299,10 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     if o.members.is_empty() {
         return Err("at least one --member HOST:PORT is required; see --help".into());
     }
-    if o.auth && o.users.is_empty() {
-        return Err("--auth needs at least one --user NAME:PASSWORD or --users-file".into());
+    if o.auth && o.users.is_empty() && o.x509_users.is_empty() {
+        return Err(
+            "--auth needs at least one --user NAME:PASSWORD, --users-file or --x509-user".into(),
+        );
     }
     for d in o.down.iter().chain(o.member_states.iter().map(|(h, _)| h)) {
         let (h, p) = split_host_port(d)?;

@@ -913,7 +913,28 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
         json!({"remote": remote, "connectionId": id, "member": sim.members[member].adv()}),
     );
     match sim.tls.clone() {
-        None => serve_stream(sim, member, id, remote, None, stream),
+        None => {
+            // session_asio.h maybeHandshakeSSLForIngress: a first message whose responseTo is
+            // neither 0 nor -1 is a TLS ClientHello; without TLS configured mongod ends the
+            // connection with SSLHandshakeFailed.
+            let mut head = [0u8; 12];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let n = stream.peek(&mut head).unwrap_or(0);
+            let _ = stream.set_read_timeout(None);
+            let response_to = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+            if n >= 12 && response_to != 0 && response_to != -1 {
+                log::line(
+                    "I",
+                    "NETWORK",
+                    22988,
+                    &format!("conn{id}"),
+                    "Error receiving request from client. Ending connection from remote",
+                    json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": "SSL handshake received but server is started without SSL support"}, "remote": remote}),
+                );
+                return;
+            }
+            serve_stream(sim, member, id, remote, None, stream)
+        }
         Some(config) => {
             // A client that never finishes its handshake must not hold the thread forever.
             let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));

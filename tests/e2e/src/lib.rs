@@ -6,6 +6,7 @@
 
 pub mod mongo;
 pub mod rc;
+pub mod tls;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
