@@ -32,6 +32,9 @@ pub struct RcError {
     pub retry_after: Option<Duration>,
 }
 
+/// `error` of a [`RcError::certificate`] (no server sends it: status 0 is ours).
+const CERTIFICATE: &str = "tls-certificate";
+
 impl fmt::Debug for RcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RcError({self})")
@@ -65,6 +68,14 @@ impl RcError {
             details: None,
             endpoint: endpoint.to_string(),
             retry_after: None,
+        }
+    }
+
+    /// A TLS certificate problem: final (exit 3), see [`RcError::failure`].
+    pub fn certificate(endpoint: &str, message: impl Into<String>) -> Self {
+        RcError {
+            error: CERTIFICATE.into(),
+            ..Self::transport(endpoint, message)
         }
     }
 
@@ -151,7 +162,9 @@ impl RcError {
     }
 
     pub fn is_unavailable(&self) -> bool {
-        self.status == 0 || self.status >= 500 || self.is_rate_limited()
+        (self.status == 0 && self.error != CERTIFICATE)
+            || self.status >= 500
+            || self.is_rate_limited()
     }
 
     /// A lookup that found nothing: `users.info` ("User not found."), `channels.info`
@@ -209,6 +222,9 @@ impl RcError {
                  password that does, or relax Accounts_Password_Policy_* on the server",
                 rules.join("; ")
             ));
+        }
+        if self.status == 0 && self.error == CERTIFICATE {
+            return Failure::refused(format!("{what}: TLS: {self}"));
         }
         if self.status == 0 {
             return Failure::unavailable(format!("{what}: Rocket.Chat is not answering: {self}"));

@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod error;
+pub mod tls;
 pub mod types;
 
 pub use client::{arm_watchdog, mask, normalize_base_url, password_digest, Client, Login, Session};

@@ -149,6 +149,7 @@ fn command(name: &str, env: &[(String, String)], args: &[&str]) -> Command {
         "RC_BOOTSTRAP_TIMEOUT",
         "RC_PROBE_TIMEOUT",
         "RC_PROBE_TOKEN_CACHE",
+        "ROCKETCHAT_CA_FILE",
     ] {
         cmd.env_remove(k);
     }
