@@ -476,6 +476,24 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_tls_handshake_cannot_outlive_the_deadline() {
+        // Accepts, reads our ClientHello, never answers: the handshake is under the deadline.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut opts = crate::tls::TlsOptions::default();
+        opts.set("tls", "true").unwrap();
+        let config = opts.client_config().unwrap();
+        let deadline = Deadline::after(Duration::from_millis(200));
+        let start = Instant::now();
+        let err = Connection::connect_with(&local(port), deadline, Duration::from_secs(10), config)
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        drop(listener);
+    }
+
+    #[test]
     fn a_trickling_server_is_cut_off_at_the_deadline() {
         // One byte every 20ms: each read succeeds well within its timeout, so only the
         // per-syscall re-derivation from the deadline stops us.
