@@ -34,11 +34,16 @@ def make_pki(d):
                 out.write(f.read())
 
 
+# The emulator's side of the handshake is crypto too: MONGO_SIM_BIN may point at a release build
+# (cargo build --release -p mongo-sim) so the debug build's slow ring does not dominate.
+SIM = os.environ.get("MONGO_SIM_BIN") or os.path.join(DEBUG, "mongo-sim")
+
+
 def start_sim(tmp, name, extra):
     port = free_port()
     log = os.path.join(tmp, f"{name}.log")
     sim = subprocess.Popen(
-        [os.path.join(DEBUG, "mongo-sim"), "--repl-set", "rs0", "--member", f"127.0.0.1:{port}", *extra],
+        [SIM, "--repl-set", "rs0", "--member", f"127.0.0.1:{port}", *extra],
         stdout=open(log, "w"),
         stderr=subprocess.DEVNULL,
     )
