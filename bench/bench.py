@@ -176,7 +176,7 @@ def bench_rc(runs, tmp):
 
 def sizes():
     print("\nShipped binaries (static, release profile)")
-    for name in ["mongo-rs-init", "mongo-rs-probe", "rc-bootstrap", "rc-probe"]:
+    for name in ["mongo-rs-init", "mongo-rs-probe", "mongo-rs-follow", "rc-bootstrap", "rc-probe"]:
         path = os.path.join(DIST, name)
         size = os.path.getsize(path)
         print(f"{name:<34} {size / 1e6:>9.2f} MB")
@@ -194,6 +194,9 @@ def main():
     import converge_mongo
 
     converge_mongo.main_with(max(20, min(args.runs, 40)))
+    import tls_probe
+
+    tls_probe.main_with(args.runs)
     sizes()
 
 

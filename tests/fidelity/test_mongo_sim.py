@@ -561,3 +561,124 @@ def test_pymongo_streaming_monitor_sees_the_new_primary_without_waiting_for_a_he
         assert sd.server_type == SERVER_TYPE.RSPrimary, sd
     finally:
         c.close()
+
+
+# ------------------------------------------------------------------ TLS, X.509, SCRAM-SHA-1
+# pymongo against mongo-sim's TLS listener as against a mongod with net.tls.mode requireTLS,
+# net.tls.CAFile and MONGODB-X509 users. Certificates are generated here with the openssl CLI.
+
+X509_SUBJECT = "CN=pyclient,OU=Ops,O=Coquelicot"
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def pki(tmp_path):
+    d = tmp_path
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", "2", "-subj", "/CN=Fidelity Test CA", cwd=d)
+    for name, subj, ext in [
+        ("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+        ("client", "/O=Coquelicot/OU=Ops/CN=pyclient", "extendedKeyUsage=clientAuth"),
+    ]:
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", subj, cwd=d)
+        (d / f"{name}.ext").write_text(ext + "\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=d)
+        (d / f"{name}.pem").write_text((d / f"{name}.crt").read_text() + (d / f"{name}.key").read_text())
+    return d
+
+
+def test_pymongo_tls_and_x509_as_against_mongod(start_sim, pki):
+    (p,) = free_ports(1)
+    sim = start_sim(*members_args([p]), "--repl-set", "rs0", "--auth",
+                    "--tls-cert-key-file", str(pki / "server.pem"), "--tls-ca-file", str(pki / "ca.pem"),
+                    "--x509-user", X509_SUBJECT, listeners=1)
+    assert sim.wait_log(lambda l: l.get("msg") == "Waiting for connections")[0]["attr"]["ssl"] == "on"
+    c = MongoClient(f"mongodb://localhost:{p}/?directConnection=true&tls=true"
+                    f"&tlsCAFile={pki / 'ca.pem'}&tlsCertificateKeyFile={pki / 'client.pem'}"
+                    "&authMechanism=MONGODB-X509",
+                    serverSelectionTimeoutMS=TIMEOUT_MS, connectTimeoutMS=TIMEOUT_MS)
+    try:
+        # Authenticated as the certificate's subject: a command that needs auth runs.
+        c.admin.command("replSetInitiate", rs_config([p]))
+        hits = sim.wait_log(lambda l: l.get("msg") == "Successfully authenticated")
+        assert hits[0]["attr"]["user"] == X509_SUBJECT
+        assert hits[0]["attr"]["db"] == "$external"
+    finally:
+        c.close()
+    # An explicit user that is not the certificate's subject: refused as mongod does.
+    c = MongoClient(f"mongodb://CN%3Dsomebody@localhost:{p}/?directConnection=true&tls=true"
+                    f"&tlsCAFile={pki / 'ca.pem'}&tlsCertificateKeyFile={pki / 'client.pem'}"
+                    "&authMechanism=MONGODB-X509",
+                    serverSelectionTimeoutMS=TIMEOUT_MS, connectTimeoutMS=TIMEOUT_MS)
+    try:
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("ping")
+        assert e.value.code == 18
+    finally:
+        c.close()
+    # No client certificate: the member requires one, the handshake fails.
+    c = MongoClient(f"mongodb://localhost:{p}/?directConnection=true&tls=true&tlsCAFile={pki / 'ca.pem'}",
+                    serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+    try:
+        with pytest.raises(pymongo.errors.ServerSelectionTimeoutError):
+            c.admin.command("ping")
+    finally:
+        c.close()
+
+
+def test_pymongo_refuses_the_sim_certificate_without_the_ca(start_sim, pki):
+    (p,) = free_ports(1)
+    start_sim(*members_args([p]), "--tls-cert-key-file", str(pki / "server.pem"), listeners=1)
+    c = MongoClient(f"mongodb://localhost:{p}/?directConnection=true&tls=true",
+                    serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+    try:
+        with pytest.raises(pymongo.errors.ServerSelectionTimeoutError) as e:
+            c.admin.command("ping")
+        assert "certificate verify failed" in str(e.value)
+    finally:
+        c.close()
+    ok = MongoClient(f"mongodb://localhost:{p}/?directConnection=true&tls=true&tlsCAFile={pki / 'ca.pem'}",
+                     serverSelectionTimeoutMS=TIMEOUT_MS)
+    try:
+        assert ok.admin.command("ping")["ok"] == 1.0
+    finally:
+        ok.close()
+
+
+def test_pymongo_tls_to_a_plain_sim_is_refused_like_mongod(start_sim, pki):
+    (p,) = free_ports(1)
+    sim = start_sim(*members_args([p]), listeners=1)
+    c = MongoClient(f"mongodb://localhost:{p}/?directConnection=true&tls=true&tlsCAFile={pki / 'ca.pem'}",
+                    serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+    try:
+        with pytest.raises(pymongo.errors.ServerSelectionTimeoutError):
+            c.admin.command("ping")
+    finally:
+        c.close()
+    hits = sim.wait_log(lambda l: "SSLHandshakeFailed" in json.dumps(l.get("attr", {})))
+    assert "without SSL support" in json.dumps(hits[0])
+
+
+def test_pymongo_negotiates_scram_sha1_for_a_sha1_only_user(start_sim):
+    (p,) = free_ports(1)
+    sim = start_sim(*members_args([p]), "--auth", "--user", "old:Sha1pw:root",
+                    "--user-mechanisms", "SCRAM-SHA-1", listeners=1)
+    c = direct(p, username="old", password="Sha1pw", authSource="admin")
+    try:
+        assert c.admin.command("listDatabases")["ok"] == 1.0
+    finally:
+        c.close()
+    hits = sim.wait_log(lambda l: l.get("msg") == "Authentication succeeded")
+    assert hits[0]["attr"]["mechanism"] == "SCRAM-SHA-1"
+    c = direct(p, username="old", password="Sha1pw", authSource="admin", authMechanism="SCRAM-SHA-256")
+    try:
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("listDatabases")
+        assert e.value.code == 334
+    finally:
+        c.close()

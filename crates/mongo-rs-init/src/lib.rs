@@ -150,7 +150,8 @@ impl InitConfig {
 }
 
 pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, Failure> {
-    let uri = uri::parse(&args.uri).map_err(Failure::usage)?;
+    let mut uri = uri::parse(&args.uri).map_err(Failure::usage)?;
+    mongo_rs::client::tls_setup(&mut uri)?;
     let set_name = match (&args.replica_set, &uri.replica_set) {
         (Some(flag), Some(opt)) if flag != opt => {
             return Err(Failure::usage(format!(
@@ -472,8 +473,11 @@ mod tests {
                 "no password",
             ),
             (
-                vec!["--uri", "mongodb://u:s3cr3t@a:1/?replicaSet=x&ssl=true"],
-                "TLS",
+                vec![
+                    "--uri",
+                    "mongodb://u:s3cr3t@a:1/?replicaSet=x&ssl=true&tlsCertificateKeyFilePassword=s3cr3t",
+                ],
+                "encrypted private keys are not supported",
             ),
         ] {
             let f = prepare(&args(&a), None).unwrap_err();

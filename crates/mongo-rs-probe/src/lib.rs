@@ -102,10 +102,13 @@ impl sidecar::cli::CommonArgs for Args {
 }
 
 pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
-    let uri = match uri::parse(&args.uri) {
+    let mut uri = match uri::parse(&args.uri) {
         Ok(u) => u,
         Err(m) => return Failure::usage(m).into(),
     };
+    if let Err(f) = client::tls_setup(&mut uri) {
+        return f.into();
+    }
     let cred = match client::credentials_from_flags(
         &uri,
         args.username.clone(),

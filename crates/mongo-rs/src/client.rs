@@ -35,6 +35,24 @@ pub fn status(conn: &mut Connection, cred: Option<&Credential>) -> Result<Doc, E
     conn.command("admin", Doc::new().with("replSetGetStatus", 1))
 }
 
+/// The run's TLS set-up, once, before the first connection: the URI's tls* options completed
+/// from `MONGO_TLS_*`, checked, the one warning line when verification is weakened, and the
+/// rustls config installed for every connection of this process. Bad options or unusable
+/// files are usage errors (exit 2).
+pub fn tls_setup(uri: &mut mongo_wire::Uri) -> Result<(), sidecar::Failure> {
+    use sidecar::Failure;
+    let tls = &mut uri.tls;
+    tls.apply_env(|v| std::env::var(v).ok())
+        .map_err(Failure::usage)?;
+    tls.check().map_err(Failure::usage)?;
+    if let Some(w) = tls.warning() {
+        eprintln!("{w}");
+    }
+    let config = tls.client_config().map_err(Failure::usage)?;
+    mongo_wire::tls::install(config);
+    Ok(())
+}
+
 /// The credentials to use: from the URI (`user:password@`) or from `--username` plus a password
 /// (`MONGO_PASSWORD` / `--password-file`), never half of each. `None`: no authentication.
 pub fn credentials(
@@ -44,6 +62,27 @@ pub fn credentials(
 ) -> Result<Option<Credential>, sidecar::Failure> {
     use sidecar::Failure;
     let from_flags = username.is_some() || password.is_some();
+    if uri.auth_mechanism == Some(mongo_wire::uri::Mechanism::X509) {
+        // The client certificate is the credential; a password would be a mistake.
+        if password.is_some() || uri.password.is_some() {
+            return Err(Failure::usage(
+                "authMechanism=MONGODB-X509 takes no password: the client certificate (tlsCertificateKeyFile) is the credential",
+            ));
+        }
+        if uri.tls.cert_key_file.is_none() {
+            return Err(Failure::usage(
+                "authMechanism=MONGODB-X509 needs a client certificate: set tlsCertificateKeyFile (MONGO_TLS_CERTIFICATE_KEY_FILE)",
+            ));
+        }
+        return Ok(Some(Credential {
+            username: username
+                .or_else(|| uri.username.clone())
+                .unwrap_or_default(),
+            password: sidecar::Secret::new(""),
+            source: "$external".into(),
+            mechanism: uri.auth_mechanism,
+        }));
+    }
     if uri.username.is_some() && from_flags {
         return Err(Failure::usage(
             "credentials given twice: use user:password in the URI or --username with a password file, not both",
@@ -60,6 +99,7 @@ pub fn credentials(
             username: u,
             password: p,
             source: uri.auth_db().to_string(),
+            mechanism: uri.auth_mechanism,
         })),
         (Some(u), None) => Err(Failure::usage(format!(
             "user {u:?} has no password: set MONGO_PASSWORD_FILE (or --password-file, MONGO_PASSWORD)"

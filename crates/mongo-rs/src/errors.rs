@@ -56,6 +56,8 @@ pub fn classify(err: &Error, ctx: &Context) -> Failure {
             "{host} does not speak the MongoDB protocol we expect ({detail}): is this a mongod port (MongoDB 3.6 or newer)?"
         )),
         Error::Auth(m) => Failure::refused(format!("authentication with {} failed: {m}", ctx.host)),
+        // A certificate problem does not heal by retrying: final, with the reason.
+        Error::Tls { .. } => Failure::refused(err.to_string()),
         Error::Server(e) => server_failure(e, ctx),
     }
 }

@@ -42,6 +42,8 @@ pub enum Error {
     Server(ServerError),
     /// SCRAM went wrong on our side of the conversation (e.g. bad server signature).
     Auth(String),
+    /// The TLS handshake failed: a certificate problem or a refusal, final (not retried).
+    Tls { host: String, detail: String },
 }
 
 impl Error {
@@ -65,49 +67,126 @@ impl fmt::Display for Error {
             }
             Error::Server(e) => write!(f, "{e}"),
             Error::Auth(m) => write!(f, "authentication failed: {m}"),
+            Error::Tls { host, detail } => write!(f, "TLS with {host} failed: {detail}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
 
-pub struct Connection {
-    stream: TcpStream,
-    host: String,
+/// The socket under the (optional) TLS session: every syscall gets the time left (capped) as
+/// its timeout, and none starts after the deadline, so a peer trickling handshake or reply
+/// bytes is cut off at the deadline.
+struct DeadlineIo {
+    tcp: TcpStream,
     deadline: Deadline,
     cap: Duration,
+}
+
+impl DeadlineIo {
+    fn expired(&self) -> std::io::Result<()> {
+        if self.deadline.expired() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        Ok(())
+    }
+}
+
+impl Read for DeadlineIo {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.expired()?;
+        let _ = self
+            .tcp
+            .set_read_timeout(Some(self.deadline.timeout(self.cap)));
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DeadlineIo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.expired()?;
+        let _ = self
+            .tcp
+            .set_write_timeout(Some(self.deadline.timeout(self.cap)));
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+enum Stream {
+    Plain(DeadlineIo),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, DeadlineIo>>),
+}
+
+impl Stream {
+    fn io(&mut self) -> &mut DeadlineIo {
+        match self {
+            Stream::Plain(io) => io,
+            Stream::Tls(s) => &mut s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(io) => io.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(io) => io.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(io) => io.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+pub struct Connection {
+    stream: Stream,
+    host: String,
+    deadline: Deadline,
     next_id: i32,
 }
 
 impl Connection {
-    /// Resolves and connects to `host`. `cap` bounds each single step (e.g. connectTimeoutMS);
-    /// the deadline bounds them all.
+    /// Resolves and connects to `host`, over TLS when the process installed a TLS config
+    /// ([`crate::tls::install`]). `cap` bounds each single step (e.g. connectTimeoutMS); the
+    /// deadline bounds them all, the TLS handshake included.
     pub fn connect(host: &HostPort, deadline: Deadline, cap: Duration) -> Result<Self, Error> {
+        Self::connect_with(host, deadline, cap, crate::tls::process_config())
+    }
+
+    /// [`Self::connect`] with an explicit TLS config (`None`: plain TCP).
+    pub fn connect_with(
+        host: &HostPort,
+        deadline: Deadline,
+        cap: Duration,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, Error> {
         let name = host.to_string();
-        let addrs = resolve(host, &deadline, cap)?;
-        let mut last = Error::Resolve {
-            host: name.clone(),
-            detail: "no addresses".into(),
+        let io = connect_tcp(host, deadline, cap)?;
+        let stream = match tls {
+            None => Stream::Plain(io),
+            Some(config) => Stream::Tls(Box::new(handshake(&name, host, config, io)?)),
         };
-        for addr in addrs {
-            if deadline.expired() {
-                return Err(Error::TimedOut { host: name });
-            }
-            match TcpStream::connect_timeout(&addr, deadline.timeout(cap)) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok(Connection {
-                        stream,
-                        host: name,
-                        deadline,
-                        cap,
-                        next_id: 1,
-                    });
-                }
-                Err(e) => last = io_error(&name, e),
-            }
-        }
-        Err(last)
+        Ok(Connection {
+            stream,
+            host: name,
+            deadline,
+            next_id: 1,
+        })
     }
 
     pub fn host(&self) -> &str {
@@ -117,7 +196,7 @@ impl Connection {
     /// Changes the bound of each later read/write (an awaitable hello must be allowed to wait
     /// its maxAwaitTimeMS on top of the usual round trip).
     pub fn set_cap(&mut self, cap: Duration) {
-        self.cap = cap;
+        self.stream.io().cap = cap;
     }
 
     /// Runs `cmd` against `db` and maps `{ok: 0}` to [`Error::Server`].
@@ -155,14 +234,11 @@ impl Connection {
     fn write_all(&mut self, mut buf: &[u8]) -> Result<(), Error> {
         while !buf.is_empty() {
             self.check_deadline()?;
-            let _ = self
-                .stream
-                .set_write_timeout(Some(self.deadline.timeout(self.cap)));
             match self.stream.write(buf) {
                 Ok(0) => return Err(self.closed()),
                 Ok(n) => buf = &buf[n..],
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(&self.host, e)),
+                Err(e) => return Err(stream_error(&self.host, e)),
             }
         }
         Ok(())
@@ -173,14 +249,11 @@ impl Connection {
     fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), Error> {
         while !buf.is_empty() {
             self.check_deadline()?;
-            let _ = self
-                .stream
-                .set_read_timeout(Some(self.deadline.timeout(self.cap)));
             match self.stream.read(buf) {
                 Ok(0) => return Err(self.closed()),
                 Ok(n) => buf = &mut buf[n..],
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(&self.host, e)),
+                Err(e) => return Err(stream_error(&self.host, e)),
             }
         }
         Ok(())
@@ -201,6 +274,52 @@ impl Connection {
             detail: "connection closed by the server".into(),
         }
     }
+}
+
+/// One TLS handshake, driven to its end here (not lazily on the first command) so that a
+/// certificate problem is reported as such; the URI's host name is the SNI and the name
+/// verified.
+fn handshake(
+    name: &str,
+    host: &HostPort,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    mut io: DeadlineIo,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, DeadlineIo>, Error> {
+    let server_name =
+        rustls::pki_types::ServerName::try_from(host.host.clone()).map_err(|_| Error::Tls {
+            host: name.to_string(),
+            detail: format!("{:?} is not a valid TLS server name", host.host),
+        })?;
+    let mut tls = rustls::ClientConnection::new(config, server_name).map_err(|e| Error::Tls {
+        host: name.to_string(),
+        detail: crate::tls::describe(&e),
+    })?;
+    while tls.is_handshaking() {
+        tls.complete_io(&mut io).map_err(|e| tls_error(name, e))?;
+    }
+    Ok(rustls::StreamOwned::new(tls, io))
+}
+
+fn connect_tcp(host: &HostPort, deadline: Deadline, cap: Duration) -> Result<DeadlineIo, Error> {
+    let name = host.to_string();
+    let addrs = resolve(host, &deadline, cap)?;
+    let mut last = Error::Resolve {
+        host: name.clone(),
+        detail: "no addresses".into(),
+    };
+    for addr in addrs {
+        if deadline.expired() {
+            return Err(Error::TimedOut { host: name });
+        }
+        match TcpStream::connect_timeout(&addr, deadline.timeout(cap)) {
+            Ok(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                return Ok(DeadlineIo { tcp, deadline, cap });
+            }
+            Err(e) => last = io_error(&name, e),
+        }
+    }
+    Err(last)
 }
 
 /// `{ok: 1}` passes; anything else becomes a typed server error.
@@ -244,6 +363,43 @@ fn resolve(host: &HostPort, deadline: &Deadline, cap: Duration) -> Result<Vec<So
             detail: e.to_string(),
         }),
         Err(_) => Err(Error::TimedOut { host: name }),
+    }
+}
+
+/// A handshake failure: rustls's own error (certificate, alert) is final; a socket problem
+/// during the handshake (reset, timeout) stays a socket problem.
+fn tls_error(host: &str, e: std::io::Error) -> Error {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(t) => Error::Tls {
+            host: host.to_string(),
+            detail: crate::tls::describe(t),
+        },
+        // A mongod without TLS ends the connection on our ClientHello ("SSL handshake
+        // received but server is started without SSL support"): closed or reset, it will not
+        // change by retrying.
+        None if matches!(
+            e.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+        ) =>
+        {
+            Error::Tls {
+                host: host.to_string(),
+                detail: "the server ended the connection during the TLS handshake: is TLS enabled on this port (net.tls.mode)? (drop tls=true if not)".into(),
+            }
+        }
+        None => io_error(host, e),
+    }
+}
+
+/// After the handshake: a TLS-level error (bad record, alert) is a protocol error of the
+/// session, not a reason to retry forever.
+fn stream_error(host: &str, e: std::io::Error) -> Error {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(t) => Error::Tls {
+            host: host.to_string(),
+            detail: crate::tls::describe(t),
+        },
+        None => io_error(host, e),
     }
 }
 
@@ -314,6 +470,24 @@ mod tests {
         let start = Instant::now();
         let mut c = Connection::connect(&local(port), deadline, Duration::from_secs(10)).unwrap();
         let err = c.command("admin", Doc::new().with("hello", 1)).unwrap_err();
+        assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        drop(listener);
+    }
+
+    #[test]
+    fn a_silent_tls_handshake_cannot_outlive_the_deadline() {
+        // Accepts, reads our ClientHello, never answers: the handshake is under the deadline.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut opts = crate::tls::TlsOptions::default();
+        opts.set("tls", "true").unwrap();
+        let config = opts.client_config().unwrap();
+        let deadline = Deadline::after(Duration::from_millis(200));
+        let start = Instant::now();
+        let err = Connection::connect_with(&local(port), deadline, Duration::from_secs(10), config)
+            .err()
+            .unwrap();
         assert!(matches!(err, Error::TimedOut { .. }), "{err:?}");
         assert!(start.elapsed() < Duration::from_secs(2));
         drop(listener);

@@ -5,13 +5,15 @@
 //! * [`bson`] — our own codec for the BSON types replies contain; hostile bytes give errors;
 //! * [`msg`] — OP_MSG request/reply framing (kind 0/1 sections, checksum, moreToCome refused);
 //! * [`conn`] — a connection and `command(db, doc)`, `{ok: 0}` mapped to a typed error;
-//! * [`uri`] — `mongodb://` connection strings (no SRV, no TLS yet: clear usage errors);
-//! * [`scram`] — SCRAM-SHA-256 authentication with server-signature verification.
+//! * [`uri`] — `mongodb://` connection strings (no SRV: a clear usage error);
+//! * [`tls`] — the tls* URI options and their rustls client config;
+//! * [`scram`] — SCRAM-SHA-256 / SCRAM-SHA-1 (negotiated) and MONGODB-X509 authentication.
 
 pub mod bson;
 pub mod conn;
 pub mod msg;
 pub mod scram;
+pub mod tls;
 pub mod uri;
 
 pub use bson::{Doc, Value};

@@ -1,18 +1,25 @@
-//! SCRAM-SHA-256 client (RFC 5802, RFC 7677) as MongoDB runs it over saslStart/saslContinue
-//! (https://github.com/mongodb/specifications/blob/master/source/auth/auth.md#scram-sha-256).
-//! The password is SASLprep'd (RFC 4013); the user name only gets SCRAM's `=2C`/`=3D` escaping,
-//! like the drivers do. The server's signature is verified: a server that does not know the
-//! password cannot pretend we authenticated.
+//! SCRAM-SHA-256 / SCRAM-SHA-1 client (RFC 5802, RFC 7677) as MongoDB runs it over
+//! saslStart/saslContinue, and MONGODB-X509
+//! (https://github.com/mongodb/specifications/blob/master/source/auth/auth.md). Without an
+//! authMechanism the mechanism is negotiated as the spec says: hello with `saslSupportedMechs`,
+//! SCRAM-SHA-256 when listed, else SCRAM-SHA-1. SCRAM-SHA-256 SASLprep's the password (RFC
+//! 4013); SCRAM-SHA-1 uses MongoDB's `md5(user:mongo:password)` digest instead, unprepped. The
+//! user name only gets SCRAM's `=2C`/`=3D` escaping. The server's signature is verified: a
+//! server that does not know the password cannot pretend we authenticated.
 
 use crate::bson::{Doc, Value};
 use crate::conn::{Connection, Error};
+use crate::uri::Mechanism;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use md5::Md5;
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use sidecar::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSha1 = Hmac<Sha1>;
 
 /// The auth spec: drivers MUST refuse an iteration count below 4096 (a downgrade attack).
 const MIN_ITERATIONS: u32 = 4096;
@@ -24,10 +31,13 @@ pub struct Credential {
     pub username: String,
     pub password: Secret,
     pub source: String,
+    /// The URI's authMechanism; `None`: negotiate (SCRAM-SHA-256 or SCRAM-SHA-1).
+    pub mechanism: Option<Mechanism>,
 }
 
 /// The client side of one conversation; split from the socket so it can be unit-tested.
 pub struct Scram {
+    sha1: bool,
     username: String,
     password: String,
     client_nonce: String,
@@ -40,14 +50,26 @@ impl Scram {
         let password = stringprep::saslprep(password.expose())
             .map_err(|_| Error::Auth("the password contains characters SASLprep prohibits".into()))?
             .into_owned();
+        Ok(Self::build(false, username, password, client_nonce))
+    }
+
+    /// SCRAM-SHA-1: the "password" is MongoDB's legacy digest hex(md5("user:mongo:password")).
+    pub fn new_sha1(username: &str, password: &Secret, client_nonce: String) -> Self {
+        let digest = Md5::digest(format!("{username}:mongo:{}", password.expose()).as_bytes());
+        let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Self::build(true, username, hex, client_nonce)
+    }
+
+    fn build(sha1: bool, username: &str, password: String, client_nonce: String) -> Self {
         let escaped = username.replace('=', "=3D").replace(',', "=2C");
-        Ok(Scram {
+        Scram {
+            sha1,
             username: escaped.clone(),
             password,
             client_first_bare: format!("n={escaped},r={client_nonce}"),
             client_nonce,
             server_signature: Vec::new(),
-        })
+        }
     }
 
     pub fn random_nonce() -> String {
@@ -92,21 +114,33 @@ impl Scram {
         if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
             return Err(bad(&format!("iteration count {iterations} out of range")));
         }
-        let mut salted = [0u8; 32];
-        pbkdf2::pbkdf2::<HmacSha256>(self.password.as_bytes(), &salt, iterations, &mut salted)
-            .map_err(|_| bad("PBKDF2 failed"))?;
-        let client_key = hmac(&salted, b"Client Key");
-        let stored_key = Sha256::digest(&client_key);
+        let sha1 = self.sha1;
+        let salted = if sha1 {
+            let mut out = vec![0u8; 20];
+            pbkdf2::pbkdf2::<HmacSha1>(self.password.as_bytes(), &salt, iterations, &mut out)
+                .map(|_| out)
+        } else {
+            let mut out = vec![0u8; 32];
+            pbkdf2::pbkdf2::<HmacSha256>(self.password.as_bytes(), &salt, iterations, &mut out)
+                .map(|_| out)
+        }
+        .map_err(|_| bad("PBKDF2 failed"))?;
+        let client_key = hmac(sha1, &salted, b"Client Key");
+        let stored_key = if sha1 {
+            Sha1::digest(&client_key).to_vec()
+        } else {
+            Sha256::digest(&client_key).to_vec()
+        };
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{server_first},{without_proof}", self.client_first_bare);
-        let client_signature = hmac(&stored_key, auth_message.as_bytes());
+        let client_signature = hmac(sha1, &stored_key, auth_message.as_bytes());
         let proof: Vec<u8> = client_key
             .iter()
             .zip(&client_signature)
             .map(|(a, b)| a ^ b)
             .collect();
-        let server_key = hmac(&salted, b"Server Key");
-        self.server_signature = hmac(&server_key, auth_message.as_bytes());
+        let server_key = hmac(sha1, &salted, b"Server Key");
+        self.server_signature = hmac(sha1, &server_key, auth_message.as_bytes());
         Ok(format!("{without_proof},p={}", B64.encode(proof)))
     }
 
@@ -137,10 +171,31 @@ impl Scram {
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+fn hmac(sha1: bool, key: &[u8], data: &[u8]) -> Vec<u8> {
+    if sha1 {
+        let mut mac = HmacSha1::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(data);
+        return mac.finalize().into_bytes().to_vec();
+    }
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
+}
+
+/// The auth spec's default-mechanism rule from hello's `saslSupportedMechs`: SCRAM-SHA-256
+/// when listed, else SCRAM-SHA-1 (also when the server sent no list).
+pub fn negotiate(hello: &Doc) -> Mechanism {
+    let listed = match hello.get("saslSupportedMechs") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|m| matches!(m, Value::String(s) if s == "SCRAM-SHA-256")),
+        _ => false,
+    };
+    if listed {
+        Mechanism::ScramSha256
+    } else {
+        Mechanism::ScramSha1
+    }
 }
 
 fn payload(reply: &Doc) -> Result<String, Error> {
@@ -158,13 +213,32 @@ fn binary(text: String) -> Value {
 }
 
 impl Connection {
-    /// Authenticates this connection with SCRAM-SHA-256. Server refusals (e.g. 18
-    /// AuthenticationFailed) come back as [`Error::Server`].
+    /// Authenticates this connection with the credential's mechanism, negotiated when the
+    /// URI named none (one extra hello). Server refusals (e.g. 18 AuthenticationFailed) come
+    /// back as [`Error::Server`].
     pub fn authenticate(&mut self, cred: &Credential) -> Result<(), Error> {
-        let mut scram = Scram::new(&cred.username, &cred.password, Scram::random_nonce())?;
+        let mechanism = match cred.mechanism {
+            Some(m) => m,
+            None => {
+                let hello = Doc::new().with("hello", 1).with(
+                    "saslSupportedMechs",
+                    format!("{}.{}", cred.source, cred.username),
+                );
+                negotiate(&self.command("admin", hello)?)
+            }
+        };
+        let mut scram = match mechanism {
+            Mechanism::X509 => return self.authenticate_x509(cred),
+            Mechanism::ScramSha1 => {
+                Scram::new_sha1(&cred.username, &cred.password, Scram::random_nonce())
+            }
+            Mechanism::ScramSha256 => {
+                Scram::new(&cred.username, &cred.password, Scram::random_nonce())?
+            }
+        };
         let start = Doc::new()
             .with("saslStart", 1)
-            .with("mechanism", "SCRAM-SHA-256")
+            .with("mechanism", mechanism.name())
             .with("payload", binary(scram.client_first()))
             .with("autoAuthorize", 1)
             .with("options", Doc::new().with("skipEmptyExchange", true));
@@ -200,6 +274,18 @@ impl Connection {
         }
         Ok(())
     }
+
+    /// MONGODB-X509: the TLS client certificate is the credential; the user name (its subject
+    /// DN) is optional since MongoDB 3.4, the server takes it from the certificate.
+    fn authenticate_x509(&mut self, cred: &Credential) -> Result<(), Error> {
+        let mut cmd = Doc::new()
+            .with("authenticate", 1)
+            .with("mechanism", "MONGODB-X509");
+        if !cred.username.is_empty() {
+            cmd = cmd.with("user", cred.username.as_str());
+        }
+        self.command("$external", cmd).map(|_| ())
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +313,41 @@ mod tests {
             .verify("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .is_err());
         assert!(s.verify("e=invalid-proof").is_err());
+    }
+
+    /// The auth spec's SCRAM-SHA-1 example (user "user", password "pencil").
+    #[test]
+    fn scram_sha1_spec_vector() {
+        let mut s = Scram::new_sha1(
+            "user",
+            &Secret::new("pencil"),
+            "fyko+d2lbbFgONRv9qkxdawL".into(),
+        );
+        assert_eq!(s.client_first(), "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL");
+        let server_first =
+            "r=fyko+d2lbbFgONRv9qkxdawLHo+Vgk7qvUOKUwuWLIWg4l/9SraGMHEE,s=rQ9ZY3MntBeuP3E1TDVC4w==,i=10000";
+        assert_eq!(
+            s.client_final(server_first).unwrap(),
+            "c=biws,r=fyko+d2lbbFgONRv9qkxdawLHo+Vgk7qvUOKUwuWLIWg4l/9SraGMHEE,p=MC2T8BvbmWRckDw8oWl5IVghwCY="
+        );
+        s.verify("v=UMWeI25JD1yNYZRMpZ4VHvhZ9e0=").unwrap();
+    }
+
+    #[test]
+    fn negotiation_follows_the_auth_spec() {
+        let mechs = |m: &[&str]| {
+            Doc::new().with(
+                "saslSupportedMechs",
+                Value::Array(m.iter().map(|s| Value::String(s.to_string())).collect()),
+            )
+        };
+        assert_eq!(
+            negotiate(&mechs(&["SCRAM-SHA-1", "SCRAM-SHA-256"])),
+            Mechanism::ScramSha256
+        );
+        assert_eq!(negotiate(&mechs(&["SCRAM-SHA-1"])), Mechanism::ScramSha1);
+        assert_eq!(negotiate(&mechs(&["PLAIN"])), Mechanism::ScramSha1);
+        assert_eq!(negotiate(&Doc::new()), Mechanism::ScramSha1);
     }
 
     #[test]

@@ -72,12 +72,16 @@ impl HostPort {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mechanism {
     ScramSha256,
+    ScramSha1,
+    X509,
 }
 
 impl Mechanism {
     pub fn name(self) -> &'static str {
         match self {
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha1 => "SCRAM-SHA-1",
+            Mechanism::X509 => "MONGODB-X509",
         }
     }
 }
@@ -93,6 +97,7 @@ pub struct Uri {
     pub auth_mechanism: Option<Mechanism>,
     pub direct_connection: Option<bool>,
     pub connect_timeout: Option<Duration>,
+    pub tls: crate::tls::TlsOptions,
 }
 
 impl Uri {
@@ -121,8 +126,8 @@ pub fn parse(text: &str) -> Result<Uri, String> {
 }
 
 fn parse_unescaped(text: &str) -> Result<Uri, String> {
-    // What messages show of the URI: no password.
-    let shown = sidecar::secret::redact_userinfo(text);
+    // What messages show of the URI: no password (of the user, or of the TLS key).
+    let shown = crate::tls::redact_key_password(&sidecar::secret::redact_userinfo(text));
     if text.starts_with("mongodb+srv://") {
         return Err(format!(
             "{shown}: mongodb+srv:// (DNS seed lists) is not supported: list the hosts, e.g. mongodb://mongo1:27017,mongo2:27017/?replicaSet=rs0"
@@ -159,6 +164,7 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
         auth_mechanism: None,
         direct_connection: None,
         connect_timeout: None,
+        tls: Default::default(),
     };
     if let Some(info) = userinfo {
         if info.contains('@') {
@@ -233,9 +239,11 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
             "authmechanism" => {
                 uri.auth_mechanism = Some(match value.as_str() {
                     "SCRAM-SHA-256" => Mechanism::ScramSha256,
+                    "SCRAM-SHA-1" => Mechanism::ScramSha1,
+                    "MONGODB-X509" => Mechanism::X509,
                     other => {
                         return Err(format!(
-                            "{shown}: authMechanism {other} is not supported: use SCRAM-SHA-256 (the default since MongoDB 4.0)"
+                            "{shown}: authMechanism {other} is not supported: use SCRAM-SHA-256, SCRAM-SHA-1 or MONGODB-X509"
                         ))
                     }
                 })
@@ -248,11 +256,7 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
                 // 0 means "no timeout" in the spec; our deadline still bounds every wait.
                 uri.connect_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
-            "tls" | "ssl" if boolean(&value)? => {
-                return Err(format!(
-                    "{shown}: TLS is not supported yet: connect over the private container network without tls=true"
-                ));
-            }
+            k if uri.tls.set(k, &value).map_err(|e| format!("{shown}: {e}"))? => {}
             // Other options (retryWrites, w, readPreference, …) concern the application's
             // driver, which reads the same MONGO_URL; they do not change what we do.
             _ => {}
@@ -266,6 +270,7 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
     if uri.password.is_some() && uri.username.is_none() {
         return Err(format!("{shown}: a password without a user name"));
     }
+    uri.tls.check().map_err(|e| format!("{shown}: {e}"))?;
     Ok(uri)
 }
 
@@ -321,14 +326,8 @@ mod tests {
         for (uri, want) in [
             ("mongodb+srv://u:hunter2@x", "mongodb+srv"),
             ("http://h", "must start with mongodb://"),
-            (
-                "mongodb://u:hunter2@h/?tls=true",
-                "TLS is not supported yet",
-            ),
-            (
-                "mongodb://u:hunter2@h/?ssl=true",
-                "TLS is not supported yet",
-            ),
+            ("mongodb://u:hunter2@h/?tls=true&ssl=false", "disagree"),
+            ("mongodb://u:hunter2@h/?tls=1", "true or false"),
             (
                 "mongodb://u:hunter2@h/?authMechanism=PLAIN",
                 "not supported",
@@ -367,5 +366,13 @@ mod tests {
             assert!(!err.contains('\n'));
         }
         assert!(parse("mongodb://h/?tls=false").is_ok());
+        let u = parse("mongodb://h/?tls=true&tlsCAFile=%2Fca.pem&tlsAllowInvalidHostnames=true&authMechanism=MONGODB-X509").unwrap();
+        assert!(u.tls.enabled());
+        assert_eq!(
+            u.tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert_eq!(u.tls.allow_invalid_hostnames, Some(true));
+        assert_eq!(u.auth_mechanism, Some(Mechanism::X509));
     }
 }

@@ -125,6 +125,8 @@ pub struct Args {
     pub no_refusal_file: bool,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub tls: rc_client::tls::CaArgs,
     /// Overall deadline.
     #[arg(long, env = "RC_BOOTSTRAP_TIMEOUT", default_value = "300s", value_parser = duration::parse_timeout)]
     pub timeout: Duration,
@@ -132,6 +134,7 @@ pub struct Args {
 
 pub fn config(args: Args) -> Result<Config, Failure> {
     let url = normalize_base_url(&args.url)?;
+    args.tls.install()?;
     let public_url = match &args.public_url {
         Some(u) if !u.trim().is_empty() => normalize_base_url(u)
             .map_err(|f| Failure::usage(f.message.replace("--url", "--public-url (ROOT_URL)")))?,

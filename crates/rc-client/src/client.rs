@@ -142,10 +142,13 @@ fn transport_message(t: &ureq::Transport) -> String {
 impl Client {
     /// `base` must come from [`normalize_base_url`].
     pub fn new(base: &str, deadline: Deadline) -> Client {
-        let agent = ureq::AgentBuilder::new()
+        let mut builder = ureq::AgentBuilder::new()
             .user_agent(concat!("coquelicot-rc-client/", env!("CARGO_PKG_VERSION")))
-            .redirects(0)
-            .build();
+            .redirects(0);
+        if let Some(config) = crate::tls::process_config() {
+            builder = builder.tls_config(config);
+        }
+        let agent = builder.build();
         Client {
             base: base.to_string(),
             agent,
@@ -268,9 +271,10 @@ impl Client {
                     }
                     e
                 }
-                Err(ureq::Error::Transport(t)) => {
-                    RcError::transport(&endpoint, transport_message(&t))
-                }
+                Err(ureq::Error::Transport(t)) => match crate::tls::certificate_problem(&t) {
+                    Some(problem) => RcError::certificate(&endpoint, problem),
+                    None => RcError::transport(&endpoint, transport_message(&t)),
+                },
             };
             if let Some(wait) = err.retry_after {
                 // A little past the reset, so the next call lands in the new window.

@@ -32,6 +32,9 @@ pub struct RcError {
     pub retry_after: Option<Duration>,
 }
 
+/// `error` of a [`RcError::certificate`] (no server sends it: status 0 is ours).
+const CERTIFICATE: &str = "tls-certificate";
+
 impl fmt::Debug for RcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RcError({self})")
@@ -65,6 +68,14 @@ impl RcError {
             details: None,
             endpoint: endpoint.to_string(),
             retry_after: None,
+        }
+    }
+
+    /// A TLS certificate problem: final (exit 3), see [`RcError::failure`].
+    pub fn certificate(endpoint: &str, message: impl Into<String>) -> Self {
+        RcError {
+            error: CERTIFICATE.into(),
+            ..Self::transport(endpoint, message)
         }
     }
 
@@ -154,23 +165,9 @@ impl RcError {
     }
 
     pub fn is_unavailable(&self) -> bool {
-        (self.status == 0 && self.certificate_problem().is_none())
+        (self.status == 0 && self.error != CERTIFICATE)
             || self.status >= 500
             || self.is_rate_limited()
-    }
-
-    /// A TLS failure no retry can fix (rustls: `invalid peer certificate: UnknownIssuer`,
-    /// `NotValidForName`, `Expired`, …; or the server's fatal alert about a certificate).
-    pub fn certificate_problem(&self) -> Option<&str> {
-        if self.status != 0 {
-            return None;
-        }
-        let m = self.message.as_str();
-        ["invalid peer certificate: ", "received fatal alert: "]
-            .iter()
-            .find_map(|p| m.find(p).map(|i| &m[i + p.len()..]))
-            .map(|rest| rest.split([':', ' ', ',']).next().unwrap_or(rest))
-            .filter(|why| m.contains("invalid peer certificate") || why.contains("Certificate"))
     }
 
     /// A lookup that found nothing: `users.info` ("User not found."), `channels.info`
@@ -229,10 +226,11 @@ impl RcError {
                 rules.join("; ")
             ));
         }
-        if let Some(why) = self.certificate_problem() {
+        if self.status == 0 && self.error == CERTIFICATE {
+            // The message says which problem and what to do (tls.rs).
             return Failure::refused(format!(
-                "{what}: certificate not trusted ({why}): {self}; give Rocket.Chat a certificate \
-                 from a public CA for this host name, or use http:// on the private network"
+                "{what}: certificate not trusted ({}): {}",
+                self.endpoint, self.message
             ));
         }
         if self.status == 0 {
@@ -397,21 +395,21 @@ mod tests {
 
     #[test]
     fn untrusted_certificates_are_refused_not_retried() {
-        let e = RcError::transport(
+        let e = RcError::certificate(
             "GET /api/info",
-            "Connection Failed: tls connection init failed: invalid peer certificate: UnknownIssuer",
+            "the server's certificate is signed by an unknown issuer (unknown CA)",
         );
-        assert_eq!(e.certificate_problem(), Some("UnknownIssuer"));
         assert!(!e.is_unavailable());
         let f = e.failure("Rocket.Chat at https://rc");
         assert_eq!(f.exit, Exit::Refused);
         assert!(
             f.message
-                .contains("certificate not trusted (UnknownIssuer)"),
+                .contains("certificate not trusted (GET /api/info): the server's certificate"),
             "{f}"
         );
         let refused = RcError::transport("GET /api/info", "Connection Failed: Connection refused");
-        assert!(refused.certificate_problem().is_none() && refused.is_unavailable());
+        assert!(refused.is_unavailable());
+        assert_eq!(refused.failure("x").exit, Exit::Unavailable);
     }
 
     #[test]

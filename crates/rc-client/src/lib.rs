@@ -17,6 +17,7 @@ pub mod client;
 pub mod error;
 pub mod presence;
 pub mod refusal;
+pub mod tls;
 pub mod types;
 
 pub use client::{mask, normalize_base_url, password_digest, waiting_for, Client, Login, Session};

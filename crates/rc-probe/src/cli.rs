@@ -94,10 +94,13 @@ pub struct Args {
     /// One JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub tls: rc_client::tls::CaArgs,
 }
 
 pub fn config(args: Args) -> Result<Config, Failure> {
     let url = normalize_base_url(&args.url)?;
+    args.tls.install()?;
     let password = secret::resolve(
         args.password,
         args.password_file.as_deref(),

@@ -19,6 +19,14 @@ USAGE: mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [options]
   --auth                  require authentication (SCRAM-SHA-256 / SCRAM-SHA-1)
   --user NAME:PASSWORD[:ROLE]  user in the admin db (ROLE default root); repeatable
   --users-file PATH       file with one NAME:PASSWORD[:ROLE] per line (keeps secrets out of argv)
+  --user-mechanisms LIST  mechanisms the --user users have credentials for (createUser's
+                          `mechanisms`): SCRAM-SHA-1,SCRAM-SHA-256 (default) or one of them
+  --tls-cert-key-file PEM serve TLS only (net.tls.mode requireTLS) with this certificate + key
+  --tls-ca-file PEM       verify client certificates against this CA (net.tls.CAFile); they
+                          are then required unless --tls-allow-connections-without-certificates
+  --tls-allow-connections-without-certificates
+  --x509-user SUBJECT     a $external user (MONGODB-X509), its RFC 2253 subject, role root;
+                          repeatable
   --data-dir DIR          persist the accepted replica-set config; reload it at start
   --election-delay DUR    SECONDARY -> PRIMARY delay after initiate (default 300ms)
   --drain-delay DUR       PRIMARY drain mode (not writable) duration (default 200ms)
@@ -76,6 +84,11 @@ pub struct Options {
     /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
     pub member_states: Vec<(String, String)>,
     pub log_commands: bool,
+    pub user_mechanisms: Vec<String>,
+    pub tls_cert_key_file: Option<PathBuf>,
+    pub tls_ca_file: Option<PathBuf>,
+    pub tls_allow_without_cert: bool,
+    pub x509_users: Vec<String>,
 }
 
 impl Default for Options {
@@ -99,6 +112,11 @@ impl Default for Options {
             down: Vec::new(),
             member_states: Vec::new(),
             log_commands: false,
+            user_mechanisms: vec!["SCRAM-SHA-1".into(), "SCRAM-SHA-256".into()],
+            tls_cert_key_file: None,
+            tls_ca_file: None,
+            tls_allow_without_cert: false,
+            x509_users: Vec::new(),
         }
     }
 }
@@ -228,6 +246,22 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                         .push(parse_user(l).map_err(|e| format!("--users-file {path}: {e}"))?);
                 }
             }
+            "--user-mechanisms" => {
+                let v = val(&mut i)?;
+                let list: Vec<String> = v.split(',').map(str::to_string).collect();
+                if list.is_empty()
+                    || list
+                        .iter()
+                        .any(|m| m != "SCRAM-SHA-1" && m != "SCRAM-SHA-256")
+                {
+                    return Err("--user-mechanisms: SCRAM-SHA-1 and/or SCRAM-SHA-256".into());
+                }
+                o.user_mechanisms = list;
+            }
+            "--tls-cert-key-file" => o.tls_cert_key_file = Some(PathBuf::from(val(&mut i)?)),
+            "--tls-ca-file" => o.tls_ca_file = Some(PathBuf::from(val(&mut i)?)),
+            "--tls-allow-connections-without-certificates" => o.tls_allow_without_cert = true,
+            "--x509-user" => o.x509_users.push(val(&mut i)?),
             "--data-dir" => o.data_dir = Some(PathBuf::from(val(&mut i)?)),
             "--election-delay" => o.election_delay = dur(flag, &val(&mut i)?)?,
             "--drain-delay" => o.drain_delay = dur(flag, &val(&mut i)?)?,
@@ -265,8 +299,10 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     if o.members.is_empty() {
         return Err("at least one --member HOST:PORT is required; see --help".into());
     }
-    if o.auth && o.users.is_empty() {
-        return Err("--auth needs at least one --user NAME:PASSWORD or --users-file".into());
+    if o.auth && o.users.is_empty() && o.x509_users.is_empty() {
+        return Err(
+            "--auth needs at least one --user NAME:PASSWORD, --users-file or --x509-user".into(),
+        );
     }
     for d in o.down.iter().chain(o.member_states.iter().map(|(h, _)| h)) {
         let (h, p) = split_host_port(d)?;

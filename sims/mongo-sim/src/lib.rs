@@ -7,6 +7,7 @@ pub mod log;
 pub mod repl;
 pub mod scram;
 pub mod server;
+pub mod tls;
 pub mod wire;
 
 use std::time::Duration;

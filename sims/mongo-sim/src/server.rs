@@ -11,7 +11,7 @@ mod reconfig;
 mod reply;
 mod status;
 
-use crate::cli::{split_host_port, Options, EXIT_DATA_DIR, EXIT_LISTEN};
+use crate::cli::{split_host_port, Options, EXIT_DATA_DIR, EXIT_LISTEN, EXIT_USAGE};
 use crate::log;
 use crate::repl::{self, code_name, CmdError, MemberState};
 use crate::scram::{self, Conversation, Creds, Mech};
@@ -83,8 +83,8 @@ impl Member {
 struct UserRec {
     name: String,
     role: String,
-    sha1: Creds,
-    sha256: Creds,
+    sha1: Option<Creds>,
+    sha256: Option<Creds>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,6 +127,8 @@ pub struct Sim {
     started: Instant,
     /// The cluster's $clusterTime signing key (keys collection), random per run.
     cluster_key: Vec<u8>,
+    /// `--tls-cert-key-file`: every listener speaks TLS only (requireTLS).
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 fn fail(code: i32, msg: impl Into<String>) -> CmdError {
@@ -205,13 +207,25 @@ impl Sim {
             .map(|u| UserRec {
                 name: u.name.clone(),
                 role: u.role.clone(),
-                sha1: scram::make_creds(Mech::Sha1, &u.name, &u.password, scram::random_bytes(16)),
-                sha256: scram::make_creds(
-                    Mech::Sha256,
-                    &u.name,
-                    &u.password,
-                    scram::random_bytes(28),
-                ),
+                sha1: opts
+                    .user_mechanisms
+                    .iter()
+                    .any(|m| m == "SCRAM-SHA-1")
+                    .then(|| {
+                        scram::make_creds(Mech::Sha1, &u.name, &u.password, scram::random_bytes(16))
+                    }),
+                sha256: opts
+                    .user_mechanisms
+                    .iter()
+                    .any(|m| m == "SCRAM-SHA-256")
+                    .then(|| {
+                        scram::make_creds(
+                            Mech::Sha256,
+                            &u.name,
+                            &u.password,
+                            scram::random_bytes(28),
+                        )
+                    }),
             })
             .collect();
         let n = members.len();
@@ -236,6 +250,7 @@ impl Sim {
             conn_ids: AtomicI64::new(0),
             started: Instant::now(),
             cluster_key: scram::random_bytes(32),
+            tls: None,
         })
     }
 
@@ -569,6 +584,8 @@ struct Conn {
     remote: String,
     user: Option<(String, String)>,
     conv: Option<Conversation>,
+    /// The verified TLS client certificate's subject (RFC 2253), if one was presented.
+    peer_subject: Option<String>,
 }
 
 /// Commands that run without authentication (their `requiresAuth()` is false in mongod:
@@ -582,6 +599,7 @@ const NO_AUTH: &[&str] = &[
     "buildinfo",
     "saslStart",
     "saslContinue",
+    "authenticate",
     "endSessions",
 ];
 
@@ -600,6 +618,7 @@ const KNOWN: &[&str] = &[
     "replSetReconfig",
     "saslStart",
     "saslContinue",
+    "authenticate",
     "insert",
     "find",
     "listDatabases",
@@ -646,6 +665,7 @@ impl Sim {
             "getParameter" => self.get_parameter(req),
             "saslStart" => self.sasl_start(conn, req),
             "saslContinue" => self.sasl_continue(conn, req),
+            "authenticate" => self.authenticate_x509(conn, req),
             "replSetInitiate" => self.repl_set_initiate(conn, req),
             "replSetGetStatus" => self.repl_set_get_status(conn),
             "replSetGetConfig" => self.repl_set_get_config(conn, req),
@@ -892,10 +912,71 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
         "Connection accepted",
         json!({"remote": remote, "connectionId": id, "member": sim.members[member].adv()}),
     );
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
+    match sim.tls.clone() {
+        None => {
+            // session_asio.h maybeHandshakeSSLForIngress: a first message whose responseTo is
+            // neither 0 nor -1 is a TLS ClientHello; without TLS configured mongod ends the
+            // connection with SSLHandshakeFailed.
+            let mut head = [0u8; 12];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let n = stream.peek(&mut head).unwrap_or(0);
+            let _ = stream.set_read_timeout(None);
+            let response_to = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+            if n >= 12 && response_to != 0 && response_to != -1 {
+                log::line(
+                    "I",
+                    "NETWORK",
+                    22988,
+                    &format!("conn{id}"),
+                    "Error receiving request from client. Ending connection from remote",
+                    json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": "SSL handshake received but server is started without SSL support"}, "remote": remote}),
+                );
+                return;
+            }
+            serve_stream(sim, member, id, remote, None, stream)
+        }
+        Some(config) => {
+            // A client that never finishes its handshake must not hold the thread forever.
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut tcp = stream;
+            let mut tls = match rustls::ServerConnection::new(config) {
+                Ok(t) => t,
+                Err(_) => return,
+            };
+            while tls.is_handshaking() {
+                if let Err(e) = tls.complete_io(&mut tcp) {
+                    // LOGV2 22988 (transport/session_asio.h): "Error receiving request from
+                    // client" with the SSL handshake error.
+                    log::line(
+                        "I",
+                        "NETWORK",
+                        22988,
+                        &format!("conn{id}"),
+                        "Error receiving request from client. Ending connection from remote",
+                        json!({"error": format!("SSLHandshakeFailed: {e}"), "remote": remote}),
+                    );
+                    return;
+                }
+            }
+            let _ = tcp.set_read_timeout(None);
+            let subject = tls
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| crate::tls::subject_rfc2253(c));
+            let stream = rustls::StreamOwned::new(tls, tcp);
+            serve_stream(sim, member, id, remote, subject, stream)
+        }
+    }
+}
+
+fn serve_stream<S: std::io::Read + std::io::Write>(
+    sim: Arc<Sim>,
+    member: usize,
+    id: i64,
+    remote: String,
+    peer_subject: Option<String>,
+    stream: S,
+) {
     let mut reader = BufReader::new(stream);
     let mut conn = Conn {
         id,
@@ -903,6 +984,7 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
         remote: remote.clone(),
         user: None,
         conv: None,
+        peer_subject,
     };
     loop {
         let (header, payload) = match wire::read_message(&mut reader) {
@@ -957,7 +1039,7 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
         } else {
             wire::encode_op_msg(0, req.request_id, &reply)
         };
-        if wire::write_all(&mut writer, &bytes).is_err() {
+        if wire::write_all(reader.get_mut(), &bytes).is_err() {
             break;
         }
     }
@@ -1025,7 +1107,24 @@ pub fn run(opts: Options) -> i32 {
         }
         members.push(m);
     }
-    let sim = Sim::new(opts, members);
+    let tls = match &opts.tls_cert_key_file {
+        None => None,
+        Some(path) => match crate::tls::server_config(
+            path,
+            opts.tls_ca_file.as_deref(),
+            opts.tls_allow_without_cert,
+        ) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("mongo-sim: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let mut sim = Sim::new(opts, members);
+    if let Some(sim) = Arc::get_mut(&mut sim) {
+        sim.tls = tls;
+    }
     if let Err(e) = sim.load_persisted() {
         eprintln!("mongo-sim: {e}");
         return EXIT_DATA_DIR;
@@ -1043,7 +1142,7 @@ pub fn run(opts: Options) -> i32 {
             23016,
             "listener",
             "Waiting for connections",
-            json!({"port": m.listen_port, "host": m.listen_ip, "member": m.adv(), "ssl": "off"}),
+            json!({"port": m.listen_port, "host": m.listen_ip, "member": m.adv(), "ssl": if sim.tls.is_some() { "on" } else { "off" }}),
         );
         let sim = Arc::clone(&sim);
         handles.push(thread::spawn(move || {
@@ -1110,6 +1209,7 @@ pub(crate) mod tests {
             remote: "test".into(),
             user: None,
             conv: None,
+            peer_subject: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod hook_router;
 pub mod http;
 pub mod login_block;
 pub mod script;
+pub mod tls_front;
 
 // ---------------------------------------------------------------- versions
 
@@ -76,6 +77,8 @@ pub struct Config {
     pub node: String,
     /// Sandbox timeout (`--script-timeout`, default 3 s as isolated-vm.ts).
     pub script_timeout: Duration,
+    /// `--tls-cert-key-file`: serve https on --port (a TLS front, see tls_front.rs).
+    pub tls_cert_key_file: Option<std::path::PathBuf>,
 }
 
 /// Parses `500ms`, `2s`, `1m` (and a bare number of seconds).
@@ -100,7 +103,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub const USAGE: &str =
     "usage: rc-sim --port P [--bind 127.0.0.1] [--version 6.13.0|7.10.0|8.1.0] \
 [--root-url URL] [--listen-delay DUR] [--admin-delay DUR] [--setting KEY=VALUE]... \
-[--rate-limit-calls N] [--rate-limit-window DUR] [--node PATH] [--script-timeout DUR]";
+[--rate-limit-calls N] [--rate-limit-window DUR] [--node PATH] [--script-timeout DUR] \
+[--tls-cert-key-file PEM]";
 
 pub fn parse_args(args: &[String], env: HashMap<String, String>) -> Result<Config, String> {
     let mut cfg = Config {
@@ -116,6 +120,7 @@ pub fn parse_args(args: &[String], env: HashMap<String, String>) -> Result<Confi
         env,
         node: "node".into(),
         script_timeout: script::DEFAULT_TIMEOUT,
+        tls_cert_key_file: None,
     };
     let mut port_seen = false;
     let mut i = 0;
@@ -170,6 +175,7 @@ pub fn parse_args(args: &[String], env: HashMap<String, String>) -> Result<Confi
                 return Err("--node needs the path of a Node.js binary".into())
             }
             "--node" => cfg.node = val,
+            "--tls-cert-key-file" => cfg.tls_cert_key_file = Some(val.into()),
             "--script-timeout" => {
                 cfg.script_timeout = parse_duration(&val)?;
                 if cfg.script_timeout.is_zero() {
@@ -3627,8 +3633,35 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         // Like a Rocket.Chat still starting: connections are refused until then.
         std::thread::sleep(cfg.listen_delay);
     }
-    // REST and DDP share the public port: ddp/frontdoor.rs routes each connection.
-    let (server, port, front) = match ddp::frontdoor::listen(&cfg.bind, cfg.port) {
+    // With TLS, the TLS front takes --port and relays to the front door on loopback.
+    let tls = match &cfg.tls_cert_key_file {
+        None => None,
+        Some(path) => {
+            let config = match tls_front::server_config(path) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("rc-sim: {e}");
+                    return 2;
+                }
+            };
+            match std::net::TcpListener::bind((cfg.bind.as_str(), cfg.port)) {
+                Ok(l) => Some((l, config)),
+                Err(e) => {
+                    eprintln!(
+                        "rc-sim: cannot listen on {}:{}: {e}; pick a free --port or 0",
+                        cfg.bind, cfg.port
+                    );
+                    return 1;
+                }
+            }
+        }
+    };
+    let (door_bind, door_port) = match &tls {
+        None => (cfg.bind.as_str(), cfg.port),
+        Some(_) => ("127.0.0.1", 0),
+    };
+    // REST and DDP share one port: ddp/frontdoor.rs routes each connection.
+    let (server, door_port, front) = match ddp::frontdoor::listen(door_bind, door_port) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -3639,6 +3672,17 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         }
     };
     let mut cfg = cfg;
+    let port = match tls {
+        None => door_port,
+        Some((listener, config)) => {
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.port);
+            if cfg.root_url.is_none() {
+                cfg.root_url = Some(format!("https://127.0.0.1:{port}"));
+            }
+            std::thread::spawn(move || tls_front::serve(listener, door_port, config));
+            port
+        }
+    };
     cfg.port = port;
     let sim = Arc::new(Sim::new(cfg));
     if sim.cfg.admin_delay.is_zero() {

@@ -7,6 +7,7 @@
 pub mod hostile;
 pub mod mongo;
 pub mod rc;
+pub mod tls;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -178,6 +178,11 @@ fn clean_env(cmd: &mut Command) {
         "MONGO_RS_INIT_JSON",
         "MONGO_RS_INIT_RECONCILE",
         "MONGO_RS_INIT_WAIT_ONLY",
+        "MONGO_TLS",
+        "MONGO_TLS_CA_FILE",
+        "MONGO_TLS_CERTIFICATE_KEY_FILE",
+        "MONGO_TLS_ALLOW_INVALID_HOSTNAMES",
+        "MONGO_TLS_INSECURE",
     ] {
         cmd.env_remove(var);
     }

@@ -153,6 +153,7 @@ fn command(name: &str, env: &[(String, String)], args: &[&str]) -> Command {
         "RC_PROBE_TIMEOUT",
         "RC_PROBE_TOKEN_CACHE",
         "RC_BOOTSTRAP_REFUSAL_FILE",
+        "ROCKETCHAT_CA_FILE",
     ] {
         cmd.env_remove(k);
     }

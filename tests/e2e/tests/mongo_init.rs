@@ -357,8 +357,11 @@ fn usage_errors_are_one_line_exit_2() {
             "mongodb+srv",
         ),
         (
-            vec!["--uri", "mongodb://u:hunter2@db/?replicaSet=rs0&tls=true"],
-            "TLS is not supported yet",
+            vec![
+                "--uri",
+                "mongodb://u:hunter2@db/?replicaSet=rs0&tls=true&tlsCertificateKeyFilePassword=hunter2",
+            ],
+            "encrypted private keys are not supported",
         ),
         (
             vec!["--uri", "mongodb://db/?replicaSet=a", "--replica-set", "b"],

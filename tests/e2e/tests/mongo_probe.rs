@@ -210,8 +210,8 @@ fn usage_errors_are_one_line_exit_2() {
     for (args, want) in [
         (vec!["--uri", "mongodb+srv://u:hunter2@db/"], "mongodb+srv"),
         (
-            vec!["--uri", "mongodb://u:hunter2@db/?tls=true"],
-            "TLS is not supported yet",
+            vec!["--uri", "mongodb://u:hunter2@db/?tls=true&ssl=false"],
+            "tls and ssl disagree",
         ),
         (vec!["--uri", "postgres://db"], "must start with mongodb://"),
         (vec!["--timeout", "soon"], "invalid duration"),

@@ -30,6 +30,19 @@ impl Sim {
             Mech::Sha1 => user.sha1.clone(),
             Mech::Sha256 => user.sha256.clone(),
         };
+        let Some(creds) = creds else {
+            // sasl_scram_server_conversation.cpp: a user without credentials for this
+            // mechanism -> MechanismUnavailable (334).
+            self.log_auth(conn, mech, &first.user, &req.db, false);
+            return Err(fail(
+                334,
+                format!(
+                    "Unable to use {} based authentication for user without any {} credentials registered",
+                    mech.name(),
+                    mech.name()
+                ),
+            ));
+        };
         let skip_empty = req
             .body
             .get_document("options")
@@ -79,6 +92,58 @@ impl Sim {
                 Err(fail(18, "Authentication failed."))
             }
         }
+    }
+
+    /// `authenticate` with MONGODB-X509 (authentication_commands.cpp, _authenticateX509): the
+    /// verified client certificate's subject is the user, in $external; a `user` given must
+    /// equal it; the user must exist (addAndAuthorizeUser, UserNotFound -> 18 to the client).
+    pub(super) fn authenticate_x509(
+        &self,
+        conn: &mut Conn,
+        req: &Request,
+    ) -> Result<Document, CmdError> {
+        let mechanism = req.body.get_str("mechanism").unwrap_or_default();
+        if mechanism.is_empty() {
+            return Err(fail(2, "Auth mechanism not specified"));
+        }
+        if mechanism != "MONGODB-X509" {
+            return Err(fail(2, format!("Unsupported mechanism: {mechanism}")));
+        }
+        let Some(subject) = conn.peer_subject.clone() else {
+            return Err(fail(18, "No verified subject name available from client"));
+        };
+        if let Ok(user) = req.body.get_str("user") {
+            if !user.is_empty() && user != subject {
+                return Err(fail(
+                    18,
+                    "There is no x.509 client certificate matching the user.",
+                ));
+            }
+        }
+        if req.db != "$external" {
+            return Err(fail(
+                17,
+                "X.509 authentication must always use the $external database.",
+            ));
+        }
+        let ok = self.opts.x509_users.contains(&subject);
+        log::line(
+            "I",
+            "ACCESS",
+            if ok { 20429 } else { 20428 },
+            &format!("conn{}", conn.id),
+            if ok {
+                "Successfully authenticated"
+            } else {
+                "Failed to authenticate"
+            },
+            json!({"mechanism": "MONGODB-X509", "user": subject, "db": "$external", "client": conn.remote}),
+        );
+        if !ok {
+            return Err(fail(18, "Authentication failed."));
+        }
+        conn.user = Some((subject.clone(), "root".into()));
+        Ok(doc! {"dbname": "$external", "user": subject, "ok": 1.0})
     }
 
     pub(super) fn authenticated(&self, conn: &mut Conn, conv: &Conversation) {

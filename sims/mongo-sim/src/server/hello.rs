@@ -170,8 +170,17 @@ impl Sim {
         drop(st);
         if let Ok(who) = req.body.get_str("saslSupportedMechs") {
             if let Some((db, user)) = who.split_once('.') {
-                if db == "admin" && self.users.iter().any(|u| u.name == user) {
-                    d.insert("saslSupportedMechs", vec!["SCRAM-SHA-1", "SCRAM-SHA-256"]);
+                // The mechanisms the user has credentials for (createUser's `mechanisms`),
+                // sasl_commands.cpp / user.cpp getCredentials; X.509 users ($external) get none.
+                if let Some(u) = self.users.iter().find(|u| db == "admin" && u.name == user) {
+                    let mut mechs = Vec::new();
+                    if u.sha1.is_some() {
+                        mechs.push("SCRAM-SHA-1");
+                    }
+                    if u.sha256.is_some() {
+                        mechs.push("SCRAM-SHA-256");
+                    }
+                    d.insert("saslSupportedMechs", mechs);
                 }
             }
         }
