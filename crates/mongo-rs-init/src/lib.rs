@@ -350,6 +350,20 @@ fn initiate(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Result<bo
             if let Some(cred) = &p.cred {
                 conn.authenticate(cred).map_err(fail)?;
             }
+            // hello cannot tell a never-initiated node from a REMOVED one (a stored config
+            // without this node, e.g. another set name): replSetGetStatus can (94 vs 93). A
+            // REMOVED node answers 23 to replSetInitiate, which we would take for a lost race
+            // and wait for a PRIMARY that never comes: refuse before sending it.
+            if let Err(e) = client::status(&mut conn, None) {
+                if mongo_rs::state::refine(mongo_rs::MemberState::NotInitiated, &Err(e))
+                    == mongo_rs::MemberState::Removed
+                {
+                    return Err(Failure::refused(format!(
+                        "{}; not initiating",
+                        mongo_rs::probe::removed_hint(&name)
+                    )));
+                }
+            }
             let cmd = Doc::new().with("replSetInitiate", config.clone());
             match conn.command("admin", cmd) {
                 Ok(_) => Ok(true),

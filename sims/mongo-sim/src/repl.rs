@@ -67,8 +67,6 @@ impl MemberState {
 pub struct CmdError {
     pub code: i32,
     pub msg: String,
-    /// An `info` field some commands append to their error reply.
-    pub info: Option<String>,
 }
 
 impl CmdError {
@@ -76,12 +74,7 @@ impl CmdError {
         CmdError {
             code,
             msg: msg.into(),
-            info: None,
         }
-    }
-    pub fn with_info(mut self, info: &str) -> Self {
-        self.info = Some(info.to_string());
-        self
     }
 }
 

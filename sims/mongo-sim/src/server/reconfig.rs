@@ -248,13 +248,6 @@ impl Sim {
         let force = req.body.get("force").is_some_and(|b| {
             matches!(b, Bson::Boolean(true)) || repl::num(Some(b)).unwrap_or(0.0) != 0.0
         });
-        log::info(
-            "REPL",
-            21352,
-            &ctx,
-            "replSetReconfig admin command received from client",
-            json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
-        );
         if !force {
             // CmdReplSetReconfig::run: "For safe reconfig, wait for the current config to be
             // committed before running a new one" (awaitConfigCommitment). Its writable-primary
@@ -281,6 +274,15 @@ impl Sim {
                 ));
             }
         }
+        // processReplSetReconfig logs 21352 only after CmdReplSetReconfig's commitment
+        // pre-check: a reconfig refused there (10107/308 "New config is rejected") logs none.
+        log::info(
+            "REPL",
+            21352,
+            &ctx,
+            "replSetReconfig admin command received from client",
+            json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
+        );
         // _doReplSetReconfig, under the replication mutex.
         if st.reconfiguring {
             return Err(fail(
