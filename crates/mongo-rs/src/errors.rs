@@ -89,6 +89,19 @@ pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
             "{host} found the new config invalid (InvalidReplicaSetConfig): {}: each --member must be host:port as mongod is reached inside the container network, listed once",
             e.errmsg
         )),
+        // _doReplSetReconfig returns findSelfInConfigIfElectable's status unwrapped
+        // (repl_set_config_checks.cpp): 74 when the receiving node is not in the new config,
+        // 104 when it would not be electable there. Not a reachability problem.
+        Error::Server(e) if e.code == 74 && e.errmsg.contains("maps to this node") => {
+            Failure::refused(format!(
+                "{host} is not in the new member list (NodeNotFound): {}: a reconfig is sent to the PRIMARY and must keep it, under the name it knows itself by; check --member",
+                e.errmsg
+            ))
+        }
+        Error::Server(e) if e.code == 104 => Failure::refused(format!(
+            "{host} would not be electable under the new config (NodeNotElectable): {}: the PRIMARY must keep priority > 0 and not become an arbiter; step it down first or keep its settings",
+            e.errmsg
+        )),
         // The reconfig quorum message also lists the nodes that DID respond: name only those
         // after "did not respond affirmatively" (check_quorum_for_config_change.cpp).
         Error::Server(e) if e.code == 74 => {
@@ -314,12 +327,50 @@ mod tests {
             "{}",
             f.message
         );
+        // ReplSetConfig::validate failures are 103 in a reconfig (_doReplSetReconfig wraps
+        // them); parse failures stay 93.
         let f = classify_reconfig(
-            &server(93, "Found two member configurations with same host field"),
+            &server(103, "Found two member configurations with same host field, members.0.host == members.1.host == mongo1:27017"),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("NewReplicaSetConfigurationIncompatible")
+                && f.message.contains("members.0.host == members.1.host"),
+            "{}",
+            f.message
+        );
+        let f = classify_reconfig(
+            &server(
+                93,
+                "BSON field 'MemberConfig.host' is missing but a required field",
+            ),
             &ctx(),
         );
         assert!(
             f.message.contains("InvalidReplicaSetConfig"),
+            "{}",
+            f.message
+        );
+        // The receiving node left out of the new config: 74 from findSelfInConfig, which is
+        // not a reachability problem.
+        let f = classify_reconfig(
+            &server(74, "No host described in new configuration with {version: 3, term: 1} for replica set rs0 maps to this node"),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("not in the new member list") && !f.message.contains("cannot reach"),
+            "{}",
+            f.message
+        );
+        let f = classify_reconfig(
+            &server(104, "This node, mongo1:27017, with _id MemberId(0) is not electable under the new configuration with {version: 3, term: 1} for replica set rs0"),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("NodeNotElectable") && f.message.contains("priority > 0"),
             "{}",
             f.message
         );

@@ -834,8 +834,13 @@ impl Sim {
         }
         let ms = repl::members(&config);
         // repl_set_config_checks.cpp findSelfInConfig.
-        if !ms.iter().any(|m| self.members[conn.member].maps(&m.host)) {
-            return Err(fail(93, format!("No host described in new configuration with {} for replica set {name} maps to this node", repl::version_and_term(&config))));
+        let vt = repl::version_and_term(&config);
+        let Some(me) = ms.iter().find(|m| self.members[conn.member].maps(&m.host)) else {
+            return Err(fail(93, format!("No host described in new configuration with {vt} for replica set {name} maps to this node")));
+        };
+        // validateConfigForInitiate: findSelfInConfigIfElectable, wrapped into 93.
+        if me.arbiter || me.priority <= 0.0 {
+            return Err(fail(93, format!("This node, {}, with _id MemberId({}) is not electable under the new configuration with {vt} for replica set {name}", me.host, me.id)));
         }
         let failed: Vec<(String, String)> = ms
             .iter()
@@ -1316,6 +1321,12 @@ pub(crate) mod tests {
             &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"zzz:9"}]}}),
         );
         assert_eq!(e.get_str("errmsg").unwrap(), "No host described in new configuration with {version: 1, term: 0} for replica set rs0 maps to this node");
+        // validateConfigForInitiate: self must be electable (wrapped into 93).
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1","priority":0},{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(
+            (code(&e), e.get_str("errmsg").unwrap()),
+            (93, "This node, a:1, with _id MemberId(0) is not electable under the new configuration with {version: 1, term: 0} for replica set rs0")
+        );
         let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}}));
         assert_eq!(code(&e), 74);
         assert!(e.get_str("errmsg").unwrap().contains("b:2 failed with"));
