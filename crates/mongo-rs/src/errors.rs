@@ -41,6 +41,7 @@ pub const ALREADY_INITIALIZED: i32 = 23;
 
 /// Turns a protocol error into the run's failure: retryable (exit 1) or final (exit 3) with a hint.
 pub fn classify(err: &Error, ctx: &Context) -> Failure {
+    let err = &bounded(err);
     match err {
         Error::Resolve { host, detail } => Failure::unavailable(format!(
             "cannot resolve {host} ({detail}): not up yet, or not the name it has on this network"
@@ -69,6 +70,7 @@ pub fn classify(err: &Error, ctx: &Context) -> Failure {
 /// config IS installed and only its commit is slow (repl_set_commands.cpp): retryable too, the
 /// next attempt re-reads the config and waits for it to commit instead of sending it again.
 pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
+    let err = &bounded(err);
     let host = &ctx.host;
     match err {
         Error::Server(e) if e.code == 50 => Failure::unavailable(format!(
@@ -115,6 +117,22 @@ pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
             classify(err, &narrowed)
         }
         _ => classify(err, ctx),
+    }
+}
+
+/// The server's own words (errmsg, codeName) escaped and bounded at the source
+/// ([`sidecar::text::server`]): a 20k-character errmsg must not push the hint that follows it
+/// off the one printed line. Idempotent, so classify_reconfig may hand it on to classify.
+fn bounded(err: &Error) -> Error {
+    match err {
+        Error::Server(e) => Error::Server(ServerError {
+            code: e.code,
+            code_name: sidecar::text::server(&e.code_name),
+            errmsg: sidecar::text::server(&e.errmsg),
+        }),
+        // SCRAM failures can carry the server's `e=` text.
+        Error::Auth(m) => Error::Auth(sidecar::text::server(m)),
+        other => other.clone(),
     }
 }
 
@@ -301,6 +319,24 @@ mod tests {
             .exit,
             Exit::Refused
         );
+    }
+
+    #[test]
+    fn huge_server_text_leaves_the_hint_on_the_line() {
+        let huge = format!("{}\nsecond line", "x".repeat(20_000));
+        let printed = |f: Failure| sidecar::report::printable(&f.message);
+        // 13 puts the server's errmsg before the hint.
+        let line = printed(classify(&server(13, &huge), &ctx()));
+        assert!(line.ends_with("or user:password in the URI)"), "{line}");
+        assert!(line.contains("xxx… (cut)"), "{line}");
+        let line = printed(classify_reconfig(&server(104, &huge), &ctx()));
+        assert!(
+            line.ends_with("step it down first or keep its settings"),
+            "{line}"
+        );
+        let f = classify(&server(59, &huge), &ctx());
+        assert!(f.message.chars().count() < 400, "{}", f.message.len());
+        assert!(!f.message.contains('\n'));
     }
 
     #[test]
