@@ -135,6 +135,8 @@ pub struct ConfigMember {
     /// `votes`/`priority` here are the EFFECTIVE values; `base_votes` is `getBaseNumVotes()`.
     pub newly_added: bool,
     pub base_votes: i64,
+    /// `secondaryDelaySecs` (0 when absent).
+    pub secondary_delay: i64,
 }
 
 pub fn members(config: &Document) -> Vec<ConfigMember> {
@@ -156,6 +158,7 @@ pub fn members(config: &Document) -> Vec<ConfigMember> {
                         hidden: m.get_bool("hidden").unwrap_or(false),
                         newly_added,
                         base_votes,
+                        secondary_delay: num(m.get("secondaryDelaySecs")).unwrap_or(0.0) as i64,
                     }
                 })
                 .collect()
