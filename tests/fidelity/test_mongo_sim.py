@@ -136,6 +136,8 @@ def test_handshake_and_ghost_status(start_sim):
             c.admin.command("replSetGetStatus")
         assert e.value.code == 94
         assert e.value.details["codeName"] == "NotYetInitialized"
+        # generateErrorResponse resets the reply builder: no `info` on the 7.0 error reply.
+        assert "info" not in e.value.details
         with pytest.raises(OperationFailure) as e:
             c.admin.command("frobnicate")
         assert e.value.code == 59
@@ -268,6 +270,65 @@ def test_restart_with_data_dir_keeps_set(start_sim, tmp_path):
         c.close()
     assert any(l.get("msg") == "Replica set state transition" and l["attr"]["newState"] == "STARTUP2"
                for l in sim2.lines)
+
+
+def test_restart_with_another_set_name_is_removed_to_pymongo(start_sim, tmp_path):
+    """_finishLoadLocalConfig: a stored set name other than --replSet keeps the config with
+    myIndex -1 (warning 21406): REMOVED, a ghost to SDAM, 93 from replSetGetStatus, 23 from
+    replSetInitiate."""
+    ports = free_ports(2)
+    sim = start_sim(*members_args(ports), "--repl-set", "rs0", "--data-dir", str(tmp_path), listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    sim.stop()
+
+    sim2 = start_sim(*members_args(ports), "--repl-set", "rs1", "--data-dir", str(tmp_path), listeners=2)
+    (warn,) = sim2.wait_log(lambda l: l.get("id") == 21406)
+    assert warn["attr"] == {"localConfigSetName": "rs0", "commandLineSetName": "rs1"}
+    c = direct(ports[0])
+    try:
+        assert server_type(c) == "RSGhost"
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetGetStatus")
+        assert e.value.code == 93
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", rs_config(ports, name="rs1"))
+        assert (e.value.code, e.value.details["errmsg"]) == (23, "already initialized")
+        assert "info" not in e.value.details
+    finally:
+        c.close()
+
+
+def test_reconfig_self_missing_74_not_electable_104_limits_103(start_sim):
+    ports = free_ports(2)
+    start_sim(*members_args(ports), "--repl-set", "rs0", listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports[:1]))
+        wait_writable(ports[0])
+        cfg = get_config(c)["config"]
+        me, other = f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
+        cases = [
+            ([{"_id": 1, "host": other}], 74,
+             f"No host described in new configuration with {{version: 2, term: 1}} for replica set rs0 maps to this node"),
+            ([{"_id": 0, "host": me, "priority": 0}, {"_id": 1, "host": other}], 104,
+             f"This node, {me}, with _id MemberId(0) is not electable under the new configuration with {{version: 2, term: 1}} for replica set rs0"),
+            ([{"_id": 0, "host": me}, {"_id": 0, "host": other}], 103,
+             "Found two member configurations with same _id field, members.0._id == members.1._id == 0"),
+            ([{"_id": 0, "host": me}, {"_id": 1, "host": other, "votes": 0}], 93,
+             "priority must be 0 when non-voting (votes:0)"),
+            ([{"_id": 0}], 93, "BSON field 'MemberConfig.host' is missing but a required field"),
+        ]
+        for members, code, errmsg in cases:
+            with pytest.raises(OperationFailure) as e:
+                c.admin.command("replSetReconfig", {**cfg, "version": 2, "members": members})
+            assert (e.value.code, e.value.details["errmsg"]) == (code, errmsg)
+    finally:
+        c.close()
 
 
 def test_host_that_does_not_map_gives_93(start_sim):
