@@ -360,7 +360,7 @@ def test_unreachable_member_gives_74(start_sim):
 
 def test_standalone_gives_76(start_sim):
     (p,) = free_ports(1)
-    start_sim(*members_args([p]), listeners=1)
+    sim = start_sim(*members_args([p]), listeners=1)
     c = direct(p)
     try:
         assert c.admin.command("hello")["isWritablePrimary"] is True
@@ -372,6 +372,33 @@ def test_standalone_gives_76(start_sim):
         assert c.test.c.find_one({"a": 1})["a"] == 1
     finally:
         c.close()
+    # CmdReplSetInitiate::run answers 76 before processReplSetInitiate logs 21356.
+    assert not any(l.get("id") == 21356 for l in sim.lines)
+
+
+def test_reconfig_refused_by_the_commitment_precheck_logs_no_21352(start_sim):
+    ports = free_ports(2)
+    sim = start_sim(*members_args(ports), "--repl-set", "rs0", listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    s = direct(ports[1])
+    try:
+        deadline = time.monotonic() + 5
+        while not s.admin.command("hello").get("secondary") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cfg = get_config(s)["config"]
+        with pytest.raises(NotPrimaryError) as e:
+            s.admin.command("replSetReconfig", {**cfg, "version": cfg["version"] + 1})
+        assert e.value.details["code"] == 10107
+        assert e.value.details["errmsg"].startswith("New config is rejected :: caused by :: ")
+    finally:
+        s.close()
+    sim.wait_log(lambda l: l.get("msg") == "replSetReconfig failed (mongo-sim)")
+    assert not any(l.get("id") == 21352 for l in sim.lines)
 
 
 def test_pymongo_version_is_pinned():
