@@ -55,7 +55,9 @@ impl MemberState {
             MemberState::Startup2 => "STARTUP2",
             MemberState::Arbiter => "ARBITER",
             MemberState::Rollback => "ROLLBACK",
-            // member_state.h: DOWN prints as "(not reachable/healthy)" in replSetGetStatus.
+            // MemberState::toString() says "DOWN"; replSetGetStatus shows "(not reachable/healthy)"
+            // for a member with health 0 (topology_coordinator.cpp prepareStatusResponse), the
+            // only place this emulator prints a DOWN state.
             MemberState::Down => "(not reachable/healthy)",
             MemberState::Removed => "REMOVED",
         }
