@@ -67,8 +67,10 @@ Exit codes:
   2  usage: bad flag, URI, member, duration or password file
   3  refused for good: mongod without --replSet (76), member host not mapping to its node (93),
      member unreachable from the first member (74), set-name mismatch, wrong credentials (18),
-     authentication required (13); more than 50 members; with --reconcile: new config
-     rejected (103, 93), removing the current PRIMARY, an absurd config version
+     authentication required (13); a REMOVED first member (its stored config lacks it, e.g.
+     restarted with another --replSet); more than 50 members; with --reconcile: new config
+     rejected (103, 93; 74/104: it would drop or demote the PRIMARY), removing the current
+     PRIMARY, an absurd config version
 
 Limits (checked before sending): a set has at most 50 members and 7 voters; the 8th member
 and later join with votes 0 and priority 0 (they replicate, never vote nor become PRIMARY).
@@ -420,6 +422,7 @@ mod tests {
             "MONGO_RS_INIT_RECONCILE",
             "step it down first",
             "MONGO_RS_INIT_WAIT_ONLY",
+            "a REMOVED first member",
         ] {
             assert!(help.contains(needle), "help lacks {needle}");
         }
