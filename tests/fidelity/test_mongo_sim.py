@@ -136,6 +136,8 @@ def test_handshake_and_ghost_status(start_sim):
             c.admin.command("replSetGetStatus")
         assert e.value.code == 94
         assert e.value.details["codeName"] == "NotYetInitialized"
+        # generateErrorResponse resets the reply builder: no `info` on the 7.0 error reply.
+        assert "info" not in e.value.details
         with pytest.raises(OperationFailure) as e:
             c.admin.command("frobnicate")
         assert e.value.code == 59
@@ -270,6 +272,65 @@ def test_restart_with_data_dir_keeps_set(start_sim, tmp_path):
                for l in sim2.lines)
 
 
+def test_restart_with_another_set_name_is_removed_to_pymongo(start_sim, tmp_path):
+    """_finishLoadLocalConfig: a stored set name other than --replSet keeps the config with
+    myIndex -1 (warning 21406): REMOVED, a ghost to SDAM, 93 from replSetGetStatus, 23 from
+    replSetInitiate."""
+    ports = free_ports(2)
+    sim = start_sim(*members_args(ports), "--repl-set", "rs0", "--data-dir", str(tmp_path), listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    sim.stop()
+
+    sim2 = start_sim(*members_args(ports), "--repl-set", "rs1", "--data-dir", str(tmp_path), listeners=2)
+    (warn,) = sim2.wait_log(lambda l: l.get("id") == 21406)
+    assert warn["attr"] == {"localConfigSetName": "rs0", "commandLineSetName": "rs1"}
+    c = direct(ports[0])
+    try:
+        assert server_type(c) == "RSGhost"
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetGetStatus")
+        assert e.value.code == 93
+        with pytest.raises(OperationFailure) as e:
+            c.admin.command("replSetInitiate", rs_config(ports, name="rs1"))
+        assert (e.value.code, e.value.details["errmsg"]) == (23, "already initialized")
+        assert "info" not in e.value.details
+    finally:
+        c.close()
+
+
+def test_reconfig_self_missing_74_not_electable_104_limits_103(start_sim):
+    ports = free_ports(2)
+    start_sim(*members_args(ports), "--repl-set", "rs0", listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports[:1]))
+        wait_writable(ports[0])
+        cfg = get_config(c)["config"]
+        me, other = f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
+        cases = [
+            ([{"_id": 1, "host": other}], 74,
+             f"No host described in new configuration with {{version: 2, term: 1}} for replica set rs0 maps to this node"),
+            ([{"_id": 0, "host": me, "priority": 0}, {"_id": 1, "host": other}], 104,
+             f"This node, {me}, with _id MemberId(0) is not electable under the new configuration with {{version: 2, term: 1}} for replica set rs0"),
+            ([{"_id": 0, "host": me}, {"_id": 0, "host": other}], 103,
+             "Found two member configurations with same _id field, members.0._id == members.1._id == 0"),
+            ([{"_id": 0, "host": me}, {"_id": 1, "host": other, "votes": 0}], 93,
+             "priority must be 0 when non-voting (votes:0)"),
+            ([{"_id": 0}], 93, "BSON field 'MemberConfig.host' is missing but a required field"),
+        ]
+        for members, code, errmsg in cases:
+            with pytest.raises(OperationFailure) as e:
+                c.admin.command("replSetReconfig", {**cfg, "version": 2, "members": members})
+            assert (e.value.code, e.value.details["errmsg"]) == (code, errmsg)
+    finally:
+        c.close()
+
+
 def test_host_that_does_not_map_gives_93(start_sim):
     (p,) = free_ports(1)
     start_sim(*members_args([p]), "--repl-set", "rs0", listeners=1)
@@ -299,7 +360,7 @@ def test_unreachable_member_gives_74(start_sim):
 
 def test_standalone_gives_76(start_sim):
     (p,) = free_ports(1)
-    start_sim(*members_args([p]), listeners=1)
+    sim = start_sim(*members_args([p]), listeners=1)
     c = direct(p)
     try:
         assert c.admin.command("hello")["isWritablePrimary"] is True
@@ -311,6 +372,33 @@ def test_standalone_gives_76(start_sim):
         assert c.test.c.find_one({"a": 1})["a"] == 1
     finally:
         c.close()
+    # CmdReplSetInitiate::run answers 76 before processReplSetInitiate logs 21356.
+    assert not any(l.get("id") == 21356 for l in sim.lines)
+
+
+def test_reconfig_refused_by_the_commitment_precheck_logs_no_21352(start_sim):
+    ports = free_ports(2)
+    sim = start_sim(*members_args(ports), "--repl-set", "rs0", listeners=2)
+    c = direct(ports[0])
+    try:
+        c.admin.command("replSetInitiate", rs_config(ports))
+    finally:
+        c.close()
+    wait_writable(ports[0])
+    s = direct(ports[1])
+    try:
+        deadline = time.monotonic() + 5
+        while not s.admin.command("hello").get("secondary") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cfg = get_config(s)["config"]
+        with pytest.raises(NotPrimaryError) as e:
+            s.admin.command("replSetReconfig", {**cfg, "version": cfg["version"] + 1})
+        assert e.value.details["code"] == 10107
+        assert e.value.details["errmsg"].startswith("New config is rejected :: caused by :: ")
+    finally:
+        s.close()
+    sim.wait_log(lambda l: l.get("msg") == "replSetReconfig failed (mongo-sim)")
+    assert not any(l.get("id") == 21352 for l in sim.lines)
 
 
 def test_pymongo_version_is_pinned():

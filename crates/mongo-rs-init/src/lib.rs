@@ -67,8 +67,10 @@ Exit codes:
   2  usage: bad flag, URI, member, duration or password file
   3  refused for good: mongod without --replSet (76), member host not mapping to its node (93),
      member unreachable from the first member (74), set-name mismatch, wrong credentials (18),
-     authentication required (13); more than 50 members; with --reconcile: new config
-     rejected (103, 93), removing the current PRIMARY, an absurd config version
+     authentication required (13); a REMOVED first member (its stored config lacks it, e.g.
+     restarted with another --replSet); more than 50 members; with --reconcile: new config
+     rejected (103, 93; 74/104: it would drop or demote the PRIMARY), removing the current
+     PRIMARY, an absurd config version
 
 Limits (checked before sending): a set has at most 50 members and 7 voters; the 8th member
 and later join with votes 0 and priority 0 (they replicate, never vote nor become PRIMARY).
@@ -351,6 +353,20 @@ fn initiate(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Result<bo
             if let Some(cred) = &p.cred {
                 conn.authenticate(cred).map_err(fail)?;
             }
+            // hello cannot tell a never-initiated node from a REMOVED one (a stored config
+            // without this node, e.g. another set name): replSetGetStatus can (94 vs 93). A
+            // REMOVED node answers 23 to replSetInitiate, which we would take for a lost race
+            // and wait for a PRIMARY that never comes: refuse before sending it.
+            if let Err(e) = client::status(&mut conn, None) {
+                if mongo_rs::state::refine(mongo_rs::MemberState::NotInitiated, &Err(e))
+                    == mongo_rs::MemberState::Removed
+                {
+                    return Err(Failure::refused(format!(
+                        "{}; not initiating",
+                        mongo_rs::probe::removed_hint(&name)
+                    )));
+                }
+            }
             let cmd = Doc::new().with("replSetInitiate", config.clone());
             match conn.command("admin", cmd) {
                 Ok(_) => Ok(true),
@@ -407,6 +423,7 @@ mod tests {
             "MONGO_RS_INIT_RECONCILE",
             "step it down first",
             "MONGO_RS_INIT_WAIT_ONLY",
+            "a REMOVED first member",
         ] {
             assert!(help.contains(needle), "help lacks {needle}");
         }

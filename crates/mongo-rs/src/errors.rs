@@ -41,6 +41,7 @@ pub const ALREADY_INITIALIZED: i32 = 23;
 
 /// Turns a protocol error into the run's failure: retryable (exit 1) or final (exit 3) with a hint.
 pub fn classify(err: &Error, ctx: &Context) -> Failure {
+    let err = &bounded(err);
     match err {
         Error::Resolve { host, detail } => Failure::unavailable(format!(
             "cannot resolve {host} ({detail}): not up yet, or not the name it has on this network"
@@ -71,6 +72,7 @@ pub fn classify(err: &Error, ctx: &Context) -> Failure {
 /// config IS installed and only its commit is slow (repl_set_commands.cpp): retryable too, the
 /// next attempt re-reads the config and waits for it to commit instead of sending it again.
 pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
+    let err = &bounded(err);
     let host = &ctx.host;
     match err {
         Error::Server(e) if e.code == 50 => Failure::unavailable(format!(
@@ -91,6 +93,19 @@ pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
             "{host} found the new config invalid (InvalidReplicaSetConfig): {}: each --member must be host:port as mongod is reached inside the container network, listed once",
             e.errmsg
         )),
+        // _doReplSetReconfig returns findSelfInConfigIfElectable's status unwrapped
+        // (repl_set_config_checks.cpp): 74 when the receiving node is not in the new config,
+        // 104 when it would not be electable there. Not a reachability problem.
+        Error::Server(e) if e.code == 74 && e.errmsg.contains("maps to this node") => {
+            Failure::refused(format!(
+                "{host} is not in the new member list (NodeNotFound): {}: a reconfig is sent to the PRIMARY and must keep it, under the name it knows itself by; check --member",
+                e.errmsg
+            ))
+        }
+        Error::Server(e) if e.code == 104 => Failure::refused(format!(
+            "{host} would not be electable under the new config (NodeNotElectable): {}: the PRIMARY must keep priority > 0 and not become an arbiter; step it down first or keep its settings",
+            e.errmsg
+        )),
         // The reconfig quorum message also lists the nodes that DID respond: name only those
         // after "did not respond affirmatively" (check_quorum_for_config_change.cpp).
         Error::Server(e) if e.code == 74 => {
@@ -104,6 +119,22 @@ pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
             classify(err, &narrowed)
         }
         _ => classify(err, ctx),
+    }
+}
+
+/// The server's own words (errmsg, codeName) escaped and bounded at the source
+/// ([`sidecar::text::server`]): a 20k-character errmsg must not push the hint that follows it
+/// off the one printed line. Idempotent, so classify_reconfig may hand it on to classify.
+fn bounded(err: &Error) -> Error {
+    match err {
+        Error::Server(e) => Error::Server(ServerError {
+            code: e.code,
+            code_name: sidecar::text::server(&e.code_name),
+            errmsg: sidecar::text::server(&e.errmsg),
+        }),
+        // SCRAM failures can carry the server's `e=` text.
+        Error::Auth(m) => Error::Auth(sidecar::text::server(m)),
+        other => other.clone(),
     }
 }
 
@@ -293,6 +324,24 @@ mod tests {
     }
 
     #[test]
+    fn huge_server_text_leaves_the_hint_on_the_line() {
+        let huge = format!("{}\nsecond line", "x".repeat(20_000));
+        let printed = |f: Failure| sidecar::report::printable(&f.message);
+        // 13 puts the server's errmsg before the hint.
+        let line = printed(classify(&server(13, &huge), &ctx()));
+        assert!(line.ends_with("or user:password in the URI)"), "{line}");
+        assert!(line.contains("xxx… (cut)"), "{line}");
+        let line = printed(classify_reconfig(&server(104, &huge), &ctx()));
+        assert!(
+            line.ends_with("step it down first or keep its settings"),
+            "{line}"
+        );
+        let f = classify(&server(59, &huge), &ctx());
+        assert!(f.message.chars().count() < 400, "{}", f.message.len());
+        assert!(!f.message.contains('\n'));
+    }
+
+    #[test]
     fn reconfig_errors() {
         let race = classify_reconfig(&server(103, "New replica set configuration version must be greater than old, but {version: 2, term: 1} is not greater than {version: 2, term: 1} for replica set rs0"), &ctx());
         assert!(race.is_retryable(), "{}", race.message);
@@ -316,12 +365,50 @@ mod tests {
             "{}",
             f.message
         );
+        // ReplSetConfig::validate failures are 103 in a reconfig (_doReplSetReconfig wraps
+        // them); parse failures stay 93.
         let f = classify_reconfig(
-            &server(93, "Found two member configurations with same host field"),
+            &server(103, "Found two member configurations with same host field, members.0.host == members.1.host == mongo1:27017"),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("NewReplicaSetConfigurationIncompatible")
+                && f.message.contains("members.0.host == members.1.host"),
+            "{}",
+            f.message
+        );
+        let f = classify_reconfig(
+            &server(
+                93,
+                "BSON field 'MemberConfig.host' is missing but a required field",
+            ),
             &ctx(),
         );
         assert!(
             f.message.contains("InvalidReplicaSetConfig"),
+            "{}",
+            f.message
+        );
+        // The receiving node left out of the new config: 74 from findSelfInConfig, which is
+        // not a reachability problem.
+        let f = classify_reconfig(
+            &server(74, "No host described in new configuration with {version: 3, term: 1} for replica set rs0 maps to this node"),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("not in the new member list") && !f.message.contains("cannot reach"),
+            "{}",
+            f.message
+        );
+        let f = classify_reconfig(
+            &server(104, "This node, mongo1:27017, with _id MemberId(0) is not electable under the new configuration with {version: 3, term: 1} for replica set rs0"),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("NodeNotElectable") && f.message.contains("priority > 0"),
             "{}",
             f.message
         );

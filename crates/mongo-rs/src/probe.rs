@@ -50,9 +50,7 @@ pub fn verdict(
         MemberState::Arbiter => Err(Failure::refused(format!(
             "{host} is an ARBITER of {set}: it holds no data and is never PRIMARY: do not probe it for writes"
         ))),
-        MemberState::Removed => Err(Failure::unavailable(format!(
-            "{host} is REMOVED: not a member of the set's current config"
-        ))),
+        MemberState::Removed => Err(Failure::unavailable(removed_hint(host))),
         MemberState::Other(Some(s)) => Err(Failure::unavailable(format!(
             "{host} is {s} in {set}{primary}: not PRIMARY/SECONDARY yet"
         ))),
@@ -60,6 +58,17 @@ pub fn verdict(
             "{host} is neither PRIMARY nor SECONDARY of {set}{primary} (STARTUP2, RECOVERING or ROLLBACK: give credentials to see which)"
         ))),
     }
+}
+
+/// Why a member can be REMOVED and what to do: it holds a config it is not in. Either a
+/// reconfig dropped it, or it restarted with a `--replSet` other than the name its stored config
+/// has (mongod keeps that config with no index for itself: warning 21406 in
+/// replication_coordinator_impl.cpp `_finishLoadLocalConfig`); a replSetInitiate then answers
+/// 23 "already initialized", so initiating cannot help.
+pub fn removed_hint(host: &str) -> String {
+    format!(
+        "{host} is REMOVED: it holds a replica set config it is not a member of (removed by a reconfig, or restarted with a --replSet other than the set name stored in its data: mongod logs id 21406 \"set name differs from command line set name\"): start mongod with the --replSet its data was made with, add it back from the set's PRIMARY (mongo-rs-init --reconcile), or give it an empty data directory"
+    )
 }
 
 #[cfg(test)]

@@ -195,7 +195,8 @@ pub fn committed(
     if let Some(h) = must_be_secondary {
         let state = row(h)
             .and_then(|r| r.get_str("stateStr"))
-            .unwrap_or("not listed");
+            .map(sidecar::text::server)
+            .unwrap_or_else(|| "not listed".into());
         if state != "SECONDARY" && state != "PRIMARY" {
             return Err(format!("new member {h} is {state}, waiting for SECONDARY"));
         }

@@ -65,9 +65,12 @@ pub fn interpret(reply: &Doc) -> Hello {
         .get_bool("isWritablePrimary")
         .or_else(|| reply.get_bool("ismaster"))
         .unwrap_or(false);
-    let set_name = reply.get_str("setName").map(str::to_string);
-    let primary = reply.get_str("primary").map(str::to_string);
-    let me = reply.get_str("me").map(str::to_string);
+    // Every string a server sends that can reach a message is escaped and bounded here, at
+    // the source, so a huge or control-laden setName cannot push the hint off the line.
+    let text = |k: &str| reply.get_str(k).map(sidecar::text::server);
+    let set_name = text("setName");
+    let primary = text("primary");
+    let me = text("me");
     let state = if set_name.is_some() {
         if writable {
             MemberState::Primary { writable: true }
@@ -94,7 +97,11 @@ pub fn interpret(reply: &Doc) -> Hello {
     Hello {
         state,
         set_name,
-        hosts: reply.get_strings("hosts"),
+        hosts: reply
+            .get_strings("hosts")
+            .iter()
+            .map(|h| sidecar::text::server(h))
+            .collect(),
         primary,
         me,
     }
@@ -150,6 +157,32 @@ mod tests {
             .with("setName", "rs0")
             .with("hosts", vec!["a:1".into(), "b:2".into()])
             .with("me", "a:1")
+    }
+
+    #[test]
+    fn huge_set_name_is_bounded_at_the_source_and_the_hint_stays() {
+        let name = format!("{}\u{1b}[2J", "n".repeat(20_000));
+        let reply = Doc::new()
+            .with("isWritablePrimary", false)
+            .with("secondary", true)
+            .with("setName", name.as_str())
+            .with("me", "a:1");
+        let h = interpret(&reply);
+        let got = h.set_name.clone().unwrap();
+        assert!(
+            got.chars().count() < 320 && !got.contains('\u{1b}'),
+            "{}",
+            got.len()
+        );
+        let f = crate::plan::plan(&[("a:1".into(), h.clone())], "rs0").unwrap_err();
+        let line = sidecar::report::printable(&f.message);
+        assert!(line.ends_with("or fix mongod's --replSet"), "{line}");
+        let f = crate::probe::verdict("a:1", &h, false, Some("rs0")).unwrap_err();
+        let line = sidecar::report::printable(&f.message);
+        assert!(
+            line.ends_with("(--replica-set / MONGO_REPLICA_SET)"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl MemberState {
             MemberState::Startup2 => "STARTUP2",
             MemberState::Arbiter => "ARBITER",
             MemberState::Rollback => "ROLLBACK",
-            // member_state.h: DOWN prints as "(not reachable/healthy)" in replSetGetStatus.
+            // MemberState::toString() says "DOWN"; replSetGetStatus shows "(not reachable/healthy)"
+            // for a member with health 0 (topology_coordinator.cpp prepareStatusResponse), the
+            // only place this emulator prints a DOWN state.
             MemberState::Down => "(not reachable/healthy)",
             MemberState::Removed => "REMOVED",
         }
@@ -67,8 +69,6 @@ impl MemberState {
 pub struct CmdError {
     pub code: i32,
     pub msg: String,
-    /// An `info` field some commands append to their error reply.
-    pub info: Option<String>,
 }
 
 impl CmdError {
@@ -76,12 +76,7 @@ impl CmdError {
         CmdError {
             code,
             msg: msg.into(),
-            info: None,
         }
-    }
-    pub fn with_info(mut self, info: &str) -> Self {
-        self.info = Some(info.to_string());
-        self
     }
 }
 
@@ -98,6 +93,7 @@ pub fn code_name(code: i32) -> &'static str {
         26 => "NamespaceNotFound",
         59 => "CommandNotFound",
         74 => "NodeNotFound",
+        104 => "NodeNotElectable",
         76 => "NoReplicationEnabled",
         93 => "InvalidReplicaSetConfig",
         94 => "NotYetInitialized",
@@ -141,6 +137,8 @@ pub struct ConfigMember {
     /// `votes`/`priority` here are the EFFECTIVE values; `base_votes` is `getBaseNumVotes()`.
     pub newly_added: bool,
     pub base_votes: i64,
+    /// `secondaryDelaySecs` (0 when absent).
+    pub secondary_delay: i64,
 }
 
 pub fn members(config: &Document) -> Vec<ConfigMember> {
@@ -162,6 +160,7 @@ pub fn members(config: &Document) -> Vec<ConfigMember> {
                         hidden: m.get_bool("hidden").unwrap_or(false),
                         newly_added,
                         base_votes,
+                        secondary_delay: num(m.get("secondaryDelaySecs")).unwrap_or(0.0) as i64,
                     }
                 })
                 .collect()
@@ -182,10 +181,20 @@ pub fn version_and_term(config: &Document) -> String {
     format!("{{version: {}, term: {}}}", version(config), term(config))
 }
 
+/// replSetInitiate's view: [`parse`] then [`validate`], every failure 93
+/// (processReplSetInitiate wraps both into InvalidReplicaSetConfig).
+pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
+    let out = parse(config, term)?;
+    validate(&out).map_err(|reason| CmdError::new(93, reason))?;
+    Ok(out)
+}
+
 /// Parses and normalizes a config the way ReplSetConfig::parse fills defaults
 /// (src/mongo/db/repl/repl_set_config.idl, member_config.idl); `term` is set by the caller
-/// (initiate uses OpTime::kInitialTerm = 0).
-pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
+/// (initiate uses OpTime::kInitialTerm = 0). Parse failures (IDL errors, MemberConfig's
+/// BadValue uasserts) are 93 in both initiate and reconfig: processReplSetInitiate and
+/// getNewConfig catch them and `return Status(ErrorCodes::InvalidReplicaSetConfig, reason)`.
+pub fn parse(config: &Document, term: i64) -> Result<Document, CmdError> {
     let id = match config.get("_id") {
         Some(Bson::String(s)) if !s.is_empty() => s.clone(),
         Some(Bson::String(_)) => {
@@ -202,7 +211,7 @@ pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
         }
         None => {
             return Err(CmdError::new(
-                40414,
+                93,
                 "BSON field 'ReplSetConfig._id' is missing but a required field",
             ))
         }
@@ -229,35 +238,25 @@ pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
         }
         None => {
             return Err(CmdError::new(
-                40414,
+                93,
                 "BSON field 'ReplSetConfig.members' is missing but a required field",
             ))
         }
     };
-    if raw_members.is_empty() {
-        // repl_set_config.cpp: validate() "Replica set configuration must contain at least one
-        // non-arbiter member with priority > 0" / member count checks.
-        return Err(CmdError::new(
-            93,
-            "Replica set configuration contains 0 members, but must have at least 1 and no more than  50",
-        ));
-    }
     let mut out_members = Vec::new();
-    let mut seen_ids = Vec::new();
-    let mut seen_hosts: Vec<String> = Vec::new();
     for (i, m) in raw_members.iter().enumerate() {
         let m = m
             .as_document()
             .ok_or_else(|| CmdError::new(93, format!("Expected type object for members.{i}")))?;
         let mid = num(m.get("_id")).ok_or_else(|| {
             CmdError::new(
-                40414,
+                93,
                 "BSON field 'MemberConfig._id' is missing but a required field",
             )
         })? as i64;
         let host = m.get_str("host").map_err(|_| {
             CmdError::new(
-                40414,
+                93,
                 "BSON field 'MemberConfig.host' is missing but a required field",
             )
         })?;
@@ -267,23 +266,8 @@ pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
             // HostAndPort defaults the port to 27017.
             format!("{host}:27017")
         };
-        if seen_ids.contains(&mid) {
-            return Err(CmdError::new(
-                93,
-                format!(
-                    "Found two member configurations with same _id field, members.{i}._id == {mid}"
-                ),
-            ));
-        }
-        if seen_hosts.contains(&host) {
-            return Err(CmdError::new(
-                93,
-                format!("Found two member configurations with same host field, members.{i}.host == {host}"),
-            ));
-        }
-        seen_ids.push(mid);
-        seen_hosts.push(host.clone());
         let arbiter = m.get_bool("arbiterOnly").unwrap_or(false);
+        member_checks(m, arbiter)?;
         let mut nm = doc! {
             "_id": mid as i32,
             "host": host,
@@ -326,38 +310,65 @@ pub fn normalize(config: &Document, term: i64) -> Result<Document, CmdError> {
         "writeConcernMajorityJournalDefault": true,
         "settings": settings,
     };
-    let ms = members(&out);
-    // ReplSetConfig::validate: kMaxMembers = 50, kMaxVotingMembers = 7.
-    if ms.len() > 50 {
-        return Err(CmdError::new(
-            93,
-            format!("Replica set configuration contains {} members, but must have at least 1 and no more than  50", ms.len()),
-        ));
+    Ok(out)
+}
+
+/// MemberConfig::MemberConfig (member_config.cpp @ 044d2f73): BadValue uasserts at parse time,
+/// so 93 in initiate and reconfig alike. The reason is the bare text (mongod adds a context
+/// naming the member, not reproduced).
+fn member_checks(m: &Document, arbiter: bool) -> Result<(), CmdError> {
+    let priority = num(m.get("priority")).unwrap_or(if arbiter { 0.0 } else { 1.0 });
+    let voter = num(m.get("votes")).unwrap_or(1.0) != 0.0;
+    let bad = |msg: &str| Err(CmdError::new(93, msg));
+    if arbiter && !voter {
+        return bad("Arbiter must vote (cannot have 0 votes)");
+    }
+    if priority != 0.0 {
+        if !voter {
+            return bad("priority must be 0 when non-voting (votes:0)");
+        }
+        if num(m.get("secondaryDelaySecs")).unwrap_or(0.0) > 0.0 {
+            return bad("priority must be 0 when secondaryDelaySecs is used");
+        }
+        if m.get_bool("hidden").unwrap_or(false) {
+            return bad("priority must be 0 when hidden=true");
+        }
+        if !m.get_bool("buildIndexes").unwrap_or(true) {
+            return bad("priority must be 0 when buildIndexes=false");
+        }
+    }
+    Ok(())
+}
+
+/// ReplSetConfig::_validate (repl_set_config.cpp @ 044d2f73): BadValue reasons. The caller
+/// wraps them: 93 in replSetInitiate, 103 NewReplicaSetConfigurationIncompatible in
+/// replSetReconfig (`_doReplSetReconfig`). kMaxMembers = 50, kMaxVotingMembers = 7.
+pub fn validate(config: &Document) -> Result<(), String> {
+    let ms = members(config);
+    if ms.is_empty() || ms.len() > 50 {
+        return Err(format!("Replica set configuration contains {} members, but must have at least 1 and no more than  50", ms.len()));
+    }
+    for (i, a) in ms.iter().enumerate() {
+        for (j, b) in ms.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            if a.id == b.id {
+                return Err(format!("Found two member configurations with same _id field, members.{i}._id == members.{j}._id == {}", a.id));
+            }
+            if a.host == b.host {
+                return Err(format!("Found two member configurations with same host field, members.{i}.host == members.{j}.host == {}", a.host));
+            }
+        }
     }
     let voters = ms.iter().filter(|m| m.votes > 0).count();
     if voters > 7 || voters == 0 {
-        return Err(CmdError::new(
-            93,
-            format!("Replica set configuration contains {voters} voting members, but must be at least 1 and no more than 7"),
-        ));
-    }
-    if let Some(m) = ms.iter().find(|m| m.votes == 0 && m.priority > 0.0) {
-        // member_config.cpp: "priority must be 0 when non-voting (votes:0)".
-        return Err(CmdError::new(
-            93,
-            format!(
-                "{} has priority {} and votes 0: priority must be 0 when non-voting (votes:0)",
-                m.host, m.priority
-            ),
-        ));
+        return Err(format!("Replica set configuration contains {voters} voting members, but must be at least 1 and no more than 7"));
     }
     if !ms.iter().any(|m| !m.arbiter && m.priority > 0.0) {
-        return Err(CmdError::new(
-            93,
-            "Replica set configuration must contain at least one non-arbiter member with priority > 0",
-        ));
+        return Err("Replica set configuration must contain at least one non-arbiter member with priority > 0".into());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// check_quorum_for_config_change.cpp, initiate flavour (config version 1): every member must
@@ -501,7 +512,15 @@ mod tests {
 
     #[test]
     fn normalize_rejects_bad_configs() {
-        assert_eq!(normalize(&doc! {"members": []}, 0).unwrap_err().code, 40414);
+        // Parse errors are wrapped into 93 (not IDLFailedToParse 40414).
+        let e = normalize(&doc! {"members": []}, 0).unwrap_err();
+        assert_eq!(
+            (e.code, e.msg.as_str()),
+            (
+                93,
+                "BSON field 'ReplSetConfig._id' is missing but a required field"
+            )
+        );
         assert_eq!(
             normalize(&doc! {"_id": "rs0", "members": []}, 0)
                 .unwrap_err()
@@ -510,7 +529,45 @@ mod tests {
         );
         let dup =
             doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1"}, {"_id": 0, "host": "b:1"}]};
-        assert_eq!(normalize(&dup, 0).unwrap_err().code, 93);
+        let e = normalize(&dup, 0).unwrap_err();
+        assert_eq!(
+            (e.code, e.msg.as_str()),
+            (
+                93,
+                "Found two member configurations with same _id field, members.0._id == members.1._id == 0"
+            )
+        );
+        let nv = doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1"}, {"_id": 1, "host": "b:1", "votes": 0}]};
+        let e = normalize(&nv, 0).unwrap_err();
+        assert_eq!(
+            (e.code, e.msg.as_str()),
+            (93, "priority must be 0 when non-voting (votes:0)")
+        );
+        for (field, value, msg) in [
+            (
+                "hidden",
+                Bson::Boolean(true),
+                "priority must be 0 when hidden=true",
+            ),
+            (
+                "secondaryDelaySecs",
+                Bson::Int32(60),
+                "priority must be 0 when secondaryDelaySecs is used",
+            ),
+            (
+                "buildIndexes",
+                Bson::Boolean(false),
+                "priority must be 0 when buildIndexes=false",
+            ),
+        ] {
+            let mut m = doc! {"_id": 1, "host": "b:1"};
+            m.insert(field, value);
+            let c = doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1"}, m]};
+            assert_eq!(normalize(&c, 0).unwrap_err().msg, msg);
+        }
+        // Limits are _validate's BadValue: the caller picks 93 (initiate) or 103 (reconfig).
+        let none = parse(&doc! {"_id": "rs0", "members": []}, 0).unwrap();
+        assert!(validate(&none).unwrap_err().contains("contains 0 members"));
         let arb = doc! {"_id": "rs0", "members": [{"_id": 0, "host": "a:1", "arbiterOnly": true}]};
         assert_eq!(normalize(&arb, 0).unwrap_err().code, 93);
     }

@@ -136,12 +136,7 @@ fn fail(code: i32, msg: impl Into<String>) -> CmdError {
 }
 
 pub fn error_doc(e: &CmdError) -> Document {
-    let mut d =
-        doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)};
-    if let Some(info) = &e.info {
-        d.insert("info", info.clone());
-    }
-    d
+    doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)}
 }
 
 /// mongod's electionId in protocol version 1 is OID::fromTerm(term): 0x7fffffff then the term
@@ -555,8 +550,19 @@ impl Sim {
                 self.install_config(&mut st, config, false, None);
             }
             Some(set) => {
-                // replication_coordinator_impl.cpp _finishLoadLocalConfig: set name mismatch.
-                log::line("W", "REPL", 21405, "initandlisten", "Local replica set configuration document set name differs from command line set name; ignoring it", json!({"localConfigSetName": name, "commandLineSetName": set}));
+                // replication_coordinator_impl.cpp _finishLoadLocalConfig @ d4d4a268: warning
+                // 21406, then `myIndex = -1` and `_setCurrentRSConfig` all the same: the node
+                // HAS a config it is not in, i.e. REMOVED (replSetGetStatus 93, hello as
+                // without config, replSetInitiate 23 "already initialized").
+                log::line("W", "REPL", 21406, "initandlisten", "Local replica set configuration document set name differs from command line set name; waiting for reconfig or remote heartbeat", json!({"localConfigSetName": name, "commandLineSetName": set}));
+                let mut st = self.lock();
+                st.term = repl::num(d.get("term")).unwrap_or(0.0) as i64;
+                st.config = Some(config);
+                for i in 0..self.members.len() {
+                    if !self.members[i].down {
+                        self.transition(&mut st, i, MemberState::Removed);
+                    }
+                }
             }
             None => {}
         }
@@ -675,14 +681,10 @@ impl Sim {
             "listDatabases" => Ok(self.list_databases()),
             _ => Err(fail(59, format!("no such command: '{name}'"))),
         };
-        res.unwrap_or_else(|e| {
-            let mut d = error_doc(&e);
-            if e.code == 94 {
-                // checkReplEnabledForCommand appends this hint before failing.
-                d.insert("info", "run rs.initiate(...) if not yet done for the set");
-            }
-            d
-        })
+        // No `info` on errors: checkReplEnabledForCommand (94) and processReplSetInitiate (23)
+        // append one, but the service entry point's generateErrorResponse resets the reply
+        // builder before writing the error (4.x+; 3.6 kept it).
+        res.unwrap_or_else(|e| error_doc(&e))
     }
 
     /// Built-in role privileges, reduced (https://www.mongodb.com/docs/manual/reference/built-in-roles/).
@@ -806,6 +808,13 @@ impl Sim {
         req: &Request,
     ) -> Result<Document, CmdError> {
         let ctx = format!("conn{}", conn.id);
+        // CmdReplSetInitiate::run answers 76 before processReplSetInitiate logs 21356.
+        let Some(set) = self.opts.repl_set.clone() else {
+            return Err(fail(
+                76,
+                "This node was not started with replication enabled.",
+            ));
+        };
         log::info(
             "REPL",
             21356,
@@ -813,12 +822,6 @@ impl Sim {
             "replSetInitiate admin command received from client",
             json!({"member": self.members[conn.member].adv()}),
         );
-        let Some(set) = self.opts.repl_set.clone() else {
-            return Err(fail(
-                76,
-                "This node was not started with replication enabled.",
-            ));
-        };
         let mut result = doc! {};
         let mut config = match req.body.get("replSetInitiate") {
             Some(Bson::Document(d)) if !d.is_empty() => d.clone(),
@@ -839,9 +842,8 @@ impl Sim {
         }
         let mut st = self.lock();
         if st.config.is_some() {
-            // processReplSetInitiate appends the hint to the error reply.
-            return Err(fail(23, "already initialized")
-                .with_info("try querying local.system.replset to see current configuration"));
+            // processReplSetInitiate's `info` hint is dropped with the reply builder (above).
+            return Err(fail(23, "already initialized"));
         }
         let config = repl::normalize(&config, 0)?;
         let name = config.get_str("_id").unwrap_or_default().to_string();
@@ -852,8 +854,13 @@ impl Sim {
         }
         let ms = repl::members(&config);
         // repl_set_config_checks.cpp findSelfInConfig.
-        if !ms.iter().any(|m| self.members[conn.member].maps(&m.host)) {
-            return Err(fail(93, format!("No host described in new configuration with {} for replica set {name} maps to this node", repl::version_and_term(&config))));
+        let vt = repl::version_and_term(&config);
+        let Some(me) = ms.iter().find(|m| self.members[conn.member].maps(&m.host)) else {
+            return Err(fail(93, format!("No host described in new configuration with {vt} for replica set {name} maps to this node")));
+        };
+        // validateConfigForInitiate: findSelfInConfigIfElectable, wrapped into 93.
+        if me.arbiter || me.priority <= 0.0 {
+            return Err(fail(93, format!("This node, {}, with _id MemberId({}) is not electable under the new configuration with {vt} for replica set {name}", me.host, me.id)));
         }
         let failed: Vec<(String, String)> = ms
             .iter()
@@ -1357,6 +1364,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn restart_with_another_set_name_keeps_the_config_and_is_removed() {
+        let dir = std::env::temp_dir().join(format!("mongo-sim-rename-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data = dir.to_str().unwrap().to_string();
+        let with = |set: &str| {
+            let mut a = THREE.to_vec();
+            a.retain(|x| *x != "rs0");
+            let pos = a.iter().position(|x| *x == "--repl-set").unwrap();
+            a.insert(pos + 1, set);
+            a.extend(["--data-dir", &data]);
+            let s = sim(&a);
+            s.load_persisted().unwrap();
+            s
+        };
+        let first = with("rs0");
+        first.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {}}));
+        // Until writable: the timeline (which persists) is over before the restart.
+        wait_for(&first, 0, |h| {
+            h.get_bool("isWritablePrimary").unwrap_or(false)
+        });
+        drop(first);
+        let s = with("other");
+        // _finishLoadLocalConfig: config kept with myIndex -1 -> REMOVED, not a ghost.
+        let h = s.dispatch(&mut conn(0), &req(doc! {"hello": 1}));
+        assert!(h.get_str("setName").is_err(), "{h}");
+        assert!(h.get_bool("isreplicaset").unwrap());
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}));
+        assert_eq!(code(&e), 93, "{e}");
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {}}));
+        assert_eq!(code(&e), 23, "{e}");
+        assert_eq!(e.get_str("errmsg").unwrap(), "already initialized");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn initiate_errors() {
         let s = sim(&[
             "--member",
@@ -1379,6 +1421,12 @@ pub(crate) mod tests {
             &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"zzz:9"}]}}),
         );
         assert_eq!(e.get_str("errmsg").unwrap(), "No host described in new configuration with {version: 1, term: 0} for replica set rs0 maps to this node");
+        // validateConfigForInitiate: self must be electable (wrapped into 93).
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1","priority":0},{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(
+            (code(&e), e.get_str("errmsg").unwrap()),
+            (93, "This node, a:1, with _id MemberId(0) is not electable under the new configuration with {version: 1, term: 0} for replica set rs0")
+        );
         let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {"_id": "rs0", "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}}));
         assert_eq!(code(&e), 74);
         assert!(e.get_str("errmsg").unwrap().contains("b:2 failed with"));

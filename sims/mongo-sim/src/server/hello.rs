@@ -23,6 +23,20 @@ use std::time::{Duration, Instant};
 impl Sim {
     /// Whether sim member `idx` acts as an arbiter: `arbiterOnly: true` in the config, or
     /// `--member-state …=ARBITER`.
+    /// This member's entry in `config`, as stored.
+    fn raw_member(&self, config: &Document, idx: usize) -> Option<Document> {
+        config
+            .get_array("members")
+            .ok()?
+            .iter()
+            .filter_map(|m| m.as_document())
+            .find(|m| {
+                m.get_str("host")
+                    .is_ok_and(|h| self.member_for(h) == Some(idx))
+            })
+            .cloned()
+    }
+
     pub(super) fn is_arbiter(&self, config: &Document, idx: usize) -> bool {
         self.members[idx].forced == Some(MemberState::Arbiter)
             || repl::members(config)
@@ -101,7 +115,8 @@ impl Sim {
                     self.member_for(h)
                         .is_some_and(|i| self.is_arbiter(&config, i))
                 };
-                let visible = ms.iter().filter(|m| !m.hidden);
+                // fillHelloForReplSet: "if (member.isHidden() || member.getSecondaryDelay() > 0) continue;"
+                let visible = ms.iter().filter(|m| !m.hidden && m.secondary_delay <= 0);
                 let (mut hosts, mut passives, mut arbiters) = (vec![], vec![], vec![]);
                 for m in visible {
                     if m.arbiter || arb(&m.host) {
@@ -142,6 +157,21 @@ impl Sim {
                 }
                 if mine.is_some_and(|m| m.hidden) {
                     d.insert("hidden", true);
+                }
+                // hello_response.cpp addToBSON: buildIndexes only when false, secondaryDelaySecs
+                // only when set, tags only when there are some.
+                if let Some(raw) = self.raw_member(&config, idx) {
+                    if raw.get_bool("buildIndexes") == Ok(false) {
+                        d.insert("buildIndexes", false);
+                    }
+                    if let Some(m) = mine.filter(|m| m.secondary_delay > 0) {
+                        d.insert("secondaryDelaySecs", Bson::Int64(m.secondary_delay));
+                    }
+                    if let Ok(tags) = raw.get_document("tags") {
+                        if !tags.is_empty() {
+                            d.insert("tags", tags.clone());
+                        }
+                    }
                 }
                 if let Some(m) = mine {
                     d.insert("me", m.host.clone());

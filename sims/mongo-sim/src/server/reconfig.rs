@@ -248,13 +248,6 @@ impl Sim {
         let force = req.body.get("force").is_some_and(|b| {
             matches!(b, Bson::Boolean(true)) || repl::num(Some(b)).unwrap_or(0.0) != 0.0
         });
-        log::info(
-            "REPL",
-            21352,
-            &ctx,
-            "replSetReconfig admin command received from client",
-            json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
-        );
         if !force {
             // CmdReplSetReconfig::run: "For safe reconfig, wait for the current config to be
             // committed before running a new one" (awaitConfigCommitment). Its writable-primary
@@ -281,6 +274,15 @@ impl Sim {
                 ));
             }
         }
+        // processReplSetReconfig logs 21352 only after CmdReplSetReconfig's commitment
+        // pre-check: a reconfig refused there (10107/308 "New config is rejected") logs none.
+        log::info(
+            "REPL",
+            21352,
+            &ctx,
+            "replSetReconfig admin command received from client",
+            json!({"newConfig": Bson::Document(new.clone()).into_relaxed_extjson()}),
+        );
         // _doReplSetReconfig, under the replication mutex.
         if st.reconfiguring {
             return Err(fail(
@@ -364,11 +366,18 @@ impl Sim {
                 "Cannot provide newlyAdded field to member config during reconfig.",
             ));
         }
-        let mut newc = repl::normalize(new, st.term)?;
+        // getNewConfig: parse errors are 93; then the set name (93, 6.0+ wording).
+        let mut newc = repl::parse(new, st.term)?;
         let set = self.opts.repl_set.clone().unwrap_or_default();
         let name = newc.get_str("_id").unwrap_or_default().to_string();
         if name != set {
-            return Err(fail(93, format!("Attempting to reconfigure a replica set with name {name}, but command line reports {set}; rejecting")));
+            let old_name = old.get_str("_id").unwrap_or_default();
+            return Err(fail(93, format!("Rejecting reconfig where new config set name differs from command line set name, new config set name: {name}, old config set name: {old_name}")));
+        }
+        // validateConfigForReconfig -> ReplSetConfig::validate: _doReplSetReconfig wraps its
+        // BadValue into 103 (checked on the config as sent, before newlyAdded is appended).
+        if let Err(reason) = repl::validate(&newc) {
+            return Err(fail(103, reason));
         }
         if !force {
             // "Set the 'newlyAdded' field to true for all new voting nodes" and keep it on
@@ -410,13 +419,22 @@ impl Sim {
             )));
         }
         let ms = repl::members(&newc);
-        if !ms.iter().any(|m| self.members[idx].maps(&m.host)) {
-            return Err(fail(103, format!("No host described in new configuration with {} for replica set {set} maps to this node", repl::version_and_term(&newc))));
-        }
         if !force {
             if let Some(e) = repl::single_node_change_error(&old, &newc) {
                 return Err(e);
             }
+        }
+        // After validateConfigForReconfig: findSelfInConfig (force) or
+        // findSelfInConfigIfElectable (repl_set_config_checks.cpp @ d4d4a268), returned
+        // unwrapped: 74 NodeNotFound, 104 NodeNotElectable.
+        let vt = repl::version_and_term(&newc);
+        let Some(me) = ms.iter().find(|m| self.members[idx].maps(&m.host)) else {
+            return Err(fail(74, format!("No host described in new configuration with {vt} for replica set {set} maps to this node")));
+        };
+        if !force && (me.arbiter || me.priority <= 0.0) {
+            return Err(fail(104, format!("This node, {}, with _id MemberId({}) is not electable under the new configuration with {vt} for replica set {set}", me.host, me.id)));
+        }
+        if !force {
             let voters: Vec<repl::ConfigMember> =
                 ms.iter().filter(|m| m.votes > 0).cloned().collect();
             let reachable = |h: &str| self.member_for(h).is_some_and(|i| !self.members[i].down);
@@ -527,6 +545,38 @@ mod tests {
         assert_eq!(
             e.get_str("errmsg").unwrap(),
             "Cannot provide newlyAdded field to member config during reconfig."
+        );
+        // Self missing: findSelfInConfig's 74, unwrapped. Self not electable: 104.
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(
+            (code(&e), e.get_str("errmsg").unwrap()),
+            (74, "No host described in new configuration with {version: 2, term: 1} for replica set rs0 maps to this node"),
+            "{e}"
+        );
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1","priority":0},{"_id":1,"host":"b:2"}]}}));
+        assert_eq!(
+            (code(&e), e.get_str("errmsg").unwrap()),
+            (104, "This node, a:1, with _id MemberId(0) is not electable under the new configuration with {version: 2, term: 1} for replica set rs0"),
+            "{e}"
+        );
+        // ReplSetConfig::validate failures are 103 in a reconfig (93 in an initiate).
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1"},{"_id":0,"host":"b:2"}]}}));
+        assert_eq!(
+            (code(&e), e.get_str("errmsg").unwrap()),
+            (103, "Found two member configurations with same _id field, members.0._id == members.1._id == 0"),
+            "{e}"
+        );
+        // Parse failures stay 93, also in a reconfig.
+        let e = s.dispatch(
+            &mut conn(0),
+            &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0}]}}),
+        );
+        assert_eq!(code(&e), 93, "{e}");
+        let e = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs1", "version": 2, "members": [{"_id":0,"host":"a:1"}]}}));
+        assert_eq!(
+            (code(&e), e.get_str("errmsg").unwrap()),
+            (93, "Rejecting reconfig where new config set name differs from command line set name, new config set name: rs1, old config set name: rs0"),
+            "{e}"
         );
         let ok = s.dispatch(&mut conn(0), &req(doc! {"replSetReconfig": {"_id": "rs0", "version": 2, "members": [{"_id":0,"host":"a:1"},{"_id":1,"host":"b:2"}]}, "maxTimeMS": 5000}));
         assert_eq!(ok.get_f64("ok").unwrap(), 1.0, "{ok}");

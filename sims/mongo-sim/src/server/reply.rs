@@ -17,8 +17,8 @@ use crate::wire::Request;
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document, Timestamp};
 use hmac::{Hmac, Mac};
 
-/// ErrorCategory::NotPrimaryError (src/mongo/base/error_codes.yml).
-const NOT_PRIMARY_ERRORS: &[i32] = &[189, 10107, 10058, 11602, 13435, 13436];
+/// ErrorCategory::NotPrimaryError (src/mongo/base/error_codes.yml @ a07e8767).
+const NOT_PRIMARY_ERRORS: &[i32] = &[189, 10107, 11602, 13435, 13436];
 /// Codes isRetryableWriteError treats as retryable (error_labels.cpp / error_codes.yml
 /// RetriableError + NotPrimaryError + ShutdownError, abbreviated to what the sim answers).
 const RETRYABLE_WRITE_ERRORS: &[i32] = &[

@@ -42,7 +42,10 @@ impl Sim {
             .and_then(|p| ms.iter().find(|m| self.member_for(&m.host) == Some(p)));
         let config_term = repl::term(&config) as i32;
         let mut members = Vec::new();
-        for m in &ms {
+        // prepareStatusResponse sorts membersOut (by _id first).
+        let mut sorted: Vec<&repl::ConfigMember> = ms.iter().collect();
+        sorted.sort_by_key(|m| m.id);
+        for m in sorted {
             let sim = self.member_for(&m.host);
             let is_self = sim == Some(idx);
             let up = sim.filter(|i| !self.members[*i].down);
@@ -140,6 +143,9 @@ impl Sim {
             members.push(Bson::Document(md));
         }
         let (voters, majority) = repl::config_majority(&config);
+        // ReplSetConfig: writableVotingMembersCount = voters that are not arbiters;
+        // writeMajorityCount = min(majorityVoteCount, that).
+        let writable_voters = voters.iter().filter(|m| !m.arbiter).count() as i32;
         let voters = voters.len() as i32;
         let majority = majority as i32;
         let my_state = st.rt[idx].state.unwrap_or(MemberState::Startup);
@@ -158,9 +164,9 @@ impl Sim {
             "syncSourceId": my_sync.1,
             "heartbeatIntervalMillis": Bson::Int64(2000),
             "majorityVoteCount": majority,
-            "writeMajorityCount": majority,
+            "writeMajorityCount": majority.min(writable_voters),
             "votingMembersCount": voters,
-            "writableVotingMembersCount": voters,
+            "writableVotingMembersCount": writable_voters,
             "optimes": {
                 "lastCommittedOpTime": op.clone(),
                 "lastCommittedWallTime": wall,
@@ -180,6 +186,45 @@ impl Sim {
 mod tests {
     use crate::server::tests::{code, conn, req, sim, wait_for, THREE};
     use bson::{doc, Bson};
+
+    #[test]
+    fn rows_sorted_by_id_counts_without_arbiters_and_delayed_members_unlisted() {
+        let s = sim(THREE);
+        // Config order c, a, b; b is a voting arbiter; c is delayed (priority 0, hidden false).
+        let cfg = doc! {"_id": "rs0", "members": [
+            {"_id": 2, "host": "c:3", "priority": 0, "secondaryDelaySecs": 60, "tags": {"dc": "x"}},
+            {"_id": 0, "host": "a:1", "tags": {"dc": "y"}},
+            {"_id": 1, "host": "b:2", "arbiterOnly": true},
+        ]};
+        let r = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": cfg}));
+        assert_eq!(r.get_f64("ok"), Ok(1.0), "{r}");
+        let a = wait_for(&s, 0, |h| h.get_bool("isWritablePrimary") == Ok(true));
+        // fillHelloForReplSet skips hidden and delayed members: c is in no list.
+        assert_eq!(
+            a.get_array("hosts").unwrap(),
+            &vec![Bson::from("a:1")],
+            "{a}"
+        );
+        assert!(!a.contains_key("passives"), "{a}");
+        assert_eq!(a.get_document("tags").unwrap(), &doc! {"dc": "y"});
+        let c = wait_for(&s, 2, |h| h.get_bool("secondary") == Ok(true));
+        assert_eq!(c.get("secondaryDelaySecs"), Some(&Bson::Int64(60)), "{c}");
+        assert!(c.get_bool("passive").unwrap(), "{c}");
+        assert!(!a.contains_key("secondaryDelaySecs") && !a.contains_key("buildIndexes"));
+        let st = s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}));
+        let ids: Vec<i32> = st
+            .get_array("members")
+            .unwrap()
+            .iter()
+            .map(|m| m.as_document().unwrap().get_i32("_id").unwrap())
+            .collect();
+        assert_eq!(ids, vec![0, 1, 2], "membersOut is sorted");
+        // 3 voters, 1 an arbiter: majority 2, writable voters 2, write majority min(2, 2).
+        assert_eq!(st.get_i32("majorityVoteCount"), Ok(2));
+        assert_eq!(st.get_i32("votingMembersCount"), Ok(3));
+        assert_eq!(st.get_i32("writableVotingMembersCount"), Ok(2));
+        assert_eq!(st.get_i32("writeMajorityCount"), Ok(2));
+    }
 
     #[test]
     fn member_states_by_flag_and_the_status_document() {
@@ -244,14 +289,9 @@ mod tests {
             &req(doc! {"hello": 1, "topologyVersion": future, "maxAwaitTimeMS": 10}),
         );
         assert_eq!(code(&e), 31382, "{e}");
-        // 23 carries its hint.
+        // 23 without `info`: generateErrorResponse resets the reply builder.
         let e = s.dispatch(&mut conn(0), &req(doc! {"replSetInitiate": {}}));
-        assert_eq!(
-            (code(&e), e.get_str("info").unwrap()),
-            (
-                23,
-                "try querying local.system.replset to see current configuration"
-            )
-        );
+        assert_eq!(code(&e), 23, "{e}");
+        assert!(e.get("info").is_none(), "{e}");
     }
 }
