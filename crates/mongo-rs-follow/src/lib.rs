@@ -11,7 +11,7 @@ mod watch;
 use cli::{Args, PROG, SERVICE_ACCOUNT_DIR};
 use mongo_rs::reconfig::norm;
 use mongo_rs::{client, Context};
-use mongo_wire::{Connection, Credential, Doc, HostPort, Value};
+use mongo_wire::{Connection, Credential, Doc, HostPort};
 use sidecar::report::{Report, Reporter};
 use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
@@ -155,17 +155,7 @@ pub struct View {
 }
 
 pub fn view(reply: &Doc) -> View {
-    let list = |k: &str| -> Vec<String> {
-        reply
-            .get_array(k)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
-    };
+    let list = |k: &str| reply.get_strings(k);
     let mut members = list("hosts");
     members.extend(list("passives"));
     members.extend(list("arbiters"));

@@ -1,4 +1,5 @@
 use super::*;
+use mongo_wire::Value;
 
 fn v(set: Option<&str>, members: &[&str], primary: Option<&str>, writable: bool) -> View {
     View {
