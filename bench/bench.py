@@ -194,6 +194,9 @@ def main():
     import converge_mongo
 
     converge_mongo.main_with(max(20, min(args.runs, 40)))
+    import rc_convergence
+
+    rc_convergence.main_with(max(20, min(args.runs, 40)))
     import tls_probe
 
     tls_probe.main_with(args.runs)

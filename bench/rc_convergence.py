@@ -99,17 +99,21 @@ def summary(name, samples):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
-    a = ap.parse_args()
+    main_with(ap.parse_args().runs)
+
+
+def main_with(runs):
+    """The figures for `runs` runs of each scenario (bench/run calls this)."""
     print(f"rc-bootstrap {BOOTSTRAP}\nrc-sim       {SIM}")
     # The work itself (a ready server, started before rc-bootstrap): the floor of the figures below.
-    base = [one_run([], "listening", wait_first=True)[2] for _ in range(a.runs)]
+    base = [one_run([], "listening", wait_first=True)[2] for _ in range(runs)]
     print(f"{'ready server: whole run (floor)':<34} median {statistics.median(base):7.1f} ms")
     # Readiness spread over the polling interval: listen delays 300..1250 ms.
     late_listen = [one_run(["--listen-delay", f"{300 + 50 * (i % 20)}ms"], "listening")
-                   for i in range(a.runs)]
+                   for i in range(runs)]
     summary("late listen -> exit", late_listen)
     late_admin = [one_run(["--admin-delay", f"{300 + 50 * (i % 20)}ms"], "admin created")
-                  for i in range(a.runs)]
+                  for i in range(runs)]
     summary("late admin -> exit", late_admin)
 
 
