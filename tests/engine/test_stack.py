@@ -75,8 +75,12 @@ def test_4_second_up_recreates_nothing(stack):
     print(f"\n[4] second up --wait: {took:.1f}s")
     assert {s: stack.cid(s) for s in CORE} == ids, "a container was recreated"
     assert stack.webhook_url() == url
-    init_log = stack.logs("mongo-rs-init").strip().splitlines()
-    boot_log = stack.logs("rc-bootstrap").strip().splitlines()
+    # Lines carry an ESC[2K (erase line) prefix, and a progress line ("waiting for ...", stderr)
+    # may land after the final report (stdout) in `compose logs`: the report is the last other line.
+    def report_lines(service):
+        lines = [ln.replace("\x1b[2K", "") for ln in stack.logs(service).strip().splitlines()]
+        return [ln for ln in lines if ln.strip() and "waiting for" not in ln]
+    init_log, boot_log = report_lines("mongo-rs-init"), report_lines("rc-bootstrap")
     assert "already" in init_log[-1] or "unchanged" in init_log[-1] or "nothing" in init_log[-1], init_log[-1]
     tail = "\n".join(boot_log[-12:])
     assert "unchanged" in tail and "created" not in boot_log[-1], tail
