@@ -185,7 +185,11 @@ def test_8_hubot_healthy_only_while_connected(stack):
     old session token is gone with rc-sim's memory (a real server would accept the resume), so
     the path back is the watchdog's: the adapter's resume is refused, the entrypoint ends the
     container, a fresh Hubot logs in with the password. Shorter health and watchdog periods
-    (hubot-fast.yaml, this test only); the shipped ones are 30 s x 3 and 90 s grace."""
+    (hubot-fast.yaml, this test only); the shipped ones are 30 s x 3 and 90 s grace. The same
+    override turns rc-sim's per-user login block off: until rc-bootstrap has re-created the bot,
+    the logins fail "User not found" and would block the bot for 5 minutes, which a real
+    Rocket.Chat (the bot kept in MongoDB) never sees. Each probe while rocketchat is stopped
+    takes ~8 s (its name no longer resolves on the internal network), hence ~27 s to unhealthy."""
     stack.with_override(HERE / "hubot-fast.yaml")
     stack.up()
     assert stack.health("hubot") == "healthy"
