@@ -47,10 +47,3 @@ USER 65533
 EXPOSE 3000
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 
-# Stands in for the Hubot image only where that image cannot be built (no registry): a process
-# that stays up, with the real image's HEALTHCHECK binary (rc-probe, same variables), so the
-# compose wiring around hubot (depends_on rc-bootstrap completed, healthy = rc-probe) is run.
-FROM base AS hubot-standin
-COPY bin/rc-probe /usr/local/bin/rc-probe
-USER 65534
-CMD ["sleep", "2147483647"]

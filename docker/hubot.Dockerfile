@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # coquelicot's own Hubot for Rocket.Chat (the upstream rocketchat/hubot-rocketchat image is
 # unpinned, runs adapter 1.0.x on Node 4 and `npm install`s its scripts at every start). From the
 # repository root:
@@ -17,10 +15,22 @@
 #
 # Local scripts: mount plain .js/.coffee files at /home/node/bot/scripts, or build FROM this
 # image and `npm install` more script packages (then list them in external-scripts.json).
+#
+# Where the parts come from is the ONLY thing that varies (same pattern as docker/Dockerfile):
+#   BIN_FROM=builder      (default) rc-probe compiled here in a Rust image;
+#   BIN_FROM=prebuilt     rc-probe from the context as bin/rc-probe (`cargo dist` output);
+#   MODULES_FROM=npm      (default) `npm ci` here, in NODE_IMAGE, from the lockfile;
+#   MODULES_FROM=prebuilt the bot's node_modules from the context (tests/hubot/v2/node_modules,
+#                         installed elsewhere with the same `npm ci` from the same lockfile);
+#   NODE_IMAGE            the Node 20 base. scripts/images builds all of it offline: prebuilt
+#                         parts in a context it lays out, NODE_IMAGE=coquelicot/node-local (a
+#                         busybox + the machine's node root filesystem).
 
 ARG RUST_IMAGE=rust:1-bookworm
 # Node 20 (what tests/hubot runs on); node:22-bookworm-slim works as well.
 ARG NODE_IMAGE=node:20-bookworm-slim
+ARG BIN_FROM=builder
+ARG MODULES_FROM=npm
 
 FROM --platform=linux/amd64 ${RUST_IMAGE} AS builder
 WORKDIR /src
@@ -31,13 +41,26 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
       cargo build --release --locked --target x86_64-unknown-linux-gnu -p rc-probe \
  && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/rc-probe /out/rc-probe
 
-FROM --platform=linux/amd64 ${NODE_IMAGE} AS bot
+# rc-probe from the context (bin/rc-probe), compiled elsewhere.
+FROM --platform=linux/amd64 scratch AS prebuilt
+COPY bin/rc-probe /out/rc-probe
+
+FROM ${BIN_FROM} AS bin
+
+FROM --platform=linux/amd64 ${NODE_IMAGE} AS modules-npm
 WORKDIR /bot
 COPY tests/hubot/v2/package.json tests/hubot/v2/package-lock.json tests/hubot/v2/external-scripts.json ./
-# --ignore-scripts: none of the pinned packages needs an install script.
+# --ignore-scripts: none of the pinned packages needs an install script (all pure JavaScript,
+# which is also why a node_modules installed on another machine is the same tree).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force \
- && mkdir scripts
+ && npm cache clean --force
+
+# The same `npm ci --omit=dev --ignore-scripts` output, from the context.
+FROM --platform=linux/amd64 scratch AS modules-prebuilt
+COPY tests/hubot/v2/package.json tests/hubot/v2/package-lock.json tests/hubot/v2/external-scripts.json /bot/
+COPY tests/hubot/v2/node_modules/ /bot/node_modules/
+
+FROM modules-${MODULES_FROM} AS bot
 
 FROM --platform=linux/amd64 ${NODE_IMAGE}
 # Where the sources live: passed by the release build (--build-arg SOURCE_URL=...).
@@ -47,7 +70,9 @@ LABEL org.opencontainers.image.title="coquelicot hubot" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=bot /bot /home/node/bot
-COPY --from=builder /out/rc-probe /usr/local/bin/rc-probe
+# scripts/: where local scripts are mounted (empty in the image).
+RUN mkdir -p /home/node/bot/scripts
+COPY --from=bin /out/rc-probe /usr/local/bin/rc-probe
 COPY --chmod=0755 docker/hubot/entrypoint.sh /usr/local/bin/hubot-entrypoint
 ENV NODE_ENV=production \
     PATH=/home/node/bot/node_modules/.bin:$PATH \

@@ -12,3 +12,10 @@ def pytest_collection_modifyitems(config, items):
     p = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, timeout=20)
     if p.returncode != 0:
         raise pytest.UsageError(f"no Docker engine at {os.environ['DOCKER_HOST']}: {p.stderr.strip()}")
+    # Every image the stack runs must exist (scripts/images builds them): `up` would otherwise try
+    # a registry, or a build, and fail late with a less clear message.
+    tag = os.environ.get("COQUELICOT_TAG", "dev")
+    for image in ("mongo-sim", "rc-sim", "hubot", "mongo-rs-init", "rc-bootstrap", "busybox"):
+        p = subprocess.run(["docker", "image", "inspect", f"coquelicot/{image}:{tag}"], capture_output=True, timeout=20)
+        if p.returncode != 0:
+            raise pytest.UsageError(f"image coquelicot/{image}:{tag} is missing: build the images with scripts/images (tests/engine/run does)")
