@@ -83,7 +83,10 @@ test('v2 with a wrong bot password stays up logged out; rc-probe says why', asyn
   const hubot = startHubot('v2', wrong);
   t.after(() => hubot.stop());
   await hubot.waitFor(/Unable to login/, 30_000, 'the adapter reports the failed login');
-  assert.match(hubot.out, /Incorrect password/);
+  // Rocket.Chat's loginErrorMessageOverride (7.10, rc-sim's default line): one 401 for any
+  // failed login handler, never Meteor's "Incorrect password".
+  assert.match(hubot.out, /User not found \[401\]/);
+  assert.doesNotMatch(hubot.out, /Incorrect password/);
   await sleep(1000);
   assert.ok(hubot.alive, 'Hubot 3 keeps running after a failed login');
   const r = await probe(wrong);

@@ -55,8 +55,7 @@ pub fn serve(mut stream: TcpStream, sim: &Sim) {
     let mut ws = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
     let n = sim.ddp.open();
     let mut conn = Conn::new(n, sim);
-    // Meteor stream_server.js: the pre-0.7 welcome, still sent (and skipped by ddp.js).
-    let _ = ws.send(Message::text(r#"{"server_id":"0"}"#));
+    // No `{"server_id":"0"}` welcome: Meteor dropped it in 2.3 (b5b7306bed, stream_server.js).
     let why = run(&mut ws, &mut conn, sim);
     sim.ddp.close(n, now_ms());
     let _ = ws.close(None);
