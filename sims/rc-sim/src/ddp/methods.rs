@@ -401,7 +401,7 @@ fn get_room_name(st: &State, rid: &str, uid: &str) -> Result<Value, Value> {
 
 /// apps/meteor/app/lib/server/methods/joinRoom.ts: unknown room → error-invalid-room; a room
 /// the user may not access → error-not-allowed; joining adds the subscription and the `uj`
-/// system message (addUserToRoom); joining again changes nothing.
+/// system message (addUserToRoom); joining again changes nothing and answers no result.
 fn join_room(st: &mut State, rid: &str, uid: &str) -> Result<Value, Value> {
     let ri = st.room_idx_by_id(rid).ok_or_else(|| {
         meteor_error(
@@ -411,7 +411,8 @@ fn join_room(st: &mut State, rid: &str, uid: &str) -> Result<Value, Value> {
         )
     })?;
     if st.sub(rid, uid).is_some() {
-        return Ok(json!(true));
+        // addUserToRoom returns undefined for a member: the result carries no `result` field.
+        return Ok(Value::Null);
     }
     if st.rooms[ri].t != "c" {
         return Err(not_allowed("joinRoom"));
