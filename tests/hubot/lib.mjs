@@ -199,7 +199,6 @@ export class Ddp {
       this.ws.on('open', () => this.send({ msg: 'connect', version: '1', support: ['1'] }));
       this.ws.on('close', (e) => reject(new Error(`socket closed: ${e.code}`)));
       this.ws.on('message', (e) => {
-        if (e.data === '{"server_id":"0"}') return;
         const m = JSON.parse(e.data);
         if (m.msg === 'connected') resolve(m);
         if (m.msg === 'ping') this.send({ msg: 'pong', id: m.id });

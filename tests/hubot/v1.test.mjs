@@ -48,7 +48,9 @@ test('v1 with a wrong bot password exits 1 (its own "die on login error" hack)',
     new Promise((_, rej) => setTimeout(() => rej(new Error(`still running:\n${hubot.out}`)), 30_000)),
   ]);
   assert.equal(code, 1);
-  assert.match(hubot.out, /Unable to Login: .*Incorrect password/);
+  // Rocket.Chat's loginErrorMessageOverride (7.10): 401 "User not found", not "Incorrect password".
+  assert.match(hubot.out, /Unable to Login: .*User not found/);
+  assert.doesNotMatch(hubot.out, /Incorrect password/);
 });
 
 test('v1 logs in again with its password after its token is removed (recovers by itself)', async (t) => {

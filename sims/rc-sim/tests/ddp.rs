@@ -46,8 +46,13 @@ fn call(r: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
 
 /// rc-sim with an admin, a bot (password, unverified e-mail) and #ops holding both.
 fn start(env: &[(&str, &str)]) -> Sim {
+    start_version("7.10.0", env)
+}
+
+fn start_version(version: &str, env: &[(&str, &str)]) -> Sim {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rc-sim"));
     cmd.args(["--port", "0", "--setting", "API_Enable_Rate_Limiter=false"])
+        .args(["--version", version])
         .env("ADMIN_USERNAME", ADMIN)
         .env("ADMIN_PASS", ADMIN_PASS)
         .stdout(Stdio::piped())
@@ -140,13 +145,9 @@ impl Sim {
             next: 0,
             seen: vec![],
         };
-        assert_eq!(
-            d.recv(|_| true)["server_id"],
-            "0",
-            "Meteor's welcome comes first"
-        );
         d.send(json!({"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}));
-        let c = d.recv(|m| m["msg"] == "connected" || m["msg"] == "failed");
+        // The first frame is the answer: no `{"server_id":"0"}` welcome since Meteor 2.3.
+        let c = d.recv(|_| true);
         assert_eq!(c["msg"], "connected", "{c}");
         assert!(c["session"].as_str().is_some_and(|s| !s.is_empty()));
         d
@@ -244,7 +245,6 @@ fn connect_ping_and_version_negotiation() {
     // A version the server does not speak: `failed` with the one it prefers.
     let (mut ws, _) =
         tungstenite::connect(format!("ws://127.0.0.1:{}/websocket", sim.port)).unwrap();
-    let _welcome = ws.read().unwrap();
     ws.send(Message::text(
         json!({"msg": "connect", "version": "2", "support": ["2"]}).to_string(),
     ))
@@ -254,13 +254,25 @@ fn connect_ping_and_version_negotiation() {
     // Proposing pre1 while the client also supports 1 (preferred): forced to switch to 1.
     let (mut ws, _) =
         tungstenite::connect(format!("ws://127.0.0.1:{}/websocket", sim.port)).unwrap();
-    let _welcome = ws.read().unwrap();
     ws.send(Message::text(
         json!({"msg": "connect", "version": "pre1", "support": ["1", "pre1"]}).to_string(),
     ))
     .unwrap();
     let f: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(f, json!({"msg": "failed", "version": "1"}));
+
+    // _handleConnect: `support` missing, not strings, or without `version` → failed.
+    for c in [
+        json!({"msg": "connect", "version": "1"}),
+        json!({"msg": "connect", "version": "1", "support": [1]}),
+        json!({"msg": "connect", "version": "1", "support": ["pre2"]}),
+    ] {
+        let (mut ws, _) =
+            tungstenite::connect(format!("ws://127.0.0.1:{}/websocket", sim.port)).unwrap();
+        ws.send(Message::text(c.to_string())).unwrap();
+        let f: Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+        assert_eq!(f, json!({"msg": "failed", "version": "1"}), "{c}");
+    }
 
     // Not a websocket upgrade: a one-line 400, and REST still answers on the same port.
     let (st, _) = call(agent().get(&format!("{}/websocket", sim.base)).call());
@@ -270,25 +282,76 @@ fn connect_ping_and_version_negotiation() {
 }
 
 #[test]
+fn login_errors_follow_each_lines_override() {
+    // 6.13: loginErrorMessageOverride.js @ 662116cc changes only "Incorrect password".
+    let sim = start_version("6.13.0", &[]);
+    let mut d = sim.ddp();
+    let e = d.login(BOT, "Wr0ng-Passw0rd!zz");
+    assert_eq!(err(&e)["message"], "User not found [403]", "{e}");
+    let e = d.login("nobody", "x");
+    assert_eq!(err(&e)["message"], "User not found [403]", "{e}");
+    let e = d.login("rocket.cat", "anything");
+    assert_eq!(err(&e)["message"], "User has no password set [403]", "{e}");
+    let e = d.method("login", json!([{"resume": "not-a-token"}]));
+    assert_eq!(
+        err(&e)["reason"],
+        "You've been logged out by the server. Please log in again."
+    );
+    let e = d.method("login", json!([{"foo": 1}]));
+    assert_eq!(err(&e)["reason"], "Unrecognized options for login request");
+    assert!(d.login(BOT, BOT_PASS).get("result").is_some());
+    drop(sim);
+
+    // 8.1: the .ts override @ 37dee7b1, one 401 "Incorrect login or password".
+    let sim = start_version("8.1.0", &[]);
+    let mut d = sim.ddp();
+    for e in [
+        d.login(BOT, "Wr0ng-Passw0rd!zz"),
+        d.login("nobody", "x"),
+        d.method("login", json!([{"resume": "not-a-token"}])),
+    ] {
+        assert_eq!(
+            err(&e)["message"],
+            "Incorrect login or password [401]",
+            "{e}"
+        );
+    }
+    // check() is not overridden.
+    let e = d.method("login", json!([{"user": {}, "password": "x"}]));
+    assert_eq!(err(&e)["message"], "Match failed [400]", "{e}");
+    assert!(d.login(BOT, BOT_PASS).get("result").is_some());
+}
+
+#[test]
 fn login_answers_and_errors_as_meteor_and_rocket_chat() {
     let sim = start(&[]);
     let mut d = sim.ddp();
-    let e = d.login("nobody", "x");
-    assert_eq!(err(&e)["error"], 403);
-    assert_eq!(err(&e)["reason"], "User not found");
-    assert_eq!(err(&e)["message"], "User not found [403]");
-    assert_eq!(err(&e)["errorType"], "Meteor.Error");
-    let e = d.login(BOT, "Wr0ng-Passw0rd!zz");
-    assert_eq!(err(&e)["reason"], "Incorrect password", "{e}");
-    // rocket.cat (created at startup) has no password.
-    let e = d.login("rocket.cat", "anything");
-    assert_eq!(err(&e)["reason"], "User has no password set", "{e}");
-    let e = d.method("login", json!([{"foo": 1}]));
-    assert_eq!(
-        err(&e)["reason"],
-        "Unrecognized options for login request",
-        "{e}"
-    );
+    // 7.10: loginErrorMessageOverride.ts @ aa405742 turns every handler error into one 401.
+    for e in [
+        d.login("nobody", "x"),
+        d.login(BOT, "Wr0ng-Passw0rd!zz"),
+        // rocket.cat (created at startup) has no password.
+        d.login("rocket.cat", "anything"),
+        d.method("login", json!([{"foo": 1}])),
+        d.method("login", json!([{"resume": "not-a-token"}])),
+    ] {
+        assert_eq!(err(&e)["error"], 401, "{e}");
+        assert_eq!(err(&e)["reason"], "User not found", "{e}");
+        assert_eq!(err(&e)["message"], "User not found [401]", "{e}");
+        assert_eq!(err(&e)["errorType"], "Meteor.Error");
+    }
+    // passwordValidator: another algorithm or a digest not 64 long fails check().
+    let digest = sha256_hex("x");
+    for pw in [
+        json!({"digest": digest, "algorithm": "sha-1"}),
+        json!({"digest": &digest[..40], "algorithm": "sha-256"}),
+    ] {
+        let e = d.method(
+            "login",
+            json!([{"user": {"username": BOT}, "password": pw}]),
+        );
+        assert_eq!(err(&e)["message"], "Match failed [400]", "{e}");
+    }
 
     // Plaintext password → {id, token, tokenExpires: {$date}, type: "password"}.
     let ok = d.login(BOT, BOT_PASS);
@@ -310,11 +373,6 @@ fn login_answers_and_errors_as_meteor_and_rocket_chat() {
     let ok = d3.method("login", json!([{"resume": token}]));
     assert_eq!(ok["result"]["type"], "resume", "{ok}");
     assert_eq!(ok["result"]["token"], json!(token));
-    let e = d3.method("login", json!([{"resume": "not-a-token"}]));
-    assert_eq!(
-        err(&e)["reason"],
-        "You've been logged out by the server. Please log in again."
-    );
 
     // A verified e-mail with e-mail 2FA (auto opt-in at creation): totp-required, method email.
     let info = sim
@@ -348,7 +406,16 @@ fn rooms_join_send_and_the_message_stream() {
     let e = bot.method("getRoomIdByNameOrId", json!(["nope"]));
     assert_eq!(err(&e)["error"], "error-not-allowed", "{e}");
     assert_eq!(bot.method("getRoomNameById", json!([rid]))["result"], "ops");
-    assert_eq!(bot.method("joinRoom", json!([rid]))["result"], true);
+    // Already a member: addUserToRoom returns undefined, so no `result` field at all.
+    let again = bot.method("joinRoom", json!([rid]));
+    assert!(
+        again.get("result").is_none() && again.get("error").is_none(),
+        "{again}"
+    );
+    let (st, b) = sim.post("channels.create", json!({"name": "ops-new"}));
+    assert_eq!(st, 200, "{b}");
+    let new_rid = b["channel"]["_id"].clone();
+    assert_eq!(bot.method("joinRoom", json!([new_rid]))["result"], true);
     let e = bot.method("joinRoom", json!(["nope"]));
     assert_eq!(err(&e)["error"], "error-invalid-room", "{e}");
     let e = bot.method("noSuchMethod", json!([]));
@@ -487,7 +554,8 @@ fn presence_follows_sessions_close_heartbeat_and_token_removal() {
         Duration::from_secs(1),
     );
 
-    // A client that stops answering: ping after 1 s of silence, closed 1 s later.
+    // A client that stops answering: pinged at the first 1 s tick with no packet since the
+    // previous one (1-2 s of silence), closed 1 s later.
     let mut frozen = sim.ddp();
     frozen.login(BOT, BOT_PASS);
     assert_eq!(sim.presence(&uid, &tok)["connectionStatus"], "online");
@@ -497,8 +565,10 @@ fn presence_follows_sessions_close_heartbeat_and_token_removal() {
         Duration::from_secs(5),
     );
     let took = start.elapsed();
+    // The login came right after `connect`, so the first tick (1 s) saw it, the second pinged
+    // and the session closed at 3 s: well over the 2 s of a ping-after-1-s-of-silence timer.
     assert!(
-        took >= Duration::from_millis(1000),
+        took >= Duration::from_millis(2200),
         "went offline too early: {took:?}"
     );
 

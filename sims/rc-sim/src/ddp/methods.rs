@@ -2,7 +2,7 @@
 //! adapters call. Pure state machine (no socket): [`Conn::handle`] turns one client message into
 //! the server messages to send, [`Conn::due`] yields the stream events that are due.
 
-use crate::{now_ms, random_id, sha256_hex, Message, Sim, State};
+use crate::{now_ms, random_id, sha256_hex, Message, Sim, State, Version};
 use serde_json::{json, Value};
 
 /// Meteor ddp-common: `SUPPORTED_DDP_VERSIONS = ['1', 'pre2', 'pre1']` (asteroid 0.6.1's ddp.js
@@ -92,6 +92,16 @@ impl Conn {
             // DDP.md "Establishing a DDP Connection": the best version by the client's `support`
             // order that the server speaks must be the proposed one, else `failed` + close.
             let version = m.get("version").and_then(Value::as_str).unwrap_or("");
+            // livedata_server.js _handleConnect: `support` must be an array of strings that
+            // contains `version`, else `failed` with the server's preferred version.
+            let support = m.get("support").and_then(Value::as_array);
+            let valid = support.is_some_and(|a| {
+                a.iter().all(Value::is_string) && a.iter().any(|v| v.as_str() == Some(version))
+            });
+            if !valid {
+                self.closing = true;
+                return vec![json!({"msg": "failed", "version": SUPPORTED[0]})];
+            }
             let best = m
                 .get("support")
                 .and_then(Value::as_array)
@@ -257,7 +267,8 @@ impl Conn {
     fn login(&mut self, sim: &Sim, opts: &Value) -> Result<Value, Value> {
         let r = {
             let mut st = sim.lock();
-            login(sim, &mut st, opts)
+            let v = st.version;
+            login(sim, &mut st, opts).map_err(|e| override_login_error(v, e))
         };
         match r {
             Ok((uid, token, when, kind)) => {
@@ -390,7 +401,7 @@ fn get_room_name(st: &State, rid: &str, uid: &str) -> Result<Value, Value> {
 
 /// apps/meteor/app/lib/server/methods/joinRoom.ts: unknown room → error-invalid-room; a room
 /// the user may not access → error-not-allowed; joining adds the subscription and the `uj`
-/// system message (addUserToRoom); joining again changes nothing.
+/// system message (addUserToRoom); joining again changes nothing and answers no result.
 fn join_room(st: &mut State, rid: &str, uid: &str) -> Result<Value, Value> {
     let ri = st.room_idx_by_id(rid).ok_or_else(|| {
         meteor_error(
@@ -400,7 +411,8 @@ fn join_room(st: &mut State, rid: &str, uid: &str) -> Result<Value, Value> {
         )
     })?;
     if st.sub(rid, uid).is_some() {
-        return Ok(json!(true));
+        // addUserToRoom returns undefined for a member: the result carries no `result` field.
+        return Ok(Value::Null);
     }
     if st.rooms[ri].t != "c" {
         return Err(not_allowed("joinRoom"));
@@ -540,17 +552,19 @@ fn login(
     let digest = match password {
         Value::String(p) => sha256_hex(p),
         Value::Object(o) => {
+            // passwordValidator (password_server.js): `digest` a String of length 64 and
+            // `algorithm: Match.OneOf('sha-256')`; anything else fails check() → Match failed.
             if o.get("algorithm").and_then(Value::as_str) != Some("sha-256") {
-                // getPasswordString(): a plain Error, which ddp-server hides as a 500.
-                return Err(
-                    json!({"isClientSafe": true, "error": 500, "reason": "Internal server error",
-                    "message": "Internal server error [500]", "errorType": "Meteor.Error"}),
-                );
+                return Err(match_failed());
             }
-            o.get("digest")
+            let d = o
+                .get("digest")
                 .and_then(Value::as_str)
-                .ok_or_else(match_failed)?
-                .to_lowercase()
+                .ok_or_else(match_failed)?;
+            if d.chars().count() != 64 {
+                return Err(match_failed());
+            }
+            d.to_lowercase()
         }
         _ => return Err(match_failed()),
     };
@@ -612,6 +626,30 @@ fn login(
     }
     let token = st.add_login_token(idx);
     Ok((st.users[idx].id.clone(), token, now_ms(), "password"))
+}
+
+/// Rocket.Chat's apps/meteor/app/lib/server/lib/loginErrorMessageOverride wraps
+/// `Accounts._runLoginHandlers`, so it rewrites what the login handlers answer (password, resume,
+/// "Unrecognized options"), never what validateLoginAttempt throws later (totp-required,
+/// error-user-is-not-activated) nor check()'s Match failed (not a Meteor.Error). Three variants
+/// in commit order; the release boundaries are not established, so each emulated line gets the
+/// variant nearest to it (see the ledger row):
+/// - `.js` @ 662116cc (6.13): only "Incorrect password" → 403 "User not found";
+/// - `.ts` @ aa405742 (7.10): every handler Meteor.Error → 401 "User not found";
+/// - `.ts` @ 37dee7b1 (8.1): every handler Meteor.Error → 401 "Incorrect login or password".
+fn override_login_error(v: Version, e: Value) -> Value {
+    let reason = e["reason"].as_str().unwrap_or("");
+    if reason == "Match failed" || !e["error"].is_number() {
+        return e;
+    }
+    match v {
+        Version::V6_13 if reason == "Incorrect password" => {
+            meteor_error(json!(403), "User not found", None)
+        }
+        Version::V6_13 => e,
+        Version::V7_10 => meteor_error(json!(401), "User not found", None),
+        Version::V8_1 => meteor_error(json!(401), "Incorrect login or password", None),
+    }
 }
 
 /// apps/meteor/server/lib/accounts.ts validateLoginAttempt: deactivated users are refused.

@@ -55,8 +55,7 @@ pub fn serve(mut stream: TcpStream, sim: &Sim) {
     let mut ws = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
     let n = sim.ddp.open();
     let mut conn = Conn::new(n, sim);
-    // Meteor stream_server.js: the pre-0.7 welcome, still sent (and skipped by ddp.js).
-    let _ = ws.send(Message::text(r#"{"server_id":"0"}"#));
+    // No `{"server_id":"0"}` welcome: Meteor dropped it in 2.3 (b5b7306bed, stream_server.js).
     let why = run(&mut ws, &mut conn, sim);
     sim.ddp.close(n, now_ms());
     let _ = ws.close(None);
@@ -70,7 +69,11 @@ pub fn serve(mut stream: TcpStream, sim: &Sim) {
 fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static str {
     let beat = super::heartbeat(sim);
     let opened = Instant::now();
-    let mut last_heard = Instant::now();
+    // ddp-common heartbeat.js: a `setInterval(interval)` from the session's start; a tick that
+    // saw no packet since the previous one sends a ping, and `timeout` later with still no
+    // packet the session is closed (15-30 s of silence, then 15 s, with Meteor's 15 s / 15 s).
+    let mut next_tick: Option<Instant> = None;
+    let mut seen_packet = false;
     let mut ping_sent: Option<Instant> = None;
     loop {
         for out in conn.due(sim) {
@@ -85,7 +88,7 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static st
         }
         match ws.read() {
             Ok(Message::Text(t)) => {
-                last_heard = Instant::now();
+                seen_packet = true;
                 ping_sent = None;
                 let Ok(v) = serde_json::from_str::<Value>(t.as_str()) else {
                     // ddp-server: messages that are not JSON are discarded.
@@ -102,7 +105,7 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static st
             }
             Ok(Message::Close(_)) => return "closed by the client",
             Ok(_) => {
-                last_heard = Instant::now();
+                seen_packet = true;
                 ping_sent = None;
             }
             Err(tungstenite::Error::Io(e))
@@ -112,15 +115,25 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static st
                 ) => {}
             Err(_) => return "connection lost",
         }
-        // livedata_server.js heartbeat: after `interval` of silence send a ping; no answer (or any
-        // message) within `timeout` closes the session.
+        // livedata_server.js: the heartbeat starts with the session (on `connect`); any
+        // message counts as a pong.
         let now = Instant::now();
-        if !conn.connected() && now.duration_since(opened) >= beat * 2 {
-            // A socket that never sends `connect` must not hold a thread forever.
-            return "no connect message";
+        if !conn.connected() {
+            if now.duration_since(opened) >= beat * 2 {
+                // A socket that never sends `connect` must not hold a thread forever.
+                return "no connect message";
+            }
+            continue;
         }
-        match ping_sent {
-            None if conn.connected() && now.duration_since(last_heard) >= beat => {
+        let tick = *next_tick.get_or_insert(now + beat);
+        if let Some(t) = ping_sent {
+            if now.duration_since(t) >= beat {
+                return "missed heartbeats";
+            }
+        }
+        if now >= tick {
+            next_tick = Some(tick + beat);
+            if !seen_packet && ping_sent.is_none() {
                 if ws
                     .send(Message::text(json!({"msg": "ping"}).to_string()))
                     .is_err()
@@ -129,8 +142,7 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn, sim: &Sim) -> &'static st
                 }
                 ping_sent = Some(now);
             }
-            Some(t) if now.duration_since(t) >= beat => return "missed heartbeats",
-            _ => {}
+            seen_packet = false;
         }
     }
 }
