@@ -158,6 +158,10 @@ pub struct Connection {
     host: String,
     deadline: Deadline,
     next_id: i32,
+    /// TLS without a client certificate of ours, and no reply read yet: an end of the
+    /// connection now is how mongod refuses a missing client certificate (it completes the
+    /// handshake, then parseAndValidatePeerCertificate fails and the session ends).
+    unproven_tls: bool,
 }
 
 impl Connection {
@@ -177,6 +181,9 @@ impl Connection {
     ) -> Result<Self, Error> {
         let name = host.to_string();
         let io = connect_tcp(host, deadline, cap)?;
+        let unproven_tls = tls
+            .as_ref()
+            .is_some_and(|c| !c.client_auth_cert_resolver.has_certs());
         let stream = match tls {
             None => Stream::Plain(io),
             Some(config) => Stream::Tls(Box::new(handshake(&name, host, config, io)?)),
@@ -186,6 +193,7 @@ impl Connection {
             host: name,
             deadline,
             next_id: 1,
+            unproven_tls,
         })
     }
 
@@ -207,6 +215,21 @@ impl Connection {
 
     /// Sends one OP_MSG and reads its reply, whatever `ok` says.
     pub fn round_trip(&mut self, cmd: Doc) -> Result<Doc, Error> {
+        match self.exchange(cmd) {
+            Ok(reply) => {
+                self.unproven_tls = false;
+                Ok(reply)
+            }
+            // Final, not retried: a mongod that requires a certificate refuses every time.
+            Err(Error::Io { host, .. }) if self.unproven_tls => Err(Error::Tls {
+                host,
+                detail: "the server closed the connection right after the TLS handshake: it may require a client certificate (tlsCertificateKeyFile)".into(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exchange(&mut self, cmd: Doc) -> Result<Doc, Error> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.write_all(&msg::encode_request(id, &cmd))?;

@@ -129,6 +129,8 @@ pub struct Sim {
     cluster_key: Vec<u8>,
     /// `--tls-cert-key-file`: every listener speaks TLS only (requireTLS).
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// `--tls-ca-file`: the client-certificate check mongod runs after the handshake.
+    peer_check: Option<crate::tls::PeerCheck>,
 }
 
 fn fail(code: i32, msg: impl Into<String>) -> CmdError {
@@ -246,6 +248,7 @@ impl Sim {
             started: Instant::now(),
             cluster_key: scram::random_bytes(32),
             tls: None,
+            peer_check: None,
         })
     }
 
@@ -965,6 +968,22 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
                     return;
                 }
             }
+            if let Some(check) = &sim.peer_check {
+                if let Err(why) = check.check(tls.peer_certificates()) {
+                    // The handshake completed; mongod logs the refusal and ends the session
+                    // without a TLS alert or a reply (transport_layer: 22988 on the error).
+                    log::line(
+                        "I",
+                        "NETWORK",
+                        22988,
+                        &format!("conn{id}"),
+                        "Error receiving request from client. Ending connection from remote",
+                        json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": why}, "remote": remote}),
+                    );
+                    let _ = tcp.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+            }
             let _ = tcp.set_read_timeout(None);
             let subject = tls
                 .peer_certificates()
@@ -1130,7 +1149,10 @@ pub fn run(opts: Options) -> i32 {
     };
     let mut sim = Sim::new(opts, members);
     if let Some(sim) = Arc::get_mut(&mut sim) {
-        sim.tls = tls;
+        if let Some((config, check)) = tls {
+            sim.tls = Some(config);
+            sim.peer_check = check;
+        }
     }
     if let Err(e) = sim.load_persisted() {
         eprintln!("mongo-sim: {e}");
