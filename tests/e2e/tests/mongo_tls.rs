@@ -7,8 +7,18 @@ use e2e::mongo::{init, init_env, last_line, probe, probe_env, Sim};
 use e2e::tls::{Pki, CLIENT_SUBJECT};
 use std::time::{Duration, Instant};
 
-fn tls_sim(cert: &std::path::Path, extra: &[&str]) -> Sim {
+/// mongod 7.0.6+ will not serve TLS without a CA file: unless the test gives its own, the
+/// sim trusts the test CA for client certificates and lets clients without one in (the real
+/// set-up: --tlsCAFile … --tlsAllowConnectionsWithoutCertificates).
+fn tls_sim(pki: &Pki, cert: &std::path::Path, extra: &[&str]) -> Sim {
     let mut args = vec!["--tls-cert-key-file", cert.to_str().unwrap()];
+    if !extra.contains(&"--tls-ca-file") {
+        args.extend([
+            "--tls-ca-file",
+            pki.ca.pem.to_str().unwrap(),
+            "--tls-allow-connections-without-certificates",
+        ]);
+    }
     args.extend_from_slice(extra);
     Sim::set(1, &args)
 }
@@ -24,7 +34,7 @@ fn tls_uri(sim: &Sim, pki: &Pki, extra: &str) -> String {
 #[test]
 fn a_private_ca_is_trusted_and_the_pair_works_over_tls() {
     let pki = Pki::new("trusted");
-    let mut sim = tls_sim(&pki.server, &[]);
+    let mut sim = tls_sim(&pki, &pki.server, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
     assert_eq!(r.code(), 0, "{r:?}");
@@ -45,7 +55,7 @@ fn a_private_ca_is_trusted_and_the_pair_works_over_tls() {
 #[test]
 fn an_unknown_ca_is_final_and_named() {
     let pki = Pki::new("unknown-ca");
-    let sim = tls_sim(&pki.unknown_ca, &[]);
+    let sim = tls_sim(&pki, &pki.unknown_ca, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let start = Instant::now();
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
@@ -67,7 +77,7 @@ fn an_unknown_ca_is_final_and_named() {
 #[test]
 fn a_hostname_mismatch_is_final_unless_allowed_loudly() {
     let pki = Pki::new("mismatch");
-    let sim = tls_sim(&pki.wrong_name, &[]);
+    let sim = tls_sim(&pki, &pki.wrong_name, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let p = probe(&["--uri", &uri]);
     assert_eq!(p.code(), 3, "{p:?}");
@@ -102,7 +112,7 @@ fn a_hostname_mismatch_is_final_unless_allowed_loudly() {
 #[test]
 fn an_expired_certificate_is_named() {
     let pki = Pki::new("expired");
-    let sim = tls_sim(&pki.expired, &[]);
+    let sim = tls_sim(&pki, &pki.expired, &[]);
     let p = probe(&["--uri", &tls_uri(&sim, &pki, "")]);
     assert_eq!(p.code(), 3, "{p:?}");
     assert!(last_line(&p).contains("expired"), "{p:?}");
@@ -144,6 +154,7 @@ fn x509_authentication_with_the_client_certificate() {
     let pki = Pki::new("x509");
     let ca = pki.ca.pem.to_str().unwrap();
     let mut sim = tls_sim(
+        &pki,
         &pki.server,
         &["--tls-ca-file", ca, "--auth", "--x509-user", CLIENT_SUBJECT],
     );
@@ -194,6 +205,7 @@ fn x509_user_unknown_to_the_server_is_refused() {
     let pki = Pki::new("x509-unknown");
     let ca = pki.ca.pem.to_str().unwrap();
     let sim = tls_sim(
+        &pki,
         &pki.server,
         &[
             "--tls-ca-file",
