@@ -49,6 +49,10 @@ fn a_private_ca_is_trusted_and_the_pair_works_over_tls() {
     // Without TLS the TLS-only member closes the connection: retryable, like mongod.
     let p = probe(&["--uri", &plain, "--timeout", "500ms"]);
     assert_eq!(p.code(), 1, "{p:?}");
+    assert!(
+        sim.count("The server is configured to only allow SSL connections") >= 1,
+        "mongod's requireTLS refusal logged"
+    );
     assert!(sim.count("\"ssl\":\"on\"") >= 1);
 }
 
