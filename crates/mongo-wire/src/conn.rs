@@ -158,10 +158,10 @@ pub struct Connection {
     host: String,
     deadline: Deadline,
     next_id: i32,
-    /// TLS without a client certificate of ours, and no reply read yet: an end of the
-    /// connection now is how mongod refuses a missing client certificate (it completes the
-    /// handshake, then parseAndValidatePeerCertificate fails and the session ends).
-    unproven_tls: bool,
+    /// TLS and no reply read yet: an end of the connection now is how mongod refuses a
+    /// missing or unverifiable client certificate (it completes the handshake, then
+    /// parseAndValidatePeerCertificate fails and the session ends). `Some(true)`: we sent one.
+    unproven_tls: Option<bool>,
 }
 
 impl Connection {
@@ -183,7 +183,7 @@ impl Connection {
         let io = connect_tcp(host, deadline, cap)?;
         let unproven_tls = tls
             .as_ref()
-            .is_some_and(|c| !c.client_auth_cert_resolver.has_certs());
+            .map(|c| c.client_auth_cert_resolver.has_certs());
         let stream = match tls {
             None => Stream::Plain(io),
             Some(config) => Stream::Tls(Box::new(handshake(&name, host, config, io)?)),
@@ -217,13 +217,18 @@ impl Connection {
     pub fn round_trip(&mut self, cmd: Doc) -> Result<Doc, Error> {
         match self.exchange(cmd) {
             Ok(reply) => {
-                self.unproven_tls = false;
+                self.unproven_tls = None;
                 Ok(reply)
             }
-            // Final, not retried: a mongod that requires a certificate refuses every time.
-            Err(Error::Io { host, .. }) if self.unproven_tls => Err(Error::Tls {
+            // Final, not retried: mongod refuses the same certificate (or none) every time.
+            Err(Error::Io { host, .. }) if self.unproven_tls.is_some() => Err(Error::Tls {
                 host,
-                detail: "the server closed the connection right after the TLS handshake: it may require a client certificate (tlsCertificateKeyFile)".into(),
+                detail: if self.unproven_tls == Some(true) {
+                    "the server closed the connection right after the TLS handshake: it may not accept our client certificate (tlsCertificateKeyFile: is it issued by the server's net.tls.CAFile, for client authentication, and not expired?)"
+                } else {
+                    "the server closed the connection right after the TLS handshake: it may require a client certificate (tlsCertificateKeyFile)"
+                }
+                .into(),
             }),
             Err(e) => Err(e),
         }

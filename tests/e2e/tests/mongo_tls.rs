@@ -198,6 +198,22 @@ fn x509_authentication_with_the_client_certificate() {
         sim.count("no SSL certificate provided by peer; connection rejected") >= 1,
         "mongod's refusal logged"
     );
+    // A certificate the member cannot verify (another CA): refused after the handshake too.
+    let stranger = tls_uri(
+        &sim,
+        &pki,
+        &format!("&tlsCertificateKeyFile={}", pki.unknown_ca.display()),
+    );
+    let p = probe(&["--uri", &stranger]);
+    assert_eq!(p.code(), 3, "{p:?}");
+    assert!(
+        last_line(&p).contains("may not accept our client certificate"),
+        "{p:?}"
+    );
+    assert!(
+        sim.count("SSL peer certificate validation failed") >= 1,
+        "mongod's refusal logged"
+    );
     // X.509 without a certificate configured is a usage error.
     let r = init(&["--uri", &bare, "--timeout", "5s"]);
     assert_eq!(r.code(), 2, "{r:?}");
