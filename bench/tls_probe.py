@@ -56,7 +56,8 @@ def main_with(runs):
         make_pki(tmp)
         ca = os.path.join(tmp, "ca.pem")
         plain, plain_port = start_sim(tmp, "plain", [])
-        tls, tls_port = start_sim(tmp, "tls", ["--tls-cert-key-file", os.path.join(tmp, "server.pem")])
+        tls, tls_port = start_sim(tmp, "tls", ["--tls-cert-key-file", os.path.join(tmp, "server.pem"),
+                                             "--tls-ca-file", ca, "--tls-allow-connections-without-certificates"])
         try:
             plain_uri = f"mongodb://127.0.0.1:{plain_port}/?replicaSet=rs0"
             tls_uri = f"mongodb://127.0.0.1:{tls_port}/?replicaSet=rs0&tls=true&tlsCAFile={ca}"

@@ -159,6 +159,16 @@ fn server_failure(e: &ServerError, ctx: &Context) -> Failure {
             "{host} rejected the credentials of user {:?} (AuthenticationFailed): check the user name, the password file and authSource",
             ctx.username.as_deref().unwrap_or("")
         )),
+        // MONGODB-X509 with a certificate whose subject has no user in $external: mongod
+        // rethrows UserNotFound (authentication_commands.cpp authCommand), message
+        // `Could not find user "SUBJECT" for db "$external"`.
+        11 => {
+            let subject = e.errmsg.split('"').nth(1).unwrap_or("<certificate subject>");
+            Failure::refused(format!(
+                "{host} has no user for our client certificate (UserNotFound: {}): create it with db.getSiblingDB(\"$external\").runCommand({{createUser: \"{subject}\", roles: [{{role: \"clusterAdmin\", db: \"admin\"}}]}})",
+                e.errmsg
+            ))
+        }
         13 if ctx.username.is_none() => Failure::refused(format!(
             "{host} requires authentication ({}): the localhost exception does not reach a separate container: give a cluster-admin user (--username/--password-file, or user:password in the URI)",
             e.errmsg
@@ -307,6 +317,19 @@ mod tests {
         let f = classify(&server(18, "Authentication failed."), &with_user);
         assert_eq!(f.exit, Exit::Refused);
         assert!(f.message.contains("\"ops\""), "{}", f.message);
+        let f = classify(
+            &server(
+                11,
+                "Could not find user \"CN=rs-init,O=X\" for db \"$external\"",
+            ),
+            &ctx(),
+        );
+        assert_eq!(f.exit, Exit::Refused);
+        assert!(
+            f.message.contains("createUser: \"CN=rs-init,O=X\""),
+            "{}",
+            f.message
+        );
 
         assert_eq!(classify(&server(2, "BadValue"), &ctx()).exit, Exit::Refused);
         assert!(classify(&server(308, "not committed"), &ctx()).is_retryable());

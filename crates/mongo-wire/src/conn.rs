@@ -158,6 +158,10 @@ pub struct Connection {
     host: String,
     deadline: Deadline,
     next_id: i32,
+    /// TLS and no reply read yet: an end of the connection now is how mongod refuses a
+    /// missing or unverifiable client certificate (it completes the handshake, then
+    /// parseAndValidatePeerCertificate fails and the session ends). `Some(true)`: we sent one.
+    unproven_tls: Option<bool>,
 }
 
 impl Connection {
@@ -177,6 +181,9 @@ impl Connection {
     ) -> Result<Self, Error> {
         let name = host.to_string();
         let io = connect_tcp(host, deadline, cap)?;
+        let unproven_tls = tls
+            .as_ref()
+            .map(|c| c.client_auth_cert_resolver.has_certs());
         let stream = match tls {
             None => Stream::Plain(io),
             Some(config) => Stream::Tls(Box::new(handshake(&name, host, config, io)?)),
@@ -186,6 +193,7 @@ impl Connection {
             host: name,
             deadline,
             next_id: 1,
+            unproven_tls,
         })
     }
 
@@ -207,6 +215,26 @@ impl Connection {
 
     /// Sends one OP_MSG and reads its reply, whatever `ok` says.
     pub fn round_trip(&mut self, cmd: Doc) -> Result<Doc, Error> {
+        match self.exchange(cmd) {
+            Ok(reply) => {
+                self.unproven_tls = None;
+                Ok(reply)
+            }
+            // Final, not retried: mongod refuses the same certificate (or none) every time.
+            Err(Error::Io { host, .. }) if self.unproven_tls.is_some() => Err(Error::Tls {
+                host,
+                detail: if self.unproven_tls == Some(true) {
+                    "the server closed the connection right after the TLS handshake: it may not accept our client certificate (tlsCertificateKeyFile: is it issued by the server's net.tls.CAFile, for client authentication, and not expired?)"
+                } else {
+                    "the server closed the connection right after the TLS handshake: it may require a client certificate (tlsCertificateKeyFile)"
+                }
+                .into(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exchange(&mut self, cmd: Doc) -> Result<Doc, Error> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.write_all(&msg::encode_request(id, &cmd))?;

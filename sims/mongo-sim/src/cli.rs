@@ -304,6 +304,16 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             "--auth needs at least one --user NAME:PASSWORD, --users-file or --x509-user".into(),
         );
     }
+    if o.tls_cert_key_file.is_some()
+        && o.tls_ca_file.is_none()
+        && chain_of_trust_required(&o.version)
+    {
+        // SERVER-72839 (CVE-2024-1351): mongod 4.4.29 / 5.0.25 / 6.0.14 / 7.0.6 and later
+        // refuse to start TLS without net.tls.CAFile.
+        return Err(
+            "The use of TLS without specifying a chain of trust is no longer supported: give --tls-ca-file (and --tls-allow-connections-without-certificates for clients without one), or an older --version-string".into(),
+        );
+    }
     for d in o.down.iter().chain(o.member_states.iter().map(|(h, _)| h)) {
         let (h, p) = split_host_port(d)?;
         let known = o.members.iter().any(|m| {
@@ -318,6 +328,25 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     Ok(Some(o))
 }
 
+/// Whether mongod VERSION needs a CA file for TLS: 4.4.29+, 5.0.25+, 6.0.14+, 7.0.6+, 7.1+.
+fn chain_of_trust_required(version: &str) -> bool {
+    let mut n = version
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b, c) = (
+        n.next().unwrap_or(0),
+        n.next().unwrap_or(0),
+        n.next().unwrap_or(0),
+    );
+    match (a, b) {
+        (4, 4) => c >= 29,
+        (5, 0) => c >= 25,
+        (6, 0) => c >= 14,
+        (7, 0) => c >= 6,
+        _ => (a, b) > (7, 0),
+    }
+}
+
 fn dur(flag: &str, v: &str) -> Result<Duration, String> {
     parse_duration(v).map_err(|e| format!("{flag}: {e}"))
 }
@@ -328,6 +357,26 @@ mod tests {
 
     fn args(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tls_without_a_ca_file_is_refused_from_7_0_6() {
+        let base = ["--member", "127.0.0.1:1", "--tls-cert-key-file", "s.pem"];
+        let e = parse_args(&args(&base)).unwrap_err();
+        assert!(e.contains("chain of trust"), "{e}");
+        for old in ["7.0.5", "6.0.13", "5.0.24", "4.4.28", "4.2.25"] {
+            let mut v = args(&base);
+            v.extend(args(&["--version-string", old]));
+            assert!(parse_args(&v).is_ok(), "{old}");
+        }
+        for new in ["7.0.6", "6.0.14", "8.0.4", "7.3.0"] {
+            let mut v = args(&base);
+            v.extend(args(&["--version-string", new]));
+            assert!(parse_args(&v).is_err(), "{new}");
+        }
+        let mut v = args(&base);
+        v.extend(args(&["--tls-ca-file", "ca.pem"]));
+        assert!(parse_args(&v).is_ok());
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct Sim {
     cluster_key: Vec<u8>,
     /// `--tls-cert-key-file`: every listener speaks TLS only (requireTLS).
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// `--tls-ca-file`: the client-certificate check mongod runs after the handshake.
+    peer_check: Option<crate::tls::PeerCheck>,
 }
 
 fn fail(code: i32, msg: impl Into<String>) -> CmdError {
@@ -246,6 +248,7 @@ impl Sim {
             started: Instant::now(),
             cluster_key: scram::random_bytes(32),
             tls: None,
+            peer_check: None,
         })
     }
 
@@ -945,6 +948,22 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
         Some(config) => {
             // A client that never finishes its handshake must not hold the thread forever.
             let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            // maybeHandshakeSSLForIngress: a first message whose responseTo is 0 or -1 is
+            // the wire protocol in the clear; under requireTLS mongod ends the connection.
+            let mut head = [0u8; 12];
+            let n = stream.peek(&mut head).unwrap_or(0);
+            let response_to = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+            if n >= 12 && (response_to == 0 || response_to == -1) {
+                log::line(
+                    "I",
+                    "NETWORK",
+                    22988,
+                    &format!("conn{id}"),
+                    "Error receiving request from client. Ending connection from remote",
+                    json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": "The server is configured to only allow SSL connections"}, "remote": remote}),
+                );
+                return;
+            }
             let mut tcp = stream;
             let mut tls = match rustls::ServerConnection::new(config) {
                 Ok(t) => t,
@@ -962,6 +981,22 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
                         "Error receiving request from client. Ending connection from remote",
                         json!({"error": format!("SSLHandshakeFailed: {e}"), "remote": remote}),
                     );
+                    return;
+                }
+            }
+            if let Some(check) = &sim.peer_check {
+                if let Err(why) = check.check(tls.peer_certificates()) {
+                    // The handshake completed; mongod logs the refusal and ends the session
+                    // without a TLS alert or a reply (transport_layer: 22988 on the error).
+                    log::line(
+                        "I",
+                        "NETWORK",
+                        22988,
+                        &format!("conn{id}"),
+                        "Error receiving request from client. Ending connection from remote",
+                        json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": why}, "remote": remote}),
+                    );
+                    let _ = tcp.shutdown(std::net::Shutdown::Both);
                     return;
                 }
             }
@@ -1130,7 +1165,10 @@ pub fn run(opts: Options) -> i32 {
     };
     let mut sim = Sim::new(opts, members);
     if let Some(sim) = Arc::get_mut(&mut sim) {
-        sim.tls = tls;
+        if let Some((config, check)) = tls {
+            sim.tls = Some(config);
+            sim.peer_check = check;
+        }
     }
     if let Err(e) = sim.load_persisted() {
         eprintln!("mongo-sim: {e}");
@@ -1461,6 +1499,8 @@ pub(crate) mod tests {
             "admin:pw",
             "--user",
             "app:pw:readWrite",
+            "--x509-user",
+            "CN=rs-init,O=Ops",
         ]);
         assert_eq!(
             code(&s.dispatch(&mut conn(0), &req(doc! {"replSetGetStatus": 1}))),
@@ -1477,6 +1517,18 @@ pub(crate) mod tests {
             &req(doc! {"hello": 1, "saslSupportedMechs": "admin.admin"}),
         );
         assert_eq!(h.get_array("saslSupportedMechs").unwrap().len(), 2);
+        // An X.509 user has no SASL credentials: the field is there, empty
+        // (sasl_mechanism_registry.cpp advertiseMechanismNamesForUser); unknown: no field.
+        let h = s.dispatch(
+            &mut conn(0),
+            &req(doc! {"hello": 1, "saslSupportedMechs": "$external.CN=rs-init,O=Ops"}),
+        );
+        assert!(h.get_array("saslSupportedMechs").unwrap().is_empty());
+        let h = s.dispatch(
+            &mut conn(0),
+            &req(doc! {"hello": 1, "saslSupportedMechs": "$external.CN=nobody"}),
+        );
+        assert!(h.get("saslSupportedMechs").is_none());
         let mut c = conn(0);
         c.user = Some(("app".into(), "readWrite".into()));
         let e = s.dispatch(&mut c, &req(doc! {"replSetInitiate": {}}));

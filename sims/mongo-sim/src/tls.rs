@@ -4,19 +4,93 @@
 //! `--tls-allow-connections-without-certificates` (net.tls.allowConnectionsWithoutCertificates).
 //! The verified client certificate's subject, in RFC 2253 order (last RDN first, as
 //! ssl_manager.cpp's SSLX509Name::toString prints it), is the MONGODB-X509 user name.
+//!
+//! mongod refuses a missing or unverifiable client certificate AFTER a completed handshake
+//! (asio_session_impl.cpp: doHandshake().then(parseAndValidatePeerCertificate), then the
+//! session ends), not with a TLS alert inside it. So the rustls verifier here accepts any or no
+//! certificate and [`PeerCheck`] applies net.tls.CAFile once the handshake is done.
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::UnixTime;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
 use std::path::Path;
 use std::sync::Arc;
+
+/// net.tls.CAFile's policy, applied after the handshake (ssl_manager_openssl.cpp
+/// parseAndValidatePeerCertificate).
+#[derive(Debug)]
+pub struct PeerCheck {
+    verifier: Arc<dyn ClientCertVerifier>,
+    allow_without_cert: bool,
+}
+
+impl PeerCheck {
+    /// `Err` is mongod's SSLHandshakeFailed text; the caller logs it and ends the connection.
+    pub fn check(&self, certs: Option<&[CertificateDer<'_>]>) -> Result<(), String> {
+        match certs.and_then(|c| c.split_first()) {
+            None if self.allow_without_cert => Ok(()),
+            None => Err("no SSL certificate provided by peer; connection rejected".into()),
+            Some((end, intermediates)) => self
+                .verifier
+                .verify_client_cert(end, intermediates, UnixTime::now())
+                .map(|_| ())
+                .map_err(|e| format!("SSL peer certificate validation failed: {e}")),
+        }
+    }
+}
+
+/// Asks for a client certificate, takes any or none; signatures are still checked so the
+/// client proves it holds the key of the certificate it sent.
+#[derive(Debug)]
+struct AfterHandshake(Arc<dyn ClientCertVerifier>);
+
+impl ClientCertVerifier for AfterHandshake {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        _end: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
 
 pub fn server_config(
     cert_key: &Path,
     ca: Option<&Path>,
     allow_without_cert: bool,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<(Arc<ServerConfig>, Option<PeerCheck>), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let shown = cert_key.display();
     let certs = CertificateDer::pem_file_iter(cert_key)
@@ -27,6 +101,7 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
+    let mut check = None;
     let builder = match ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
@@ -37,19 +112,21 @@ pub fn server_config(
                 let c = c.map_err(|e| format!("--tls-ca-file {}: {e}", ca.display()))?;
                 roots.add(c).map_err(|e| format!("--tls-ca-file: {e}"))?;
             }
-            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let v = if allow_without_cert {
-                v.allow_unauthenticated()
-            } else {
-                v
-            };
-            builder.with_client_cert_verifier(v.build().map_err(|e| e.to_string())?)
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| e.to_string())?;
+            check = Some(PeerCheck {
+                verifier: verifier.clone(),
+                allow_without_cert,
+            });
+            builder.with_client_cert_verifier(Arc::new(AfterHandshake(verifier)))
         }
     };
-    builder
+    let config = builder
         .with_single_cert(certs, key)
         .map(Arc::new)
-        .map_err(|e| format!("--tls-cert-key-file {shown}: {e}"))
+        .map_err(|e| format!("--tls-cert-key-file {shown}: {e}"))?;
+    Ok((config, check))
 }
 
 /// The subject of a DER certificate as RFC 2253 (`CN=client,OU=…,O=…,C=US`), `None` when it

@@ -7,8 +7,18 @@ use e2e::mongo::{init, init_env, last_line, probe, probe_env, Sim};
 use e2e::tls::{Pki, CLIENT_SUBJECT};
 use std::time::{Duration, Instant};
 
-fn tls_sim(cert: &std::path::Path, extra: &[&str]) -> Sim {
+/// mongod 7.0.6+ will not serve TLS without a CA file: unless the test gives its own, the
+/// sim trusts the test CA for client certificates and lets clients without one in (the real
+/// set-up: --tlsCAFile … --tlsAllowConnectionsWithoutCertificates).
+fn tls_sim(pki: &Pki, cert: &std::path::Path, extra: &[&str]) -> Sim {
     let mut args = vec!["--tls-cert-key-file", cert.to_str().unwrap()];
+    if !extra.contains(&"--tls-ca-file") {
+        args.extend([
+            "--tls-ca-file",
+            pki.ca.pem.to_str().unwrap(),
+            "--tls-allow-connections-without-certificates",
+        ]);
+    }
     args.extend_from_slice(extra);
     Sim::set(1, &args)
 }
@@ -24,7 +34,7 @@ fn tls_uri(sim: &Sim, pki: &Pki, extra: &str) -> String {
 #[test]
 fn a_private_ca_is_trusted_and_the_pair_works_over_tls() {
     let pki = Pki::new("trusted");
-    let mut sim = tls_sim(&pki.server, &[]);
+    let mut sim = tls_sim(&pki, &pki.server, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
     assert_eq!(r.code(), 0, "{r:?}");
@@ -39,13 +49,17 @@ fn a_private_ca_is_trusted_and_the_pair_works_over_tls() {
     // Without TLS the TLS-only member closes the connection: retryable, like mongod.
     let p = probe(&["--uri", &plain, "--timeout", "500ms"]);
     assert_eq!(p.code(), 1, "{p:?}");
+    assert!(
+        sim.count("The server is configured to only allow SSL connections") >= 1,
+        "mongod's requireTLS refusal logged"
+    );
     assert!(sim.count("\"ssl\":\"on\"") >= 1);
 }
 
 #[test]
 fn an_unknown_ca_is_final_and_named() {
     let pki = Pki::new("unknown-ca");
-    let sim = tls_sim(&pki.unknown_ca, &[]);
+    let sim = tls_sim(&pki, &pki.unknown_ca, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let start = Instant::now();
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
@@ -67,7 +81,7 @@ fn an_unknown_ca_is_final_and_named() {
 #[test]
 fn a_hostname_mismatch_is_final_unless_allowed_loudly() {
     let pki = Pki::new("mismatch");
-    let sim = tls_sim(&pki.wrong_name, &[]);
+    let sim = tls_sim(&pki, &pki.wrong_name, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let p = probe(&["--uri", &uri]);
     assert_eq!(p.code(), 3, "{p:?}");
@@ -102,7 +116,7 @@ fn a_hostname_mismatch_is_final_unless_allowed_loudly() {
 #[test]
 fn an_expired_certificate_is_named() {
     let pki = Pki::new("expired");
-    let sim = tls_sim(&pki.expired, &[]);
+    let sim = tls_sim(&pki, &pki.expired, &[]);
     let p = probe(&["--uri", &tls_uri(&sim, &pki, "")]);
     assert_eq!(p.code(), 3, "{p:?}");
     assert!(last_line(&p).contains("expired"), "{p:?}");
@@ -144,6 +158,7 @@ fn x509_authentication_with_the_client_certificate() {
     let pki = Pki::new("x509");
     let ca = pki.ca.pem.to_str().unwrap();
     let mut sim = tls_sim(
+        &pki,
         &pki.server,
         &["--tls-ca-file", ca, "--auth", "--x509-user", CLIENT_SUBJECT],
     );
@@ -170,10 +185,35 @@ fn x509_authentication_with_the_client_certificate() {
         &[("MONGO_TLS_CERTIFICATE_KEY_FILE", client)],
     );
     assert_eq!(r.code(), 0, "{r:?}");
-    // Without a certificate: refused in the handshake (the member requires one), final.
+    // Without a certificate: as mongod, the member completes the handshake, then logs the
+    // refusal and closes; the client names the likely cause, final (exit 3).
     let p = probe(&["--uri", &tls_uri(&sim, &pki, "")]);
     assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("client certificate"), "{p:?}");
+    assert!(
+        last_line(&p).contains("right after the TLS handshake")
+            && last_line(&p).contains("tlsCertificateKeyFile"),
+        "{p:?}"
+    );
+    assert!(
+        sim.count("no SSL certificate provided by peer; connection rejected") >= 1,
+        "mongod's refusal logged"
+    );
+    // A certificate the member cannot verify (another CA): refused after the handshake too.
+    let stranger = tls_uri(
+        &sim,
+        &pki,
+        &format!("&tlsCertificateKeyFile={}", pki.unknown_ca.display()),
+    );
+    let p = probe(&["--uri", &stranger]);
+    assert_eq!(p.code(), 3, "{p:?}");
+    assert!(
+        last_line(&p).contains("may not accept our client certificate"),
+        "{p:?}"
+    );
+    assert!(
+        sim.count("SSL peer certificate validation failed") >= 1,
+        "mongod's refusal logged"
+    );
     // X.509 without a certificate configured is a usage error.
     let r = init(&["--uri", &bare, "--timeout", "5s"]);
     assert_eq!(r.code(), 2, "{r:?}");
@@ -185,6 +225,7 @@ fn x509_user_unknown_to_the_server_is_refused() {
     let pki = Pki::new("x509-unknown");
     let ca = pki.ca.pem.to_str().unwrap();
     let sim = tls_sim(
+        &pki,
         &pki.server,
         &[
             "--tls-ca-file",
@@ -204,7 +245,12 @@ fn x509_user_unknown_to_the_server_is_refused() {
     );
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
     assert_eq!(r.code(), 3, "{r:?}");
-    assert!(last_line(&r).contains("AuthenticationFailed"), "{r:?}");
+    // mongod rethrows UserNotFound (11) here, not AuthenticationFailed.
+    assert!(last_line(&r).contains("UserNotFound"), "{r:?}");
+    assert!(
+        last_line(&r).contains(&format!("createUser: \"{CLIENT_SUBJECT}\"")),
+        "{r:?}"
+    );
 }
 
 const PASSWORD: &str = "Sha1-0nly-pw";

@@ -96,7 +96,7 @@ impl Sim {
 
     /// `authenticate` with MONGODB-X509 (authentication_commands.cpp, _authenticateX509): the
     /// verified client certificate's subject is the user, in $external; a `user` given must
-    /// equal it; the user must exist (addAndAuthorizeUser, UserNotFound -> 18 to the client).
+    /// equal it; the user must exist: authCommand rethrows addAndAuthorizeUser's UserNotFound (11) as is.
     pub(super) fn authenticate_x509(
         &self,
         conn: &mut Conn,
@@ -140,7 +140,10 @@ impl Sim {
             json!({"mechanism": "MONGODB-X509", "user": subject, "db": "$external", "client": conn.remote}),
         );
         if !ok {
-            return Err(fail(18, "Authentication failed."));
+            return Err(fail(
+                11,
+                format!("Could not find user \"{subject}\" for db \"$external\""),
+            ));
         }
         conn.user = Some((subject.clone(), "root".into()));
         Ok(doc! {"dbname": "$external", "user": subject, "ok": 1.0})

@@ -201,7 +201,7 @@ impl Sim {
         if let Ok(who) = req.body.get_str("saslSupportedMechs") {
             if let Some((db, user)) = who.split_once('.') {
                 // The mechanisms the user has credentials for (createUser's `mechanisms`),
-                // sasl_commands.cpp / user.cpp getCredentials; X.509 users ($external) get none.
+                // sasl_commands.cpp / user.cpp getCredentials; an X.509 user ($external) gets [].
                 if let Some(u) = self.users.iter().find(|u| db == "admin" && u.name == user) {
                     let mut mechs = Vec::new();
                     if u.sha1.is_some() {
@@ -211,6 +211,8 @@ impl Sim {
                         mechs.push("SCRAM-SHA-256");
                     }
                     d.insert("saslSupportedMechs", mechs);
+                } else if db == "$external" && self.opts.x509_users.iter().any(|u| u == user) {
+                    d.insert("saslSupportedMechs", Vec::<&str>::new());
                 }
             }
         }
