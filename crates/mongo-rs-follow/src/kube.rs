@@ -30,9 +30,6 @@ pub struct Api {
 /// Largest StatefulSet body we read (a real one is a few KiB; managedFields included).
 const MAX_BODY: u64 = 1 << 20;
 
-/// Largest ca.crt we read: a CA bundle is a few KiB, a big one a few hundred.
-pub const CA_FILE_MAX: u64 = 1 << 20;
-
 impl Api {
     /// `base` like `https://10.0.0.1:443`; the token and CA are read now (usage errors, exit 2).
     pub fn new(base: &str, token_file: &Path, ca_file: &Path) -> Result<Api, Failure> {
@@ -51,7 +48,8 @@ impl Api {
         })?;
         // The token is a secret: read capped and registered for redaction at once.
         sidecar::secret::read_file(token_file, "--token-file")?;
-        let (pem, _) = sidecar::file::read_capped(ca_file, CA_FILE_MAX, "--ca-file")?;
+        let (pem, _) =
+            sidecar::file::read_capped(ca_file, sidecar::file::PEM_FILE_MAX, "--ca-file")?;
         let config = tls_config(&pem)
             .map_err(|why| Failure::usage(format!("CA file {}: {why}", ca_file.display())))?;
         let agent = ureq::AgentBuilder::new()

@@ -165,7 +165,7 @@ fn usage_errors_before_any_network() {
     let big_file = dir.join("big.crt");
     std::fs::File::create(&big_file)
         .unwrap()
-        .set_len(kube::CA_FILE_MAX + 1)
+        .set_len(sidecar::file::PEM_FILE_MAX + 1)
         .unwrap();
     let big: &str = big_file.to_str().unwrap().to_string().leak();
     let base = |extra: &[&str]| {

@@ -168,7 +168,8 @@ impl TlsOptions {
         match &self.ca_file {
             Some(path) => {
                 let shown = path.display();
-                let certs = read_certs(path).map_err(|e| format!("tlsCAFile {shown}: {e}"))?;
+                let certs = parse_certs(&read_pem(path, "tlsCAFile")?)
+                    .map_err(|e| format!("tlsCAFile {shown}: {e}"))?;
                 for c in certs {
                     roots
                         .add(c)
@@ -194,7 +195,8 @@ impl TlsOptions {
         let config = match &self.cert_key_file {
             None => builder.with_no_client_auth(),
             Some(path) => {
-                let (certs, key) = read_cert_key(path)
+                let text = read_pem(path, "tlsCertificateKeyFile")?;
+                let (certs, key) = parse_cert_key(&text)
                     .map_err(|e| format!("tlsCertificateKeyFile {}: {e}", path.display()))?;
                 builder
                     .with_client_auth_cert(certs, key)
@@ -224,9 +226,15 @@ pub fn redact_key_password(uri: &str) -> String {
     out
 }
 
-fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let certs = CertificateDer::pem_slice_iter(&text)
+/// The file, capped like every file we read (sidecar::file), or the reason it cannot be used.
+fn read_pem(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
+    sidecar::file::read_capped(path, sidecar::file::PEM_FILE_MAX, what)
+        .map(|(bytes, _)| bytes)
+        .map_err(|f| f.message)
+}
+
+fn parse_certs(text: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(text)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("not a PEM file: {e}"))?;
     if certs.is_empty() {
@@ -236,15 +244,14 @@ fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, St
 }
 
 /// mongod's tlsCertificateKeyFile format: the certificate (chain) and its key in one PEM file.
-fn read_cert_key(
-    path: &std::path::Path,
+fn parse_cert_key(
+    text: &[u8],
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let certs = read_certs(path)?;
-    let text = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let certs = parse_certs(text)?;
     if text.windows(9).any(|w| w == b"ENCRYPTED") {
         return Err("the private key is encrypted, which is not supported: decrypt it (openssl pkcs8 -in key.pem -out plain.pem)".into());
     }
-    let key = PrivateKeyDer::from_pem_slice(&text)
+    let key = PrivateKeyDer::from_pem_slice(text)
         .map_err(|_| "no PRIVATE KEY in it (want the certificate and its key in one PEM file)")?;
     Ok((certs, key))
 }

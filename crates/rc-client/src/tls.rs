@@ -39,7 +39,8 @@ pub(crate) fn process_config() -> Option<Arc<ClientConfig>> {
 /// The bundled roots plus every certificate in `path`.
 pub fn config_with_ca(path: &Path) -> Result<Arc<ClientConfig>, String> {
     let shown = path.display();
-    let pem = std::fs::read(path).map_err(|e| format!("--ca-file {shown}: cannot read it: {e}"))?;
+    let (pem, _) = sidecar::file::read_capped(path, sidecar::file::PEM_FILE_MAX, "--ca-file")
+        .map_err(|f| f.message)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("--ca-file {shown}: not a PEM file: {e}"))?;

@@ -14,6 +14,10 @@ use std::time::Duration;
 /// Cap for a secret file, a token cache or a webhook-URL file.
 pub const SECRET_FILE_MAX: u64 = 8 * 1024;
 
+/// Largest PEM file we read (a CA bundle, a certificate and its key): a few KiB, a big bundle a
+/// few hundred.
+pub const PEM_FILE_MAX: u64 = 1 << 20;
+
 /// Reads at most `max` bytes of `path`; `what` names the flag in messages. A regular file larger
 /// than `max` is refused without reading it; so are devices, directories and sockets. A FIFO
 /// (`--password-file <(…)`) is read with the same cap; if its writer stalls, the watchdog ends
