@@ -29,6 +29,9 @@ pub struct TlsOptions {
     pub allow_invalid_certificates: Option<bool>,
     pub allow_invalid_hostnames: Option<bool>,
     pub insecure: Option<bool>,
+    /// `mongodb+srv://` turns TLS on unless `tls`/`ssl` (URI or MONGO_TLS) says otherwise
+    /// (seedlist discovery spec, "Validation Before Querying DNS").
+    pub on_by_default: bool,
 }
 
 /// Environment twins of the URI options, for the binaries (the URI wins when both are set).
@@ -131,7 +134,7 @@ impl TlsOptions {
 
     /// TLS is on when asked for, or implied by any tls* option (as pymongo does).
     pub fn enabled(&self) -> bool {
-        self.tls.unwrap_or(false)
+        self.tls.unwrap_or(self.on_by_default)
             || self.ca_file.is_some()
             || self.cert_key_file.is_some()
             || self.insecure == Some(true)

@@ -1,7 +1,8 @@
 //! `mongodb://` connection strings, the subset a sidecar needs
 //! (https://github.com/mongodb/specifications/blob/master/source/connection-string/connection-string-spec.md,
 //! https://www.mongodb.com/docs/manual/reference/connection-string/). Errors are one line for a
-//! usage error (exit 2); the password never appears in them.
+//! usage error (exit 2); the password never appears in them. `mongodb+srv://` is parsed here
+//! (one host, no port, srvServiceName/srvMaxHosts) and resolved by [`crate::srv::resolve`].
 
 use sidecar::Secret;
 use std::fmt;
@@ -97,7 +98,20 @@ pub struct Uri {
     pub auth_mechanism: Option<Mechanism>,
     pub direct_connection: Option<bool>,
     pub connect_timeout: Option<Duration>,
+    pub load_balanced: Option<bool>,
     pub tls: crate::tls::TlsOptions,
+    /// For a `mongodb+srv://` URI, the host whose SRV records gave `hosts`.
+    pub srv_host: Option<String>,
+}
+
+/// What a `mongodb+srv://` URI asks DNS for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrvQuery {
+    pub host: String,
+    /// `srvServiceName`, default `mongodb`.
+    pub service: String,
+    /// `srvMaxHosts`, 0: all.
+    pub max_hosts: u32,
 }
 
 impl Uri {
@@ -119,25 +133,35 @@ impl Uri {
     }
 }
 
-/// Parses a connection string. `Err` is a one-line usage message.
+/// Parses a `mongodb://` connection string. `Err` is a one-line usage message. A
+/// `mongodb+srv://` URI needs DNS: [`crate::srv::resolve`] takes both.
 pub fn parse(text: &str) -> Result<Uri, String> {
+    match parse_raw(text)? {
+        (uri, None) => Ok(uri),
+        (_, Some(q)) => Err(format!(
+            "mongodb+srv://{}: a seed list from DNS needs a lookup (mongo_wire::srv::resolve)",
+            q.host
+        )),
+    }
+}
+
+/// Parses either scheme; for `mongodb+srv://` also what to ask DNS (`hosts` is then empty).
+pub fn parse_raw(text: &str) -> Result<(Uri, Option<SrvQuery>), String> {
     // The URI and option values are echoed in messages: no control characters in them.
     parse_unescaped(text).map_err(|e| sidecar::text::escape_controls(&e))
 }
 
-fn parse_unescaped(text: &str) -> Result<Uri, String> {
+fn parse_unescaped(text: &str) -> Result<(Uri, Option<SrvQuery>), String> {
     // What messages show of the URI: no password (of the user, or of the TLS key).
     let shown = crate::tls::redact_key_password(&sidecar::secret::redact_userinfo(text));
-    if text.starts_with("mongodb+srv://") {
-        return Err(format!(
-            "{shown}: mongodb+srv:// (DNS seed lists) is not supported: list the hosts, e.g. mongodb://mongo1:27017,mongo2:27017/?replicaSet=rs0"
-        ));
-    }
-    let rest = text.strip_prefix("mongodb://").ok_or_else(|| {
-        format!(
-            "{shown}: not a MongoDB URI: it must start with mongodb://, e.g. mongodb://mongo:27017"
-        )
-    })?;
+    let (is_srv, rest) = match text.strip_prefix("mongodb+srv://") {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix("mongodb://").ok_or_else(|| {
+            format!(
+                "{shown}: not a MongoDB URI: it must start with mongodb:// (or mongodb+srv://), e.g. mongodb://mongo:27017"
+            )
+        })?),
+    };
     // Split at the first '/' or '?' that follows the host list (userinfo may not contain them
     // unescaped, per the spec, so the first one ends the authority).
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -164,8 +188,12 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
         auth_mechanism: None,
         direct_connection: None,
         connect_timeout: None,
+        load_balanced: None,
         tls: Default::default(),
+        srv_host: None,
     };
+    let mut srv_service: Option<String> = None;
+    let mut srv_max_hosts: Option<u32> = None;
     if let Some(info) = userinfo {
         if info.contains('@') {
             return Err(format!(
@@ -204,12 +232,37 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
     if hostlist.is_empty() {
         return Err(format!("{shown}: no host: e.g. mongodb://mongo:27017"));
     }
-    for h in hostlist.split(',') {
-        uri.hosts.push(
-            percent_decode(h)
-                .and_then(|h| HostPort::parse(&h))
-                .map_err(|e| format!("{shown}: host: {e}"))?,
-        );
+    let mut srv_host = None;
+    if is_srv {
+        // Seedlist discovery spec, "Validation Before Querying DNS": one host, no port.
+        let host = percent_decode(hostlist).map_err(|e| format!("{shown}: host: {e}"))?;
+        if host.contains(',') {
+            return Err(format!(
+                "{shown}: mongodb+srv:// takes one host name (the one with the SRV records), not a list"
+            ));
+        }
+        if host.contains([':', '[']) {
+            return Err(format!(
+                "{shown}: mongodb+srv:// takes no port (the SRV records give the ports): drop ':port', or use mongodb://host:port"
+            ));
+        }
+        if host.parse::<std::net::Ipv4Addr>().is_ok() {
+            return Err(format!(
+                "{shown}: an IP address has no SRV records: use mongodb://{host}:27017"
+            ));
+        }
+        let h = HostPort::parse(&host).map_err(|e| format!("{shown}: host: {e}"))?;
+        let name = h.host.strip_suffix('.').unwrap_or(&h.host).to_string();
+        crate::dns::encode_name(&name).map_err(|e| format!("{shown}: host: {e}"))?;
+        srv_host = Some(name);
+    } else {
+        for h in hostlist.split(',') {
+            uri.hosts.push(
+                percent_decode(h)
+                    .and_then(|h| HostPort::parse(&h))
+                    .map_err(|e| format!("{shown}: host: {e}"))?,
+            );
+        }
     }
     let (path, query) = match tail.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -249,6 +302,13 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
                 })
             }
             "directconnection" => uri.direct_connection = Some(boolean(&value)?),
+            "loadbalanced" => uri.load_balanced = Some(boolean(&value)?),
+            "srvservicename" => srv_service = Some(service_name(&value).map_err(|e| format!("{shown}: {e}"))?),
+            "srvmaxhosts" => {
+                srv_max_hosts = Some(value.parse().map_err(|_| {
+                    format!("{shown}: srvMaxHosts must be a whole number (0: no limit)")
+                })?)
+            }
             "connecttimeoutms" => {
                 let ms: u64 = value.parse().map_err(|_| {
                     format!("{shown}: connectTimeoutMS must be a number of milliseconds")
@@ -262,6 +322,16 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
             _ => {}
         }
     }
+    if !is_srv && (srv_service.is_some() || srv_max_hosts.is_some()) {
+        return Err(format!(
+            "{shown}: srvServiceName and srvMaxHosts only apply to mongodb+srv:// URIs"
+        ));
+    }
+    if is_srv && uri.direct_connection == Some(true) {
+        return Err(format!(
+            "{shown}: directConnection=true cannot be used with mongodb+srv:// (its seed list can have many hosts)"
+        ));
+    }
     if uri.direct_connection == Some(true) && uri.hosts.len() > 1 {
         return Err(format!(
             "{shown}: directConnection=true needs exactly one host"
@@ -271,7 +341,61 @@ fn parse_unescaped(text: &str) -> Result<Uri, String> {
         return Err(format!("{shown}: a password without a user name"));
     }
     uri.tls.check().map_err(|e| format!("{shown}: {e}"))?;
-    Ok(uri)
+    let srv = srv_host.map(|host| {
+        uri.tls.on_by_default = true;
+        uri.srv_host = Some(host.clone());
+        SrvQuery {
+            host,
+            service: srv_service.unwrap_or_else(|| "mongodb".into()),
+            max_hosts: srv_max_hosts.unwrap_or(0),
+        }
+    });
+    if srv.is_none() {
+        check_combination(&uri, 0).map_err(|e| format!("{shown}: {e}"))?;
+    }
+    Ok((uri, srv))
+}
+
+/// The URI options spec's conflicts of loadBalanced and srvMaxHosts, checked once the options
+/// are final (for `mongodb+srv://`, after the TXT record: seedlist spec, "URI Validation").
+pub fn check_combination(uri: &Uri, srv_max_hosts: u32) -> Result<(), String> {
+    if srv_max_hosts > 0 && uri.replica_set.is_some() {
+        return Err("srvMaxHosts cannot be combined with replicaSet (the spec forbids it: a subset of the SRV hosts is for mongos, not for a replica set)".into());
+    }
+    if uri.load_balanced == Some(true) {
+        let why = if srv_max_hosts > 0 {
+            Some("srvMaxHosts")
+        } else if uri.replica_set.is_some() {
+            Some("replicaSet")
+        } else if uri.hosts.len() > 1 {
+            Some("more than one host")
+        } else if uri.direct_connection == Some(true) {
+            Some("directConnection=true")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(format!("loadBalanced=true cannot be combined with {why}"));
+        }
+    }
+    Ok(())
+}
+
+/// `srvServiceName`: an RFC 6335 service name (letters, digits, '-'), which may exceed 15
+/// characters while `_name` fits a DNS label (seedlist spec).
+fn service_name(v: &str) -> Result<String, String> {
+    let ok = !v.is_empty()
+        && v.len() <= 62
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !v.starts_with('-')
+        && !v.ends_with('-')
+        && !v.contains("--")
+        && v.chars().any(|c| c.is_ascii_alphabetic());
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(format!("srvServiceName {v:?} is not a service name (letters, digits and single '-', at most 62 characters, e.g. mongodb)"))
+    }
 }
 
 /// `%XX` decoding; the result must be UTF-8.
