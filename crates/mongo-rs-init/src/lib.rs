@@ -17,7 +17,7 @@ mod reconcile;
 mod wait;
 
 use mongo_rs::{client, Context, Plan};
-use mongo_wire::{uri, Connection, Credential, Doc, HostPort, Uri};
+use mongo_wire::{Connection, Credential, Doc, HostPort, Uri};
 use sidecar::report::{Report, Reporter};
 use sidecar::retry::{retry, Backoff};
 use sidecar::{duration, watchdog, Deadline, Failure};
@@ -152,7 +152,8 @@ impl InitConfig {
 }
 
 pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, Failure> {
-    let mut uri = uri::parse(&args.uri).map_err(Failure::usage)?;
+    // mongodb+srv:// resolves its seed list here; the deadline starts with the run's.
+    let mut uri = mongo_wire::srv::resolve(&args.uri, Deadline::after(args.timeout))?;
     mongo_rs::client::tls_setup(&mut uri)?;
     let set_name = match (&args.replica_set, &uri.replica_set) {
         (Some(flag), Some(opt)) if flag != opt => {

@@ -5,7 +5,7 @@
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 use mongo_rs::{client, probe, state, Context, MemberState};
-use mongo_wire::{uri, Error};
+use mongo_wire::Error;
 use sidecar::report::{Report, Reporter};
 use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
@@ -102,9 +102,10 @@ impl sidecar::cli::CommonArgs for Args {
 }
 
 pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
-    let mut uri = match uri::parse(&args.uri) {
+    // mongodb+srv:// resolves its seed list here, under the run's deadline.
+    let mut uri = match mongo_wire::srv::resolve(&args.uri, deadline) {
         Ok(u) => u,
-        Err(m) => return Failure::usage(m).into(),
+        Err(f) => return f.into(),
     };
     if let Err(f) = client::tls_setup(&mut uri) {
         return f.into();

@@ -12,8 +12,8 @@
 
 use sidecar::{duration, Deadline, Failure};
 use std::io::{Read, Write};
-use std::ops::Range;
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -194,7 +194,9 @@ impl Resolver {
                 // A stray or spoofed datagram: keep waiting for ours.
                 Err(Mismatch::NotOurs) => continue,
                 Err(Mismatch::Bad(why)) => return Err(why),
-                Ok(Parsed::Truncated) => return self.ask_tcp(server, &query, question, qtype, deadline),
+                Ok(Parsed::Truncated) => {
+                    return self.ask_tcp(server, &query, question, qtype, deadline)
+                }
                 Ok(Parsed::Reply(r)) => return Ok((r, buf[..n].to_vec())),
             }
         }
@@ -210,8 +212,10 @@ impl Resolver {
     ) -> Result<(Reply, Vec<u8>), String> {
         let until = Deadline::after(deadline.timeout(self.timeout));
         let tcp_err = |e: std::io::Error| format!("over TCP: {e}");
-        let mut s = TcpStream::connect_timeout(&server, until.timeout(self.timeout)).map_err(tcp_err)?;
-        s.set_write_timeout(Some(until.timeout(self.timeout))).map_err(tcp_err)?;
+        let mut s =
+            TcpStream::connect_timeout(&server, until.timeout(self.timeout)).map_err(tcp_err)?;
+        s.set_write_timeout(Some(until.timeout(self.timeout)))
+            .map_err(tcp_err)?;
         let mut framed = (query.len() as u16).to_be_bytes().to_vec();
         framed.extend_from_slice(query);
         s.write_all(&framed).map_err(tcp_err)?;
@@ -221,7 +225,8 @@ impl Resolver {
                 if until.expired() {
                     return Err("over TCP: no complete reply".into());
                 }
-                s.set_read_timeout(Some(until.timeout(self.timeout))).map_err(tcp_err)?;
+                s.set_read_timeout(Some(until.timeout(self.timeout)))
+                    .map_err(tcp_err)?;
                 match s.read(&mut buf[got..]) {
                     Ok(0) => return Err("over TCP: connection closed mid-reply".into()),
                     Ok(n) => got += n,
@@ -236,7 +241,12 @@ impl Resolver {
         // At most 64 KiB by the framing itself: memory stays bounded.
         let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
         read(&mut msg)?;
-        match parse_reply(&msg, u16::from_be_bytes([query[0], query[1]]), question, qtype) {
+        match parse_reply(
+            &msg,
+            u16::from_be_bytes([query[0], query[1]]),
+            question,
+            qtype,
+        ) {
             Ok(Parsed::Reply(r)) => Ok((r, msg)),
             Ok(Parsed::Truncated) => Err("over TCP: truncated reply".into()),
             Err(Mismatch::NotOurs) => Err("over TCP: a reply to another query".into()),
@@ -465,7 +475,11 @@ fn txt_of(rdata: &[u8]) -> Result<Vec<u8>, String> {
     let mut at = 0;
     while at < rdata.len() {
         let len = rdata[at] as usize;
-        out.extend_from_slice(rdata.get(at + 1..at + 1 + len).ok_or("TXT string cut short")?);
+        out.extend_from_slice(
+            rdata
+                .get(at + 1..at + 1 + len)
+                .ok_or("TXT string cut short")?,
+        );
         at += 1 + len;
     }
     Ok(out)
@@ -536,8 +550,15 @@ mod tests {
         assert_eq!(parse_reply(&ok, 8, &q, TYPE_TXT), Err(Mismatch::NotOurs));
         assert_eq!(parse_reply(&ok, 7, &q, TYPE_SRV), Err(Mismatch::NotOurs));
         let other = encode_name("i.example").unwrap();
-        assert_eq!(parse_reply(&ok, 7, &other, TYPE_TXT), Err(Mismatch::NotOurs));
-        assert_eq!(parse_reply(&query, 7, &q, TYPE_TXT), Err(Mismatch::NotOurs), "not a reply");
+        assert_eq!(
+            parse_reply(&ok, 7, &other, TYPE_TXT),
+            Err(Mismatch::NotOurs)
+        );
+        assert_eq!(
+            parse_reply(&query, 7, &q, TYPE_TXT),
+            Err(Mismatch::NotOurs),
+            "not a reply"
+        );
         // Case-insensitive question (RFC 4343), NXDOMAIN, SERVFAIL, truncation, a cut record.
         let upper = encode_query(7, &encode_name("H.EXAMPLE").unwrap(), TYPE_TXT);
         assert!(matches!(
@@ -553,7 +574,10 @@ mod tests {
             Ok(Parsed::Truncated)
         );
         let cut = &ok[..ok.len() - 1];
-        assert!(matches!(parse_reply(cut, 7, &q, TYPE_TXT), Err(Mismatch::Bad(_))));
+        assert!(matches!(
+            parse_reply(cut, 7, &q, TYPE_TXT),
+            Err(Mismatch::Bad(_))
+        ));
     }
 
     #[test]
@@ -569,23 +593,36 @@ mod tests {
         });
         let r = s.resolver();
         let d = Deadline::after(Duration::from_secs(5));
-        let a = r.query("_mongodb._tcp.c.example", TYPE_SRV, d).unwrap().unwrap();
+        let a = r
+            .query("_mongodb._tcp.c.example", TYPE_SRV, d)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             a.srv().unwrap(),
             vec![(27017, "a.c.example".into()), (27018, "b.c.example".into())]
         );
         let t = r.query("c.example", TYPE_TXT, d).unwrap().unwrap();
-        assert_eq!(t.txt().unwrap(), vec![b"replicaSet=rs0".to_vec()], "stray reply skipped");
+        assert_eq!(
+            t.txt().unwrap(),
+            vec![b"replicaSet=rs0".to_vec()],
+            "stray reply skipped"
+        );
         assert_eq!(r.query("nope.example", TYPE_SRV, d).unwrap(), None);
     }
 
     #[test]
     fn a_truncated_reply_is_asked_again_over_tcp() {
-        let many: Vec<_> = (0..40).map(|i| srv(27000 + i, &format!("member-{i}.c.example"))).collect();
+        let many: Vec<_> = (0..40)
+            .map(|i| srv(27000 + i, &format!("member-{i}.c.example")))
+            .collect();
         let s = Server::start(move |_, _| Answer::Truncated(many.clone()));
         let a = s
             .resolver()
-            .query("_mongodb._tcp.c.example", TYPE_SRV, Deadline::after(Duration::from_secs(5)))
+            .query(
+                "_mongodb._tcp.c.example",
+                TYPE_SRV,
+                Deadline::after(Duration::from_secs(5)),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(a.srv().unwrap().len(), 40);
@@ -600,16 +637,31 @@ mod tests {
         r.timeout = Duration::from_secs(30);
         let start = Instant::now();
         let e = r
-            .query("_mongodb._tcp.c.example", TYPE_SRV, Deadline::after(Duration::from_millis(300)))
+            .query(
+                "_mongodb._tcp.c.example",
+                TYPE_SRV,
+                Deadline::after(Duration::from_millis(300)),
+            )
             .unwrap_err();
-        assert!(start.elapsed() < Duration::from_secs(3), "bounded by the deadline");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "bounded by the deadline"
+        );
         assert_eq!(e.exit, sidecar::Exit::Unavailable);
-        assert!(e.message.contains("timed out after 300ms waiting for DNS server 127.0.0.1:"), "{e}");
+        assert!(
+            e.message
+                .contains("timed out after 300ms waiting for DNS server 127.0.0.1:"),
+            "{e}"
+        );
         // SERVFAIL on every attempt: retryable too, with the reason.
         let s = Server::start(|_, _| Answer::Rcode(2));
         let e = s
             .resolver()
-            .query("x.example", TYPE_TXT, Deadline::after(Duration::from_secs(5)))
+            .query(
+                "x.example",
+                TYPE_TXT,
+                Deadline::after(Duration::from_secs(5)),
+            )
             .unwrap_err();
         assert_eq!(e.exit, sidecar::Exit::Unavailable);
         assert!(e.message.contains("SERVFAIL"), "{e}");

@@ -103,8 +103,9 @@ pub fn resolve_with(
         )));
     }
     if let Some(record) = records.first() {
-        apply_txt(&mut uri, record)
-            .map_err(|e| Failure::refused(format!("{shown}: TXT record of {}: {}", q.host, esc(&e))))?;
+        apply_txt(&mut uri, record).map_err(|e| {
+            Failure::refused(format!("{shown}: TXT record of {}: {}", q.host, esc(&e)))
+        })?;
     }
 
     if q.max_hosts > 0 && (q.max_hosts as usize) < hosts.len() {
@@ -112,7 +113,8 @@ pub fn resolve_with(
         hosts.truncate(q.max_hosts as usize);
     }
     uri.hosts = hosts;
-    uri::check_combination(&uri, q.max_hosts).map_err(|e| Failure::usage(format!("{shown}: {e}")))?;
+    uri::check_combination(&uri, q.max_hosts)
+        .map_err(|e| Failure::usage(format!("{shown}: {e}")))?;
     Ok(uri)
 }
 
@@ -191,5 +193,254 @@ fn shuffle<T>(v: &mut [T]) {
             Err(_) => i,
         };
         v.swap(i, r % (i + 1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdns::{srv, txt, Answer, Server};
+    use sidecar::Exit;
+    use std::time::Duration;
+
+    #[test]
+    fn the_spec_prose_tests_of_host_validation() {
+        // 1: fewer than three labels are allowed; then the domain is the whole host name.
+        assert_eq!(domain_of("localhost"), "localhost");
+        assert_eq!(domain_of("mongo.local"), "mongo.local");
+        assert_eq!(
+            domain_of("cluster_1.tests.mongodb.co.uk"),
+            "tests.mongodb.co.uk"
+        );
+        for (host, target) in [
+            // 2: not ending with the domain.
+            ("localhost", "localhost.mongodb"),
+            ("mongo.local", "test_1.evil.local"),
+            ("blogs.mongodb.com", "blogs.evil.com"),
+            // 3: identical to a one- or two-label host.
+            ("localhost", "localhost"),
+            ("mongo.local", "mongo.local"),
+            // 4: the shared part not '.'-separated.
+            ("localhost", "test_1.cluster_1localhost"),
+            ("mongo.local", "test_1.my_hostmongo.local"),
+            ("blogs.mongodb.com", "cluster.testmongodb.com"),
+            // The domain itself has one label less than required.
+            ("blogs.mongodb.com", "mongodb.com"),
+            ("blogs.mongodb.com", "bad name.mongodb.com"),
+            ("blogs.mongodb.com", ""),
+        ] {
+            assert!(check_host(host, target).is_err(), "{host} -> {target}");
+        }
+        for (host, target) in [
+            ("localhost", "db1.localhost"),
+            ("mongo.local", "a.b.mongo.local"),
+            ("blogs.mongodb.com", "cluster.mongodb.com"),
+            // The spec tests' test.build.10gen.cc -> itself: allowed with three labels or more.
+            ("test.build.10gen.cc", "test.build.10gen.cc"),
+            ("build.10gen.cc", "build.10gen.cc"),
+            ("rs.0.0.1", "127.0.0.1"),
+        ] {
+            assert!(check_host(host, target).is_ok(), "{host} -> {target}");
+        }
+    }
+
+    fn set_records(name: &str, t: u16) -> Answer {
+        match (name, t) {
+            ("_mongodb._tcp.rs.example.com", dns::TYPE_SRV) => Answer::Records(vec![
+                srv(27017, "a.example.com."),
+                srv(27018, "b.example.com"),
+                srv(27018, "B.example.com"),
+            ]),
+            ("_custom._tcp.rs.example.com", dns::TYPE_SRV) => {
+                Answer::Records(vec![srv(1, "c.example.com")])
+            }
+            ("rs.example.com", dns::TYPE_TXT) => {
+                Answer::Records(vec![txt(&["replicaSet=rs0&auth", "Source=thisDB"])])
+            }
+            ("_mongodb._tcp.evil.example.com", dns::TYPE_SRV) => {
+                Answer::Records(vec![srv(27017, "a.example.org")])
+            }
+            ("_mongodb._tcp.two.example.com", dns::TYPE_SRV)
+            | ("_mongodb._tcp.opt.example.com", dns::TYPE_SRV)
+            | ("_mongodb._tcp.junk.example.com", dns::TYPE_SRV) => {
+                Answer::Records(vec![srv(27017, "a.example.com")])
+            }
+            ("two.example.com", dns::TYPE_TXT) => {
+                Answer::Records(vec![txt(&["replicaSet=rs0"]), txt(&["authSource=x"])])
+            }
+            ("opt.example.com", dns::TYPE_TXT) => Answer::Records(vec![txt(&["ssl=false"])]),
+            ("junk.example.com", dns::TYPE_TXT) => Answer::Records(vec![txt(&["authSource"])]),
+            ("_mongodb._tcp.empty.example.com", dns::TYPE_SRV) => Answer::Records(vec![]),
+            _ => Answer::Rcode(3),
+        }
+    }
+
+    fn run(s: &Server, uri: &str) -> Result<Uri, Failure> {
+        let (u, q) = uri::parse_raw(uri).unwrap();
+        resolve_with(
+            u,
+            &q.unwrap(),
+            &s.resolver(),
+            Deadline::after(Duration::from_secs(5)),
+        )
+    }
+
+    #[test]
+    fn the_seed_list_and_txt_options_with_the_uri_winning() {
+        let s = Server::start(set_records);
+        let u = run(&s, "mongodb+srv://u:hunter2@rs.example.com/app").unwrap();
+        assert_eq!(u.hosts_text(), "a.example.com:27017,b.example.com:27018");
+        assert_eq!(u.replica_set.as_deref(), Some("rs0"));
+        assert_eq!(u.auth_db(), "thisDB");
+        assert!(u.tls.enabled(), "TLS on for +srv");
+        assert_eq!(u.srv_host.as_deref(), Some("rs.example.com"));
+        let u = run(
+            &s,
+            "mongodb+srv://rs.example.com/?authSource=otherDB&tls=false",
+        )
+        .unwrap();
+        assert_eq!(u.auth_db(), "otherDB", "the URI overrides TXT");
+        assert!(!u.tls.enabled(), "tls=false in the URI turns it off");
+        let u = run(&s, "mongodb+srv://rs.example.com/?srvServiceName=custom").unwrap();
+        assert_eq!(u.hosts_text(), "c.example.com:1");
+        let q: Vec<_> = s
+            .queries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|q| q.0.clone())
+            .collect();
+        assert!(
+            q.contains(&"_custom._tcp.rs.example.com".to_string()),
+            "{q:?}"
+        );
+    }
+
+    #[test]
+    fn records_that_can_never_work_are_refused_with_one_line() {
+        let s = Server::start(set_records);
+        for (uri, want) in [
+            (
+                "mongodb+srv://u:hunter2@evil.example.com",
+                "not in the domain example.com",
+            ),
+            (
+                "mongodb+srv://u:hunter2@two.example.com",
+                "has 2 TXT records",
+            ),
+            (
+                "mongodb+srv://u:hunter2@opt.example.com",
+                "option ssl may not come from DNS",
+            ),
+            ("mongodb+srv://u:hunter2@junk.example.com", "has no value"),
+            (
+                "mongodb+srv://u:hunter2@empty.example.com",
+                "has no SRV records",
+            ),
+            (
+                "mongodb+srv://u:hunter2@missing.example.com",
+                "no such DNS name _mongodb._tcp.missing.example.com (NXDOMAIN",
+            ),
+        ] {
+            let e = run(&s, uri).unwrap_err();
+            assert_eq!(e.exit, Exit::Refused, "{uri}: {e}");
+            assert!(e.message.contains(want), "{uri}: {e}");
+            assert!(!e.message.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn srv_max_hosts_picks_a_subset_and_conflicts_with_replica_set() {
+        let hosts: Vec<_> = (0..5)
+            .map(|i| srv(27017, &format!("m{i}.example.com")))
+            .collect();
+        let s = Server::start(move |_, t| {
+            if t == dns::TYPE_SRV {
+                Answer::Records(hosts.clone())
+            } else {
+                Answer::Records(vec![])
+            }
+        });
+        let u = run(&s, "mongodb+srv://mongos.example.com/?srvMaxHosts=2").unwrap();
+        assert_eq!(u.hosts.len(), 2);
+        assert_ne!(u.hosts[0], u.hosts[1]);
+        assert_eq!(
+            run(&s, "mongodb+srv://mongos.example.com/?srvMaxHosts=9")
+                .unwrap()
+                .hosts
+                .len(),
+            5
+        );
+        let e = run(
+            &s,
+            "mongodb+srv://mongos.example.com/?srvMaxHosts=2&replicaSet=rs0",
+        )
+        .unwrap_err();
+        assert_eq!(e.exit, Exit::Usage);
+        assert!(
+            e.message
+                .contains("srvMaxHosts cannot be combined with replicaSet"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_srv_uri_wrong_in_itself_is_refused_before_any_lookup() {
+        for (uri, want) in [
+            (
+                "mongodb+srv://u:hunter2@a.example.com:27017",
+                "takes no port",
+            ),
+            (
+                "mongodb+srv://u:hunter2@a.example.com,b.example.com",
+                "one host name",
+            ),
+            ("mongodb+srv://u:hunter2@10.0.0.1", "IP address"),
+            ("mongodb+srv://u:hunter2@[::1]", "takes no port"),
+            ("mongodb+srv://u:hunter2@", "no host"),
+            (
+                "mongodb+srv://u:hunter2@a.example.com/?directConnection=true",
+                "directConnection",
+            ),
+            (
+                "mongodb+srv://u:hunter2@a.example.com/?srvServiceName=_x",
+                "not a service name",
+            ),
+            (
+                "mongodb+srv://u:hunter2@a.example.com/?srvMaxHosts=-1",
+                "whole number",
+            ),
+            (
+                "mongodb+srv://u:hunter2@a.example.com/?loadBalanced=yes",
+                "true or false",
+            ),
+            (
+                "mongodb://u:hunter2@a.example.com/?srvMaxHosts=1",
+                "only apply to mongodb+srv",
+            ),
+            (
+                "mongodb://u:hunter2@a.example.com/?srvServiceName=m",
+                "only apply to mongodb+srv",
+            ),
+            (
+                "mongodb://u:hunter2@a,b/?loadBalanced=true",
+                "loadBalanced=true cannot be combined with more than one host",
+            ),
+        ] {
+            let e = resolve(uri, Deadline::after(Duration::from_secs(1))).unwrap_err();
+            assert_eq!(e.exit, Exit::Usage, "{uri}: {e}");
+            assert!(e.message.contains(want), "{uri}: {e}");
+            assert!(!e.message.contains("hunter2"), "{e}");
+        }
+        // Not a lookup for mongodb:// — and a +srv URI through uri::parse says what to call.
+        assert_eq!(
+            resolve("mongodb://h:1", Deadline::after(Duration::from_secs(1)))
+                .unwrap()
+                .hosts_text(),
+            "h:1"
+        );
+        assert!(uri::parse("mongodb+srv://a.example.com")
+            .unwrap_err()
+            .contains("srv::resolve"));
     }
 }
