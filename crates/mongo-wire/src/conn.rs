@@ -197,10 +197,6 @@ impl Connection {
         })
     }
 
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// Changes the bound of each later read/write (an awaitable hello must be allowed to wait
     /// its maxAwaitTimeMS on top of the usual round trip).
     pub fn set_cap(&mut self, cap: Duration) {
