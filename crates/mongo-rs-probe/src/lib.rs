@@ -229,7 +229,7 @@ mod tests {
             quiet: true,
         };
         let d = Deadline::after(Duration::from_secs(1));
-        let bad_uri = Args::try_parse_from([PROG, "--uri", "mongodb+srv://u:pw@x/"]).unwrap();
+        let bad_uri = Args::try_parse_from([PROG, "--uri", "mongodb+srv://u:pw@x:27017/"]).unwrap();
         let rep = run(&bad_uri, d, r);
         assert_eq!(rep.exit, sidecar::Exit::Usage);
         assert!(!rep.reason.contains("pw@"));

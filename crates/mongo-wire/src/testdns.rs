@@ -24,9 +24,12 @@ pub enum Answer {
     Silent,
 }
 
+/// Each query seen: name, type, "udp" or "tcp".
+pub type Log = Arc<Mutex<Vec<(String, u16, &'static str)>>>;
+
 pub struct Server {
     pub addr: SocketAddr,
-    pub queries: Arc<Mutex<Vec<(String, u16, &'static str)>>>,
+    pub queries: Log,
 }
 
 impl Server {
@@ -35,7 +38,7 @@ impl Server {
         let addr = udp.local_addr().unwrap();
         let tcp = TcpListener::bind(addr).unwrap();
         let handler: Arc<Handler> = Arc::new(handler);
-        let queries = Arc::new(Mutex::new(Vec::new()));
+        let queries: Log = Arc::new(Mutex::new(Vec::new()));
         let (h, q) = (handler.clone(), queries.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 512];

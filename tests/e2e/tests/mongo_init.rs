@@ -353,7 +353,7 @@ fn usage_errors_are_one_line_exit_2() {
     for (args, want) in [
         (vec!["--uri", "mongodb://db:27017"], "no replica-set name"),
         (
-            vec!["--uri", "mongodb+srv://u:hunter2@db/?replicaSet=rs0"],
+            vec!["--uri", "mongodb+srv://u:hunter2@db:27017/?replicaSet=rs0"],
             "mongodb+srv",
         ),
         (

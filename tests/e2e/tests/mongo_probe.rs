@@ -208,7 +208,10 @@ fn reset_connection_is_unavailable() {
 #[test]
 fn usage_errors_are_one_line_exit_2() {
     for (args, want) in [
-        (vec!["--uri", "mongodb+srv://u:hunter2@db/"], "mongodb+srv"),
+        (
+            vec!["--uri", "mongodb+srv://u:hunter2@db:27017/"],
+            "takes no port",
+        ),
         (
             vec!["--uri", "mongodb://u:hunter2@db/?tls=true&ssl=false"],
             "tls and ssl disagree",

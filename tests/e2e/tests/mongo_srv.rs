@@ -99,9 +99,7 @@ fn init_and_probe_take_the_seed_list_and_replica_set_from_dns() {
     let mut sim = Sim::set(3, &[]);
     let mut records = srv("rs.0.0.1", &sim);
     // Two character-strings in one record: concatenated, as the spec says.
-    records.push(format!(
-        "--txt-record=rs.0.0.1,replicaSet=rs0&auth,Source=admin"
-    ));
+    records.push(txt("rs.0.0.1", "replicaSet=rs0&auth,Source=admin"));
     records.extend(srv("other.0.0.1", &sim));
     records.push(txt("other.0.0.1", "replicaSet=elsewhere"));
     let mut dns = Dns::start(&records);
