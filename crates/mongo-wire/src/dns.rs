@@ -631,6 +631,41 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_port_is_tried_then_the_next_server_answers() {
+        // Nothing listens on the first port: the kernel's ICMP error ends that attempt at once.
+        let closed = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let s = Server::start(|_, _| Answer::Records(vec![txt(&["authSource=a"])]));
+        let mut r = s.resolver();
+        r.servers.insert(0, closed);
+        let d = Deadline::after(Duration::from_secs(5));
+        let start = Instant::now();
+        assert_eq!(
+            r.query("h.example", TYPE_TXT, d)
+                .unwrap()
+                .unwrap()
+                .records
+                .len(),
+            1
+        );
+        assert!(
+            start.elapsed() < Duration::from_millis(900),
+            "not the 1 s timeout"
+        );
+        r.servers.truncate(1);
+        let e = r.query("h.example", TYPE_TXT, d).unwrap_err();
+        assert_eq!(e.exit, sidecar::Exit::Unavailable);
+        assert!(
+            e.message
+                .contains("no DNS server answered the TXT query for h.example"),
+            "{e}"
+        );
+        assert!(e.message.contains("refused"), "{e}");
+    }
+
+    #[test]
     fn a_silent_server_times_out_at_the_deadline_retryable() {
         let s = Server::start(|_, _| Answer::Silent);
         let mut r = s.resolver();
