@@ -34,9 +34,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: impl Fn(&str, u16) -> Answer + Send + Sync + 'static) -> Server {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // The UDP port the kernel picks may be taken for TCP by another test: pick again.
+        let (udp, tcp) = (0..50)
+            .find_map(|_| {
+                let udp = UdpSocket::bind("127.0.0.1:0").ok()?;
+                let tcp = TcpListener::bind(udp.local_addr().ok()?).ok()?;
+                Some((udp, tcp))
+            })
+            .expect("a loopback port free for both UDP and TCP");
         let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).unwrap();
         let handler: Arc<Handler> = Arc::new(handler);
         let queries: Log = Arc::new(Mutex::new(Vec::new()));
         let (h, q) = (handler.clone(), queries.clone());
