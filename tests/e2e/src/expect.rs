@@ -10,11 +10,22 @@ use serde_json::Value;
 use std::time::Duration;
 
 impl Run {
+    /// The same run, its failures naming `note` too (the case a loop is at, say).
+    pub fn noting(mut self, note: impl std::fmt::Display) -> Run {
+        self.note = note.to_string();
+        self
+    }
+
     /// Panics with `what` and everything the run printed.
     #[track_caller]
     pub fn fail(&self, what: &str) -> ! {
+        let note = if self.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.note)
+        };
         panic!(
-            "{what}\n  command: {}\n  exit code: {} after {:?}\n  stdout: {:?}\n  stderr: {:?}",
+            "{what}{note}\n  command: {}\n  exit code: {} after {:?}\n  stdout: {:?}\n  stderr: {:?}",
             self.command,
             self.code(),
             self.elapsed,
@@ -39,6 +50,12 @@ impl Run {
             self.code() == code,
             &format!("expected exit code {code}, got {}", self.code()),
         )
+    }
+
+    /// The exit code is anything but 0 (a failure of any kind, a signal included).
+    #[track_caller]
+    pub fn fails(&self) -> &Self {
+        self.check(self.code() != 0, "expected a failure, got exit code 0")
     }
 
     /// stdout contains `needle`.
@@ -211,6 +228,7 @@ mod tests {
             stderr: stderr.into(),
             elapsed: Duration::from_millis(5),
             command: "probe --uri x".into(),
+            note: String::new(),
         }
     }
 
@@ -231,7 +249,8 @@ mod tests {
             .stderr_has("attempt 1")
             .stderr_starts("retrying")
             .lacks("hunter2")
-            .within(Duration::from_secs(1));
+            .within(Duration::from_secs(1))
+            .fails();
         r(
             0,
             "{\"ok\":true,\"state\":\"PRIMARY\",\"m\":[{\"h\":\"a:1\"}],\"n\":1}\n",
@@ -264,6 +283,14 @@ mod tests {
     )]
     fn line_has_reads_the_reason_line_only() {
         failed().line_has("attempt 1");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "expected a failure, got exit code 0\n  command: probe --uri x\n  exit code: 0"
+    )]
+    fn fails_refuses_success() {
+        r(0, "ok", "").fails();
     }
 
     #[test]
@@ -376,6 +403,12 @@ mod tests {
     #[should_panic(expected = "cache mode is 644\n  command: probe --uri x")]
     fn check_prints_the_run() {
         failed().check(false, "cache mode is 644");
+    }
+
+    #[test]
+    #[should_panic(expected = "stderr lacks \"x\" (Rocket.Chat 6.13)\n  command: probe --uri x")]
+    fn a_note_names_the_case() {
+        failed().noting("Rocket.Chat 6.13").stderr_has("x");
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub struct Run {
     pub elapsed: Duration,
     /// The program and its arguments (no environment: it may hold secrets), for failures.
     pub command: String,
+    /// What the test was varying (a server version, a loop's case), shown on failure.
+    pub note: String,
 }
 
 impl Run {
@@ -182,6 +184,7 @@ pub fn run(mut cmd: Command, limit: Duration) -> Run {
         .join(" ");
     Run {
         command,
+        note: String::new(),
         status,
         stdout: out_reader.join().unwrap(),
         stderr: err_reader.join().unwrap(),
