@@ -5,21 +5,33 @@ use crate::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// The saveUser fields users.create and users.register pass on.
+pub(crate) struct NewUser {
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub verified: bool,
+    /// None or empty: the default `user` role.
+    pub roles: Option<Vec<String>>,
+    pub active: bool,
+}
+
 /// apps/meteor/app/lib/server/functions/saveUser/{validateUserData,saveNewUser}.ts and
 /// Accounts.insertUserDoc (apps/meteor/app/lib/server/lib/... onCreateUser): validation
 /// order, password policy, `user` role, first user without an admin becomes admin,
 /// e-mail 2FA auto opt-in.
-#[allow(clippy::too_many_arguments)] // mirrors the saveUser field list
-pub(crate) fn create_user(
-    st: &mut State,
-    username: &str,
-    name: &str,
-    email: &str,
-    password: &str,
-    verified: bool,
-    roles: Option<Vec<String>>,
-    active: bool,
-) -> Result<usize, ApiErr> {
+pub(crate) fn create_user(st: &mut State, new: NewUser) -> Result<usize, ApiErr> {
+    let NewUser {
+        username,
+        name,
+        email,
+        password,
+        verified,
+        roles,
+        active,
+    } = new;
+    let (username, name, email, password) = (&*username, &*name, &*email, &*password);
     if st.setting_bool("Accounts_RequireNameForSignUp") && name.trim().is_empty() {
         return Err(meteor_err(
             "error-the-field-is-required",

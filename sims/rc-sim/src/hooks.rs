@@ -4,14 +4,19 @@ use crate::*;
 use serde_json::{json, Value};
 
 /// The `request` executeIntegrationRest() (api.ts) hands to process_incoming_request.
-pub(crate) fn script_request(st: &State, integ: &Value, req: &Req, url_params: Value) -> Value {
+pub(crate) fn script_request(
+    st: &State,
+    integ: &Integration,
+    req: &Req,
+    url_params: Value,
+) -> Value {
     let search = if req.raw_query.is_empty() {
         String::new()
     } else {
         format!("?{}", req.raw_query)
     };
     let path = format!("{}{search}", req.path);
-    let uid = integ["userId"].as_str().unwrap_or_default();
+    let uid = integ.user_id.as_str();
     let user = match st.user_idx_by_id(uid) {
         Some(i) => {
             json!({"_id": uid, "name": st.users[i].name, "username": st.users[i].username})
@@ -50,14 +55,14 @@ pub(crate) fn js_or<'a>(vals: &[&'a Value]) -> &'a Value {
 
 /// processWebhookMessage.ts: the message built from the payload (or the script's content)
 /// and the integration's defaults (alias, avatar, emoji). Returns (msg, other fields).
-pub(crate) fn webhook_message(body: &Value, integ: &Value) -> (String, Value) {
+pub(crate) fn webhook_message(body: &Value, integ: &Integration) -> (String, Value) {
     let text = match js_or(&[&body["text"], &body["msg"]]) {
         Value::String(s) => s.trim().to_string(),
         Value::Null => String::new(),
         v if !script::truthy(v) => String::new(),
         v => v.to_string(),
     };
-    let def_alias = js_or(&[&integ["alias"], &json!("")]).clone();
+    let def_alias = js_or(&[integ.alias(), &json!("")]).clone();
     // Attachments that are not an array are ignored (logged as a warning).
     let attachments = match &body["attachments"] {
         Value::Array(a) => Some(
@@ -77,7 +82,7 @@ pub(crate) fn webhook_message(body: &Value, integ: &Value) -> (String, Value) {
         _ => None,
     };
     let mut m = json!({
-        "bot": {"i": integ["_id"]},
+        "bot": {"i": integ.id},
         "alias": js_or(&[&body["username"], &body["alias"], &def_alias]),
         "attachments": attachments.clone().unwrap_or_default(),
         "parseUrls": body.get("parseUrls").cloned().unwrap_or(json!(attachments.is_none())),
@@ -92,10 +97,10 @@ pub(crate) fn webhook_message(body: &Value, integ: &Value) -> (String, Value) {
         m["avatar"] = js_or(&[&body["icon_url"], &body["avatar"]]).clone();
     } else if !is_empty_js(&body["icon_emoji"]) || !is_empty_js(&body["emoji"]) {
         m["emoji"] = js_or(&[&body["icon_emoji"], &body["emoji"]]).clone();
-    } else if !is_empty_js(&integ["avatar"]) {
-        m["avatar"] = integ["avatar"].clone();
-    } else if !is_empty_js(&integ["emoji"]) {
-        m["emoji"] = integ["emoji"].clone();
+    } else if !is_empty_js(integ.avatar()) {
+        m["avatar"] = integ.avatar().clone();
+    } else if !is_empty_js(integ.emoji()) {
+        m["emoji"] = integ.emoji().clone();
     }
     (text, m)
 }
@@ -122,11 +127,11 @@ impl Sim {
         let (id, user_part) = (m.integration_id, m.user_id);
         let mut st = self.lock();
         let token = percent_decode(m.token);
-        let Some(ii) = st.integrations.iter().position(|i| {
-            i["_id"] == json!(id)
-                && i["token"] == json!(token)
-                && i["type"] == json!("webhook-incoming")
-        }) else {
+        let Some(ii) = st
+            .integrations
+            .iter()
+            .position(|i| i.id == id && i.token == token)
+        else {
             return self.invalid_hook();
         };
         // WebHookAPI.shouldVerifyRateLimit(): only the setting counts, no bypass
@@ -174,8 +179,8 @@ impl Sim {
 
     /// api.ts executeIntegrationRest(): enabled check, the integration script (if any), then
     /// processWebhookMessage() with the script's `content` or the request body.
-    pub(crate) fn execute_hook(&self, integ: &Value, req: &Req, url_params: Value) -> Resp {
-        if integ["enabled"] != json!(true) {
+    pub(crate) fn execute_hook(&self, integ: &Integration, req: &Req, url_params: Value) -> Resp {
+        if !integ.is_enabled() {
             return Resp::json(
                 503,
                 json!({"success": false, "error": "Service Unavailable"}),
@@ -189,7 +194,7 @@ impl Sim {
                 let st = self.lock();
                 script_request(&st, integ, req, url_params)
             };
-            let code = integ["scriptCompiled"].as_str().unwrap_or_default();
+            let code = integ.script_compiled.as_deref().unwrap_or_default();
             let outcome = self.engine().run_incoming(code, &request);
             match self.script_verdict(integ, outcome) {
                 Ok((content, response, meta)) => {
@@ -220,11 +225,11 @@ impl Sim {
     /// server logs them (incomingLogger.error), one JSON line.
     pub(crate) fn script_verdict(
         &self,
-        integ: &Value,
+        integ: &Integration,
         outcome: script::Outcome,
     ) -> Result<(Value, Option<Value>, Value), Resp> {
         use script::Outcome;
-        let name = integ["name"].clone();
+        let name = integ.name.clone();
         let log = |stage: &str, err: &str| {
             eprintln!(
                 "{}",
@@ -293,12 +298,12 @@ impl Sim {
     pub(crate) fn post_webhook(
         &self,
         st: &mut State,
-        integ: &Value,
+        integ: &Integration,
         req: &Req,
         body: &Value,
         sim_meta: Value,
     ) -> Result<(), ApiErr> {
-        let script_enabled = integ["scriptEnabled"] == json!(true);
+        let script_enabled = integ.script_on();
         let empty = match body {
             Value::Object(o) => o.is_empty(),
             Value::Array(a) => a.is_empty(),
@@ -308,19 +313,20 @@ impl Sim {
             return Ok(());
         }
         if (script::truthy(&body["channel"]) || script::truthy(&body["roomId"]))
-            && integ["overrideDestinationChannelEnabled"] != json!(true)
+            && !integ.may_override_channel()
         {
             return Err(failure(
                 "overriding destination channel is disabled for this integration",
             ));
         }
-        let uid = integ["userId"].as_str().unwrap_or_default().to_string();
+        let uid = integ.user_id.clone();
         let Some(uidx) = st.user_idx_by_id(&uid) else {
             return Err(failure("unknown-error"));
         };
         let username = st.users[uidx].username.clone();
         // messageObj.channel || messageObj.roomId || defaultValues.channel, ensureArray, unique.
-        let target = [&body["channel"], &body["roomId"], &integ["channel"]]
+        let default_channel = json!(integ.channel);
+        let target = [&body["channel"], &body["roomId"], &default_channel]
             .into_iter()
             .find(|v| script::truthy(v))
             .cloned()
@@ -379,7 +385,7 @@ impl Sim {
             }
             let mut extra = extra_fields.clone();
             extra["_sim"] = json!({"rawBody": req.raw_body, "contentType": req.header("content-type"),
-                "scriptEnabled": script_enabled, "script": integ.get("script"),
+                "scriptEnabled": script_enabled, "script": integ.script,
                 "headers": req.headers});
             if let (Some(o), Value::Object(m)) = (extra["_sim"].as_object_mut(), &sim_meta) {
                 o.extend(m.clone());

@@ -24,6 +24,7 @@ pub mod ddp;
 pub mod hook_router;
 mod hooks;
 pub mod http;
+mod integration;
 pub mod login_block;
 mod model;
 mod permissions;
@@ -39,6 +40,7 @@ mod util;
 
 pub use api::*;
 pub use config::*;
+pub use integration::Integration;
 pub use model::*;
 pub use permissions::*;
 pub use rate_limit::*;

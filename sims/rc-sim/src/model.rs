@@ -74,7 +74,7 @@ pub struct State {
     pub rooms: Vec<Room>,
     pub subs: Vec<Subscription>,
     pub messages: Vec<Message>,
-    pub integrations: Vec<Value>,
+    pub integrations: Vec<Integration>,
     pub rate: HashMap<String, RateRule>,
     /// server_events: failed/successful logins for the brute-force protection.
     pub logins: login_block::Events,

@@ -75,7 +75,10 @@ impl Sim {
                 json!({"failed": st.logins.failed_total, "succeeded": st.logins.ok_total}),
             ),
             ["settings"] => Resp::json(200, Value::Object(st.settings.clone())),
-            ["integrations"] => Resp::json(200, json!({"integrations": st.integrations})),
+            ["integrations"] => Resp::json(200, {
+                let list: Vec<Value> = st.integrations.iter().map(Integration::to_json).collect();
+                json!({"integrations": list})
+            }),
             _ => Resp::json(404, json!({"error": "unknown /_sim/ route"})),
         }
     }

@@ -7,22 +7,24 @@ use serde_json::{json, Value};
 /// a non-blank script, compileIntegrationScript() sets `scriptCompiled` or, on a syntax error,
 /// `scriptError` (and no scriptCompiled). Babel is not available here: the script is stored
 /// untranspiled after the same syntax check as the `skipTranspile` path (validateOnly).
-pub(crate) fn compile_script(sim: &Sim, integ: &mut Value) {
-    let Some(o) = integ.as_object_mut() else {
-        return;
-    };
-    let src = o.get("script").and_then(Value::as_str).unwrap_or_default();
-    if o.get("scriptEnabled") != Some(&json!(true)) || src.trim().is_empty() {
+pub(crate) fn compile_script(sim: &Sim, integ: &mut Integration) {
+    let src = integ
+        .script
+        .as_ref()
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if !integ.script_on() || src.trim().is_empty() {
         return;
     }
-    match sim.engine().check_syntax(src) {
+    match sim.engine().check_syntax(&src) {
         Ok(None) => {
-            o.insert("scriptCompiled".into(), json!(src));
-            o.remove("scriptError");
+            integ.script_compiled = Some(src);
+            integ.script_error = None;
         }
         Ok(Some(err)) => {
-            o.remove("scriptCompiled");
-            o.insert("scriptError".into(), err);
+            integ.script_compiled = None;
+            integ.script_error = Some(err);
         }
         Err(e) => {
             // Cannot check without node: keep the script; running it will fail the same way.
@@ -30,8 +32,8 @@ pub(crate) fn compile_script(sim: &Sim, integ: &mut Value) {
                 "{}",
                 json!({"msg": "integration script not checked", "error": e})
             );
-            o.insert("scriptCompiled".into(), json!(src));
-            o.remove("scriptError");
+            integ.script_compiled = Some(src);
+            integ.script_error = None;
         }
     }
 }
@@ -89,8 +91,7 @@ pub(crate) fn h_int_create(
     }
     let fields = incoming_fields(sim.cfg.version);
     if let Some(o) = b.as_object() {
-        if let Some(k) = o.keys().find(|k| !fields.contains(&k.as_str())) {
-            let _ = k;
+        if o.keys().any(|k| !fields.contains(&k.as_str())) {
             return Err(invalid_params("must NOT have additional properties\n must have required property 'event'\n must match exactly one schema in oneOf"));
         }
     }
@@ -177,28 +178,32 @@ pub(crate) fn h_int_create(
         st.users[ui].roles.push("bot".into());
     }
     let creator = st.user_idx_by_id(uid).map(|i| st.users[i].username.clone());
-    let mut integ = b.clone();
-    let o = integ
-        .as_object_mut()
-        .ok_or_else(|| invalid_params("must be object"))?;
-    o.insert("_id".into(), json!(random_id(17)));
-    o.insert("channel".into(), json!(channels));
-    o.insert("token".into(), json!(random_id(48)));
-    o.insert("userId".into(), json!(st.users[ui].id));
-    o.insert("_createdAt".into(), json!(iso(now_ms())));
-    o.insert("_updatedAt".into(), json!(iso(now_ms())));
-    o.insert(
-        "_createdBy".into(),
-        json!({"_id": uid, "username": creator}),
-    );
+    let mut integ = Integration {
+        id: random_id(17),
+        token: random_id(48),
+        user_id: st.users[ui].id.clone(),
+        channel: channels,
+        created_at: iso(now_ms()),
+        updated_at: iso(now_ms()),
+        created_by: (uid.to_string(), creator),
+        ..Integration::default()
+    };
+    // The body holds only schema fields (checked above); `channel` is the list just built.
+    for (k, v) in b.as_object().into_iter().flatten() {
+        if k != "channel" {
+            integ.set(k, v.clone());
+        }
+    }
     if sim.cfg.version != Version::V6_13 {
-        o.entry("scriptEngine").or_insert(json!("isolated-vm"));
-        o.entry("overrideDestinationChannelEnabled")
-            .or_insert(json!(false));
+        integ.script_engine.get_or_insert(json!("isolated-vm"));
+        integ
+            .override_destination_channel_enabled
+            .get_or_insert(json!(false));
     }
     compile_script(sim, &mut integ);
-    st.integrations.push(integ.clone());
-    ok(json!({"integration": integ}))
+    let out = integ.to_json();
+    st.integrations.push(integ);
+    ok(json!({"integration": out}))
 }
 
 /// apps/meteor/app/api/server/v1/integrations.ts integrations.list with getPaginationItems
@@ -222,9 +227,14 @@ pub(crate) fn h_int_list(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Resul
     };
     // sort { ts: -1 } on a field integrations do not carry (addIncomingIntegration stores
     // `_createdAt`): the collection's natural order, i.e. insertion, oldest first.
-    let list = st.integrations.clone();
-    let total = list.len();
-    let page: Vec<Value> = list.into_iter().skip(offset).take(count).collect();
+    let total = st.integrations.len();
+    let page: Vec<Value> = st
+        .integrations
+        .iter()
+        .skip(offset)
+        .take(count)
+        .map(Integration::to_json)
+        .collect();
     let n = page.len();
     ok(json!({"integrations": page, "offset": offset, "items": n, "count": n, "total": total}))
 }
@@ -240,8 +250,8 @@ pub(crate) fn h_int_get(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result
     let i = st
         .integrations
         .iter()
-        .find(|i| i["_id"] == json!(id))
-        .cloned()
+        .find(|i| i.id == id)
+        .map(Integration::to_json)
         .ok_or_else(|| failure("The integration does not exists."))?;
     ok(json!({"integration": i}))
 }
@@ -288,9 +298,9 @@ pub(crate) fn h_int_update(
         ));
     }
     let id = str_field(b, "integrationId").unwrap_or_default();
-    let found = st.integrations.iter().position(|i| i["_id"] == json!(id));
+    let found = st.integrations.iter().position(|i| i.id == id);
     // manage-incoming-integrations, or manage-own-incoming-integrations for one's own.
-    let own = found.is_some_and(|ii| st.integrations[ii]["_createdBy"]["_id"] == json!(uid));
+    let own = found.is_some_and(|ii| st.integrations[ii].created_by.0 == uid);
     let allowed = st.has_permission(uid, "manage-incoming-integrations", None)
         || (own && st.has_permission(uid, "manage-own-incoming-integrations", None));
     if !allowed {
@@ -303,54 +313,52 @@ pub(crate) fn h_int_update(
     let Some(ii) = found else {
         return Err(failure("No integration found."));
     };
-    let mut updates = b.clone();
-    if let Some(o) = updates.as_object_mut() {
-        o.remove("integrationId");
-        o.retain(|k, _| fields.contains(&k.as_str()));
-        o.insert(
-            "channel".into(),
-            json!(channel
-                .split(',')
-                .map(|c| c.trim().to_string())
-                .collect::<Vec<_>>()),
-        );
-        if let Some(un) = o
-            .get("username")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-        {
-            if sim.cfg.version == Version::V6_13 {
-                // Late 6.x: `...('username' in integration && { username: integration.username })`
-                // stores the name as given; userId (the posting user) is unchanged.
-            } else {
-                // 7.x: `{ username: user.username, userId: user._id }` of the found user.
-                let ui = st
-                    .users
-                    .iter()
-                    .position(|u| u.username == un)
-                    .ok_or_else(|| {
-                        meteor_err(
-                            "error-invalid-post-as-user",
-                            "Invalid Post As User",
-                            Some(json!({"method": "updateIncomingIntegration"})),
-                        )
-                    })?;
-                o.insert("username".into(), json!(st.users[ui].username));
-                o.insert("userId".into(), json!(st.users[ui].id));
-                if !st.users[ui].roles.iter().any(|r| r == "bot") {
-                    st.users[ui].roles.push("bot".into());
-                }
+    // Only schema fields are stored (integrationId is the key, not a field).
+    let updates: Vec<(&String, &Value)> = b
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != "integrationId" && fields.contains(&k.as_str()))
+        .collect();
+    let mut post_as = None;
+    if let Some(un) = updates
+        .iter()
+        .find(|(k, _)| k.as_str() == "username")
+        .and_then(|(_, v)| v.as_str())
+    {
+        // Late 6.x: `...('username' in integration && { username: integration.username })`
+        // stores the name as given; userId (the posting user) is unchanged.
+        if sim.cfg.version != Version::V6_13 {
+            // 7.x: `{ username: user.username, userId: user._id }` of the found user.
+            let ui = st
+                .users
+                .iter()
+                .position(|u| u.username == un)
+                .ok_or_else(|| {
+                    meteor_err(
+                        "error-invalid-post-as-user",
+                        "Invalid Post As User",
+                        Some(json!({"method": "updateIncomingIntegration"})),
+                    )
+                })?;
+            if !st.users[ui].roles.iter().any(|r| r == "bot") {
+                st.users[ui].roles.push("bot".into());
             }
-        }
-        o.insert("_updatedAt".into(), json!(iso(now_ms())));
-        if let Some(t) = st.integrations[ii].as_object_mut() {
-            for (k, v) in o.iter() {
-                t.insert(k.clone(), v.clone());
-            }
+            post_as = Some((st.users[ui].username.clone(), st.users[ui].id.clone()));
         }
     }
-    compile_script(sim, &mut st.integrations[ii]);
-    ok(json!({"integration": st.integrations[ii]}))
+    let integ = &mut st.integrations[ii];
+    for (k, v) in updates {
+        integ.set(k, v.clone());
+    }
+    integ.channel = channel.split(',').map(|c| c.trim().to_string()).collect();
+    if let Some((username, id)) = post_as {
+        integ.username = json!(username);
+        integ.user_id = id;
+    }
+    integ.updated_at = iso(now_ms());
+    compile_script(sim, integ);
+    ok(json!({"integration": integ.to_json()}))
 }
 
 pub(crate) fn h_int_remove(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
@@ -366,11 +374,11 @@ pub(crate) fn h_int_remove(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Res
                     None,
                 )
             })?;
-            let Some(ii) = st.integrations.iter().position(|i| i["_id"] == json!(id)) else {
+            let Some(ii) = st.integrations.iter().position(|i| i.id == id) else {
                 return Err(failure("No integration found."));
             };
             let integ = st.integrations.remove(ii);
-            ok(json!({"integration": integ}))
+            ok(json!({"integration": integ.to_json()}))
         }
         _ => Err(failure("Invalid integration type.")),
     }

@@ -70,16 +70,16 @@ pub(crate) fn h_users_create(
             .filter_map(|r| r.as_str().map(str::to_string))
             .collect()
     });
-    let idx = create_user(
-        st,
-        &str_field(b, "username").unwrap_or_default(),
-        &str_field(b, "name").unwrap_or_default(),
-        &str_field(b, "email").unwrap_or_default(),
-        &str_field(b, "password").unwrap_or_default(),
-        b.get("verified").and_then(Value::as_bool).unwrap_or(false),
+    let new = NewUser {
+        username: str_field(b, "username").unwrap_or_default(),
+        name: str_field(b, "name").unwrap_or_default(),
+        email: str_field(b, "email").unwrap_or_default(),
+        password: str_field(b, "password").unwrap_or_default(),
+        verified: b.get("verified").and_then(Value::as_bool).unwrap_or(false),
         roles,
-        b.get("active").and_then(Value::as_bool).unwrap_or(true),
-    )?;
+        active: b.get("active").and_then(Value::as_bool).unwrap_or(true),
+    };
+    let idx = create_user(st, new)?;
     if b.get("requirePasswordChange").and_then(Value::as_bool) == Some(true) {
         st.users[idx].require_password_change = true;
     }
@@ -137,16 +137,16 @@ pub(crate) fn h_users_register(
         }
         _ => {}
     }
-    let idx = create_user(
-        st,
-        &username,
-        &str_field(b, "name").unwrap_or_default(),
-        &str_field(b, "email").unwrap_or_default(),
-        &str_field(b, "pass").unwrap_or_default(),
-        false,
-        None,
-        true,
-    )?;
+    let new = NewUser {
+        username,
+        name: str_field(b, "name").unwrap_or_default(),
+        email: str_field(b, "email").unwrap_or_default(),
+        password: str_field(b, "pass").unwrap_or_default(),
+        verified: false,
+        roles: None,
+        active: true,
+    };
+    let idx = create_user(st, new)?;
     ok(json!({"user": user_json(&st.users[idx], false)}))
 }
 
