@@ -84,4 +84,6 @@ impl Sim {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_flags;
+#[cfg(test)]
 mod tests_review;
