@@ -119,7 +119,13 @@ fn script_flags() {
 
 #[test]
 fn webhook_message_follows_process_webhook_message() {
-    let integ = json!({"_id": "i1", "alias": "Def", "emoji": ":robot:", "avatar": ""});
+    let integ = Integration {
+        id: "i1".into(),
+        alias: Some(json!("Def")),
+        emoji: Some(json!(":robot:")),
+        avatar: Some(json!("")),
+        ..Integration::default()
+    };
     // username beats alias, icon_url beats emoji, attachments disable parseUrls.
     let (text, m) = webhook_message(
         &json!({"msg": " hi ", "username": "U", "alias": "A", "icon_url": "http://x/a.png",
@@ -150,18 +156,28 @@ fn js_truthiness_and_valid_script() {
     for v in [json!(true), json!(1), json!("x"), json!({}), json!([])] {
         assert!(script::truthy(&v), "{v}");
     }
-    assert!(script::has_valid_script(
-        &json!({"scriptEnabled": true, "scriptCompiled": "class Script {}"})
-    ));
-    assert!(!script::has_valid_script(
-        &json!({"scriptEnabled": false, "scriptCompiled": "class Script {}"})
-    ));
-    assert!(!script::has_valid_script(
-        &json!({"scriptEnabled": true, "scriptCompiled": "  "})
-    ));
-    assert!(!script::has_valid_script(
-        &json!({"scriptEnabled": true, "script": "class Script {}"})
-    ));
+    let integ = |enabled: bool, compiled: Option<&str>, script: Option<&str>| Integration {
+        script_enabled: json!(enabled),
+        script_compiled: compiled.map(String::from),
+        script: script.map(|s| json!(s)),
+        ..Integration::default()
+    };
+    assert!(script::has_valid_script(&integ(
+        true,
+        Some("class Script {}"),
+        None
+    )));
+    assert!(!script::has_valid_script(&integ(
+        false,
+        Some("class Script {}"),
+        None
+    )));
+    assert!(!script::has_valid_script(&integ(true, Some("  "), None)));
+    assert!(!script::has_valid_script(&integ(
+        true,
+        None,
+        Some("class Script {}")
+    )));
 }
 
 #[test]

@@ -159,3 +159,29 @@ fn bad_flag_exits_2_with_one_line() {
     assert_eq!(err.lines().count(), 1);
     assert!(err.contains("--version '5.0.0' is not emulated"));
 }
+
+#[test]
+fn help_exits_0_and_names_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rc-sim"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--port",
+        "--bind",
+        "--version",
+        "--root-url",
+        "--listen-delay",
+        "--admin-delay",
+        "--setting",
+        "--rate-limit-calls",
+        "--rate-limit-window",
+        "--node",
+        "--script-timeout",
+        "--tls-cert-key-file",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+}
