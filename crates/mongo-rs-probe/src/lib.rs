@@ -4,8 +4,8 @@
 
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use mongo_rs::{client, probe, state, Context, MemberState};
-use mongo_wire::{uri, Error};
+use mongo_rs::{client, probe, state, MemberState};
+use mongo_wire::uri;
 use sidecar::report::{Report, Reporter};
 use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
@@ -118,15 +118,9 @@ pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
         Ok(c) => c,
         Err(f) => return f.into(),
     };
-    let want_set = match (&args.replica_set, &uri.replica_set) {
-        (Some(flag), Some(opt)) if flag != opt => {
-            return Failure::usage(format!(
-                "--replica-set {flag} conflicts with replicaSet={opt} in the URI: give one"
-            ))
-            .into()
-        }
-        (Some(s), _) | (None, Some(s)) => Some(s.clone()),
-        (None, None) => None,
+    let want_set = match client::set_name(args.replica_set.as_deref(), &uri) {
+        Ok(s) => s,
+        Err(f) => return f.into(),
     };
     let host = uri.hosts[0].clone();
     let name = host.to_string();
@@ -135,25 +129,10 @@ pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
     let (mut conn, hello) = match client::connect_hello(&host, deadline, args.timeout) {
         Ok(x) => x,
         Err(e) => {
-            let ctx = Context {
-                host: name.clone(),
-                ..Context::default()
-            };
-            let state = match e {
-                Error::TimedOut { .. } => "TIMEOUT",
-                Error::Refused { .. } | Error::Resolve { .. } | Error::Io { .. } => "UNREACHABLE",
-                _ => "ERROR",
-            };
-            let mut f = mongo_rs::classify(&e, &ctx);
-            if state == "TIMEOUT" {
-                f = Failure::unavailable(format!(
-                    "timed out after {} waiting for {name} to answer hello (raise --timeout if the server is just slow)",
-                    duration::display(deadline.budget())
-                ));
-            } else if state == "UNREACHABLE" {
-                f = Failure::unavailable(format!("unreachable: {}", f.message));
-            }
-            return Report::from(f).with("state", state).with("host", name);
+            let why = probe::no_answer(&e, &name, deadline.budget());
+            return Report::from(why.failure)
+                .with("state", why.state)
+                .with("host", name);
         }
     };
     if args.alive {
