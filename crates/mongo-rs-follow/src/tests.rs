@@ -279,3 +279,25 @@ fn an_empty_service_name_is_refused_only_when_the_pattern_needs_it() {
     let odd = service_for(default, &sts("a b\n"), "s").unwrap_err();
     assert!(odd.exit == sidecar::Exit::Refused && !odd.message.contains('\n'));
 }
+
+#[test]
+fn changes_run_as_mongo_rs_init_reconcile_with_the_same_checks() {
+    let cred = Credential {
+        username: "root".into(),
+        password: sidecar::Secret::new("pw"),
+        source: "admin".into(),
+        mechanism: None,
+    };
+    let p = init_config("rs0", Some(&cred), &hosts(3)).unwrap();
+    assert!(p.reconcile && !p.wait_only);
+    assert_eq!(p.set_name, "rs0");
+    assert_eq!(p.member_names(), hosts(3));
+    assert_eq!(p.cred.map(|c| c.username), Some("root".into()));
+    assert_eq!(p.cap, mongo_rs::init::DEFAULT_CAP);
+    // A StatefulSet of 51 replicas: refused for good, as `mongo-rs-init --member` x51 was.
+    let f = init_config("rs0", None, &hosts(51)).unwrap_err();
+    assert_eq!(f.exit, sidecar::Exit::Refused);
+    assert!(f.message.contains("at most 50"), "{}", f.message);
+    let f = init_config("rs0", None, &["db:0".into()]).unwrap_err();
+    assert_eq!(f.exit, sidecar::Exit::Usage);
+}
