@@ -10,7 +10,7 @@ mod watch;
 
 use cli::{Args, PROG, SERVICE_ACCOUNT_DIR};
 use mongo_rs::reconfig::norm;
-use mongo_rs::{client, Context, InitConfig};
+use mongo_rs::{client, Context, InitConfig, MemberState};
 use mongo_wire::{Connection, Credential, Doc, HostPort};
 use sidecar::report::{Report, Reporter};
 use sidecar::{duration, watchdog, Deadline, Failure};
@@ -142,23 +142,20 @@ pub fn member_host(pattern: &str, sts: &str, ordinal: u32, service: &str, ns: &s
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct View {
     pub set_name: Option<String>,
-    /// The config's members as hello lists them: hosts (electable), passives (priority 0,
-    /// e.g. the non-voters beyond the 7th), arbiters.
+    /// The config's members ([`mongo_rs::Hello::hosts`]: electable, passives, arbiters).
     pub members: Vec<String>,
     pub primary: Option<String>,
     pub writable_primary: bool,
 }
 
+/// [`mongo_rs::state::interpret`]'s reading of hello, as [`decide`] needs it.
 pub fn view(reply: &Doc) -> View {
-    let list = |k: &str| reply.get_strings(k);
-    let mut members = list("hosts");
-    members.extend(list("passives"));
-    members.extend(list("arbiters"));
+    let h = mongo_rs::state::interpret(reply);
     View {
-        set_name: reply.get_str("setName").map(str::to_string),
-        members,
-        primary: reply.get_str("primary").map(str::to_string),
-        writable_primary: reply.get_bool("isWritablePrimary").unwrap_or(false),
+        writable_primary: h.state == (MemberState::Primary { writable: true }),
+        set_name: h.set_name,
+        members: h.hosts,
+        primary: h.primary,
     }
 }
 

@@ -301,3 +301,18 @@ fn changes_run_as_mongo_rs_init_reconcile_with_the_same_checks() {
     let f = init_config("rs0", None, &["db:0".into()]).unwrap_err();
     assert_eq!(f.exit, sidecar::Exit::Usage);
 }
+
+#[test]
+fn a_legacy_is_master_reply_names_the_writable_primary_too() {
+    // Servers before 4.4.2 answer isMaster (client::hello falls back to it): `ismaster`, not
+    // `isWritablePrimary`, says the member takes writes.
+    let legacy = Doc::new()
+        .with("setName", "rs0")
+        .with("ismaster", true)
+        .with("primary", "a:1")
+        .with("me", "a:1")
+        .with("hosts", vec![Value::String("a:1".into())]);
+    let got = view(&legacy);
+    assert!(got.writable_primary, "{got:?}");
+    assert_eq!(got.members, ["a:1"]);
+}
