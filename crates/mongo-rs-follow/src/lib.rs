@@ -77,9 +77,8 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
     let token_file = args.token_file.clone().unwrap_or_else(|| sa.join("token"));
     let ca_file = args.ca_file.clone().unwrap_or_else(|| sa.join("ca.crt"));
     let api = kube::Api::new(&api_server, &token_file, &ca_file)?;
-    // The members' URI has no options: TLS comes from MONGO_TLS_* alone, set up once here.
-    let mut admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
-    client::tls_setup(&mut admin)?;
+    // No TLS set-up: the pods are reached on the cluster network without TLS (README).
+    let admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
     let cred = client::credentials_from_flags(
         &admin,
         args.username.clone(),
