@@ -13,7 +13,7 @@ use crate::errors::{classify, Context, ALREADY_INITIALIZED};
 use crate::{client, progress, reconcile, wait, MemberState, Plan};
 use mongo_wire::{Connection, Credential, Doc, HostPort};
 use sidecar::report::{Report, Reporter};
-use sidecar::retry::retry;
+use sidecar::retry::{retry, Backoff};
 use sidecar::{duration, Deadline, Failure};
 use std::time::Duration;
 
@@ -198,7 +198,7 @@ fn initiate(p: &InitConfig, deadline: Deadline, reporter: Reporter) -> Result<bo
     ));
     retry(
         &deadline,
-        progress::INITIATE,
+        Backoff::default(),
         |_| {
             let ctx = p.context(&name);
             let fail = |e: mongo_wire::Error| classify(&e, &ctx);

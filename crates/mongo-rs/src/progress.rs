@@ -7,18 +7,22 @@ use sidecar::retry::Backoff;
 use sidecar::{duration, Failure};
 use std::time::Duration;
 
-/// replSetInitiate: sidecar's default (0.1 s doubling to 2 s).
-pub const INITIATE: Backoff = Backoff {
-    initial: Duration::from_millis(100),
-    max: Duration::from_secs(2),
-};
+// replSetInitiate retries with sidecar's `Backoff::default()` (0.1 s doubling to 2 s).
+
 /// Reading the config and sending one replSetReconfig: "not now" answers pass quickly.
 pub const RECONFIG: Backoff = Backoff {
     initial: Duration::from_millis(100),
     max: Duration::from_secs(1),
 };
-/// Reconnecting to the PRIMARY between commitment checks.
-pub const RECONNECT: Backoff = Backoff {
+/// A watched member's monitor after a connection failure ([`crate::monitor`]): doubling up to
+/// 1 s while the member never answered…
+pub const MEMBER_NEVER_ANSWERED: Backoff = Backoff {
+    initial: Duration::from_millis(50),
+    max: Duration::from_secs(1),
+};
+/// …and up to 250 ms once it had (a restart is short). Reconnecting to the PRIMARY between
+/// commitment checks uses the same.
+pub const MEMBER_ANSWERED: Backoff = Backoff {
     initial: Duration::from_millis(50),
     max: Duration::from_millis(250),
 };
@@ -62,10 +66,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn initiate_keeps_sidecars_default_and_waits_are_quicker() {
-        let d = Backoff::default();
-        assert_eq!((INITIATE.initial, INITIATE.max), (d.initial, d.max));
-        assert!(RECONFIG.max < INITIATE.max && RECONNECT.max < RECONFIG.max);
+    fn waits_on_a_running_set_retry_quicker_than_initiate() {
+        let initiate = Backoff::default();
+        assert!(RECONFIG.max < initiate.max && MEMBER_ANSWERED.max < RECONFIG.max);
+        assert!(MEMBER_ANSWERED.max < MEMBER_NEVER_ANSWERED.max);
     }
 
     #[test]

@@ -180,7 +180,7 @@ fn wait_committed(
             Some(c) => Ok(c),
             None => retry(
                 &deadline,
-                progress::RECONNECT,
+                progress::MEMBER_ANSWERED,
                 |_| p.admin_conn(primary, deadline, &fail),
                 announce(reporter),
             ),
