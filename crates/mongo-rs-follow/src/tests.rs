@@ -186,6 +186,16 @@ fn usage_errors_before_any_network() {
         Args::try_parse_from(a).unwrap()
     };
     let none = |_: &str| None;
+    let with_ca = |ca: &'static str| {
+        vec![
+            "--namespace",
+            "chat",
+            "--api-server",
+            "https://h:1",
+            "--ca-file",
+            ca,
+        ]
+    };
     for (extra, want) in [
         (
             vec![
@@ -215,28 +225,8 @@ fn usage_errors_before_any_network() {
             vec!["--namespace", "chat", "--api-server", "https://h b:1"],
             "only letters, digits",
         ),
-        (
-            vec![
-                "--namespace",
-                "chat",
-                "--api-server",
-                "https://h:1",
-                "--ca-file",
-                "/",
-            ],
-            "not a regular file",
-        ),
-        (
-            vec![
-                "--namespace",
-                "chat",
-                "--api-server",
-                "https://h:1",
-                "--ca-file",
-                big,
-            ],
-            "more than the 1048576",
-        ),
+        (with_ca("/"), "not a regular file"),
+        (with_ca(big), "more than the 1048576"),
     ] {
         let e = prepare(&base(&extra), &none).err().expect("a usage error");
         assert_eq!(e.exit, sidecar::Exit::Usage, "{extra:?}");
