@@ -4,8 +4,8 @@
 
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use mongo_rs::{client, probe, state, Context, MemberState};
-use mongo_wire::{uri, Error};
+use mongo_rs::{client, probe, state, MemberState};
+use mongo_wire::{uri, Credential, HostPort};
 use sidecar::report::{Report, Reporter};
 use sidecar::{duration, watchdog, Deadline, Failure};
 use std::ffi::OsString;
@@ -87,9 +87,16 @@ pub struct Args {
 
 /// Parses `argv` and runs; returns the exit code. Usage errors are one line on stderr (exit 2).
 pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    sidecar::cli::main(PROG, true, argv, |args: Args, deadline, reporter| {
-        run(&args, deadline, reporter)
-    })
+    sidecar::cli::main(
+        PROG,
+        true,
+        argv,
+        |args: Args, deadline, reporter| match prepare(&args, std::env::var("MONGO_PASSWORD").ok())
+        {
+            Ok(p) => run(&p, deadline, reporter),
+            Err(f) => f.into(),
+        },
+    )
 }
 
 impl sidecar::cli::CommonArgs for Args {
@@ -101,62 +108,55 @@ impl sidecar::cli::CommonArgs for Args {
     }
 }
 
-pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
-    let mut uri = match uri::parse(&args.uri) {
-        Ok(u) => u,
-        Err(m) => return Failure::usage(m).into(),
-    };
-    if let Err(f) = client::tls_setup(&mut uri) {
-        return f.into();
-    }
-    let cred = match client::credentials_from_flags(
+/// Everything a probe needs, validated before any network access.
+#[derive(Debug)]
+pub struct ProbeConfig {
+    /// The member probed: the URI's first host.
+    pub host: HostPort,
+    pub cred: Option<Credential>,
+    /// The set name it must belong to, if one is given.
+    pub want_set: Option<String>,
+    pub allow_secondary: bool,
+    pub alive: bool,
+    /// Bound for the connect and the hello (the whole `--timeout`).
+    pub cap: Duration,
+}
+
+/// `Args` (and the password from the environment) into the typed config, before any network.
+pub fn prepare(args: &Args, env_password: Option<String>) -> Result<ProbeConfig, Failure> {
+    let mut uri = uri::parse(&args.uri).map_err(Failure::usage)?;
+    client::tls_setup(&mut uri)?;
+    let cred = client::credentials_from_flags(
         &uri,
         args.username.clone(),
         args.password_file.as_deref(),
-        std::env::var("MONGO_PASSWORD").ok(),
-    ) {
-        Ok(c) => c,
-        Err(f) => return f.into(),
-    };
-    let want_set = match (&args.replica_set, &uri.replica_set) {
-        (Some(flag), Some(opt)) if flag != opt => {
-            return Failure::usage(format!(
-                "--replica-set {flag} conflicts with replicaSet={opt} in the URI: give one"
-            ))
-            .into()
-        }
-        (Some(s), _) | (None, Some(s)) => Some(s.clone()),
-        (None, None) => None,
-    };
-    let host = uri.hosts[0].clone();
-    let name = host.to_string();
+        env_password,
+    )?;
+    let want_set = client::set_name(args.replica_set.as_deref(), &uri)?;
+    Ok(ProbeConfig {
+        host: uri.hosts[0].clone(),
+        cred,
+        want_set,
+        allow_secondary: args.allow_secondary,
+        alive: args.alive,
+        cap: args.timeout,
+    })
+}
+
+pub fn run(p: &ProbeConfig, deadline: Deadline, _reporter: Reporter) -> Report {
+    let name = p.host.to_string();
     watchdog::waiting_for(format!("{name} to answer hello"));
 
-    let (mut conn, hello) = match client::connect_hello(&host, deadline, args.timeout) {
+    let (mut conn, hello) = match client::connect_hello(&p.host, deadline, p.cap) {
         Ok(x) => x,
         Err(e) => {
-            let ctx = Context {
-                host: name.clone(),
-                ..Context::default()
-            };
-            let state = match e {
-                Error::TimedOut { .. } => "TIMEOUT",
-                Error::Refused { .. } | Error::Resolve { .. } | Error::Io { .. } => "UNREACHABLE",
-                _ => "ERROR",
-            };
-            let mut f = mongo_rs::classify(&e, &ctx);
-            if state == "TIMEOUT" {
-                f = Failure::unavailable(format!(
-                    "timed out after {} waiting for {name} to answer hello (raise --timeout if the server is just slow)",
-                    duration::display(deadline.budget())
-                ));
-            } else if state == "UNREACHABLE" {
-                f = Failure::unavailable(format!("unreachable: {}", f.message));
-            }
-            return Report::from(f).with("state", state).with("host", name);
+            let why = probe::no_answer(&e, &name, deadline.budget());
+            return Report::from(why.failure)
+                .with("state", why.state)
+                .with("host", name);
         }
     };
-    if args.alive {
+    if p.alive {
         // A full command round trip answered: the process is alive, whatever its state.
         return Report::ok(format!(
             "{name} answers hello ({}): alive",
@@ -168,10 +168,10 @@ pub fn run(args: &Args, deadline: Deadline, _reporter: Reporter) -> Report {
     let mut hello = hello;
     if state::is_ambiguous(&hello.state) {
         // Best effort, same connection: STARTUP2 vs RECOVERING, never-initiated vs REMOVED.
-        let status = client::status(&mut conn, cred.as_ref());
+        let status = client::status(&mut conn, p.cred.as_ref());
         hello.state = state::refine(hello.state, &status);
     }
-    let verdict = probe::verdict(&name, &hello, args.allow_secondary, want_set.as_deref());
+    let verdict = probe::verdict(&name, &hello, p.allow_secondary, p.want_set.as_deref());
     let report = match verdict {
         Ok(line) => Report::ok(line),
         Err(f) => Report::from(f),
@@ -222,16 +222,10 @@ mod tests {
 
     #[test]
     fn usage_errors_before_any_network() {
-        let r = Reporter {
-            prog: PROG,
-            json: false,
-            quiet: true,
-        };
-        let d = Deadline::after(Duration::from_secs(1));
         let bad_uri = Args::try_parse_from([PROG, "--uri", "mongodb+srv://u:pw@x/"]).unwrap();
-        let rep = run(&bad_uri, d, r);
+        let rep = prepare(&bad_uri, None).unwrap_err();
         assert_eq!(rep.exit, sidecar::Exit::Usage);
-        assert!(!rep.reason.contains("pw@"));
+        assert!(!rep.message.contains("pw@"));
         let conflict = Args::try_parse_from([
             PROG,
             "--uri",
@@ -240,7 +234,14 @@ mod tests {
             "b",
         ])
         .unwrap();
-        assert_eq!(run(&conflict, d, r).exit, sidecar::Exit::Usage);
+        assert_eq!(
+            prepare(&conflict, None).unwrap_err().exit,
+            sidecar::Exit::Usage
+        );
+        let p = prepare(&Args::try_parse_from([PROG, "--alive"]).unwrap(), None).unwrap();
+        assert_eq!(p.host.to_string(), "localhost:27017");
+        assert!(p.alive && !p.allow_secondary && p.want_set.is_none() && p.cred.is_none());
+        assert_eq!(p.cap, Duration::from_secs(2));
         assert!(Args::try_parse_from([PROG, "--timeout", "0s"]).is_err());
         assert!(Args::try_parse_from([PROG, "--timeout", "soon"]).is_err());
     }

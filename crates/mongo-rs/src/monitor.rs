@@ -10,6 +10,7 @@
 //! once. Only connection failures are retried after a pause: quick while the member was never
 //! reached, and capped low once it had answered (it is most likely restarting).
 
+use crate::progress::{MEMBER_ANSWERED, MEMBER_NEVER_ANSWERED};
 use crate::state::{self, Hello};
 use mongo_wire::{Connection, Doc, Error, HostPort};
 use sidecar::Deadline;
@@ -21,11 +22,6 @@ use std::time::Duration;
 /// The longest an awaitable hello waits server-side: drivers use heartbeatFrequencyMS (10 s);
 /// shorter here so a monitor notices a stop request and the deadline soon.
 pub const MAX_AWAIT: Duration = Duration::from_secs(2);
-/// Pause after a connection failure, doubling up to [`RECONNECT_CAP_NEVER`] for a member that
-/// never answered, [`RECONNECT_CAP_ANSWERED`] for one that did (a restart is short).
-pub const RECONNECT_FIRST: Duration = Duration::from_millis(50);
-pub const RECONNECT_CAP_NEVER: Duration = Duration::from_millis(1000);
-pub const RECONNECT_CAP_ANSWERED: Duration = Duration::from_millis(250);
 
 /// One member's monitor: a connection and the topologyVersion its server last reported.
 pub struct Monitor {
@@ -172,13 +168,13 @@ fn monitor_loop(
     let name = host.to_string();
     let mut m = Monitor::new(host, cap);
     let mut answered = false;
-    let mut pause = RECONNECT_FIRST;
+    let mut pause = MEMBER_NEVER_ANSWERED.initial;
     while !stop.load(Ordering::SeqCst) && !deadline.expired() {
         let r = m.next(deadline, MAX_AWAIT);
         let failed = r.is_err();
         if r.is_ok() {
             answered = true;
-            pause = RECONNECT_FIRST;
+            pause = MEMBER_NEVER_ANSWERED.initial;
         }
         let event = Event {
             index,
@@ -190,9 +186,9 @@ fn monitor_loop(
         }
         if failed {
             let top = if answered {
-                RECONNECT_CAP_ANSWERED
+                MEMBER_ANSWERED.max
             } else {
-                RECONNECT_CAP_NEVER
+                MEMBER_NEVER_ANSWERED.max
             };
             std::thread::sleep(pause.min(deadline.remaining()));
             pause = (pause * 2).min(top);

@@ -76,3 +76,19 @@ fn more_than_fifty_members_is_refused_before_any_network_access() {
         .line_has("51 members requested")
         .line_has("at most 50");
 }
+
+/// A rerun on a set with non-voters (hello lists them under `passives`, not `hosts`) finds the
+/// members unchanged: no "members differ" note for the 8th and 9th member.
+#[test]
+fn a_rerun_on_nine_members_sees_the_passives_as_members() {
+    let sim = Sim::set(9, &[]);
+    assert_eq!(
+        init(&["--uri", &sim.uri(), "--timeout", "30s"]).code(),
+        0,
+        "first run"
+    );
+    let r = init(&["--uri", &sim.uri(), "--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stderr.contains("not initiating"), "{}", r.stderr);
+    assert!(!r.stderr.contains("members differ"), "{}", r.stderr);
+}

@@ -1,10 +1,12 @@
 //! Waiting on the members: who answers, whether the set is initiated, when a PRIMARY is writable.
-//! Every wait watches all members with awaitable hello ([`mongo_rs::monitor::Watch`]): a state
+//! Every wait watches all members with awaitable hello ([`crate::monitor::Watch`]): a state
 //! change on any member wakes us at once, and only connection failures cost a pause.
 
-use crate::InitConfig;
-use mongo_rs::monitor::Watch;
-use mongo_rs::{plan, Hello, MemberState, Plan};
+use crate::errors::classify;
+use crate::init::InitConfig;
+use crate::monitor::Watch;
+use crate::progress::Attempts;
+use crate::{plan, Hello, MemberState, Plan};
 use mongo_wire::HostPort;
 use sidecar::report::Reporter;
 use sidecar::{duration, Deadline, Failure};
@@ -43,10 +45,6 @@ fn gave_up(deadline: Deadline, what: &str, w: &Watch, seen: &Seen) -> Failure {
     ))
 }
 
-/// Steps 1-2 of a default run: whether to initiate. An already-initiated set is recognised from
-/// ANY member that answers with the set's name (members down are fine); only a decision to
-/// initiate needs every member's answer (none may have a config). Final problems (standalone,
-/// mongos, other set name, not a mongod) fail at once.
 /// The watch and what each member said last, shared by the steps of one run so the monitors'
 /// connections (and their awaitable hellos) carry over from one step to the next.
 pub struct Members {
@@ -63,6 +61,10 @@ impl Members {
     }
 }
 
+/// Steps 1-2 of a default run: whether to initiate. An already-initiated set is recognised from
+/// ANY member that answers with the set's name (members down are fine); only a decision to
+/// initiate needs every member's answer (none may have a config). Final problems (standalone,
+/// mongos, other set name, not a mongod) fail at once.
 pub fn discover(
     m: &mut Members,
     p: &InitConfig,
@@ -75,7 +77,7 @@ pub fn discover(
         duration::display(deadline.budget())
     ));
     let Members { w, seen } = m;
-    let mut attempts = BTreeMap::new();
+    let mut attempts: BTreeMap<usize, Attempts> = BTreeMap::new();
     loop {
         let Some(ev) = w.next(deadline) else {
             return Err(gave_up(deadline, "not every member answered", w, seen));
@@ -95,15 +97,11 @@ pub fn discover(
                 }
             }
             Err(e) => {
-                let f = mongo_rs::classify(&e, &p.context(&ev.host));
+                let f = classify(&e, &p.context(&ev.host));
                 if !f.is_retryable() {
                     return Err(f);
                 }
-                let n: &mut u32 = attempts.entry(ev.index).or_insert(0);
-                *n += 1;
-                if *n == 1 || n.is_power_of_two() {
-                    reporter.progress(format!("{f} (attempt {n}, retrying)"));
-                }
+                attempts.entry(ev.index).or_default().failed(&f, reporter);
                 seen.insert(ev.index, Err(f.message));
             }
         }
@@ -125,7 +123,7 @@ pub fn wait_for_primary(
     p: &InitConfig,
     deadline: Deadline,
     reporter: Reporter,
-) -> Result<String, Failure> {
+) -> Result<HostPort, Failure> {
     reporter.progress("waiting for a writable PRIMARY");
     let Members { w, seen } = m;
     // What the members said before this step may already answer it.
@@ -134,7 +132,7 @@ pub fn wait_for_primary(
             if h.state == (MemberState::Primary { writable: true })
                 && h.set_name.as_deref() == Some(&p.set_name)
             {
-                return Ok(w.hosts()[*i].to_string());
+                return Ok(w.hosts()[*i].clone());
             }
         }
     }
@@ -151,7 +149,7 @@ pub fn wait_for_primary(
                     )));
                 }
                 if h.state == (MemberState::Primary { writable: true }) {
-                    return Ok(ev.host);
+                    return Ok(w.hosts()[ev.index].clone());
                 }
                 if let Some(hint) = h.primary.as_deref().and_then(|s| HostPort::parse(s).ok()) {
                     w.add(hint);
@@ -183,26 +181,24 @@ pub fn wait_answer(
     let hp = HostPort::parse(host).map_err(|e| Failure::usage(format!("member {host}: {e}")))?;
     let w = Watch::start(&[hp], deadline, p.cap);
     let mut last: Option<Failure> = None;
-    let mut n = 0u32;
+    let mut attempts = Attempts::default();
     loop {
         let Some(ev) = w.next(deadline) else {
             // The caller's retry adds "gave up after …": say only what happened here.
             let why = last.map_or_else(|| format!("{host} did not answer"), |f| f.message);
             return Err(Failure::unavailable(format!(
-                "new member not answering after {n} attempt(s): {why}"
+                "new member not answering after {} attempt(s): {why}",
+                attempts.count()
             )));
         };
         match ev.result {
             Ok(h) => return Ok(h),
             Err(e) => {
-                let f = mongo_rs::classify(&e, &p.context(host));
+                let f = classify(&e, &p.context(host));
                 if !f.is_retryable() {
                     return Err(f);
                 }
-                n += 1;
-                if n == 1 || n.is_power_of_two() {
-                    reporter.progress(format!("{f} (attempt {n}, retrying)"));
-                }
+                attempts.failed(&f, reporter);
                 last = Some(f);
             }
         }
