@@ -6,14 +6,15 @@
 
 pub mod cli;
 pub mod kube;
-mod watch;
+pub(crate) mod watch;
 
-use cli::{Args, PROG, SERVICE_ACCOUNT_DIR};
+pub use cli::{main_with, PROG};
+use cli::{Args, SERVICE_ACCOUNT_DIR};
 use mongo_rs::reconfig::norm;
 use mongo_rs::{client, Context};
 use mongo_wire::{Connection, Credential, Doc, HostPort};
 use sidecar::report::{Report, Reporter};
-use sidecar::{duration, watchdog, Deadline, Failure};
+use sidecar::{duration, Deadline, Failure};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,11 +82,12 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
     let ca_file = args.ca_file.clone().unwrap_or_else(|| sa.join("ca.crt"));
     let api = kube::Api::new(&api_server, &token_file, &ca_file)?;
     let admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
-    let env_password = env("MONGO_PASSWORD");
+    // --password or MONGO_PASSWORD (clap reads the variable).
+    let env_password = args.password.password.clone();
     let cred = client::credentials_from_flags(
         &admin,
         args.username.clone(),
-        args.password_file.as_deref(),
+        args.password.password_file.as_deref(),
         env_password.clone(),
     )?;
     Ok(Follower {
@@ -95,7 +97,7 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
         pattern: args.member_host.clone(),
         api,
         username: args.username.clone(),
-        password_file: args.password_file.clone(),
+        password_file: args.password.password_file.clone(),
         env_password,
         cred,
     })
@@ -248,31 +250,9 @@ pub fn decide(desired: &[String], views: &[(String, View)], set_name: &str) -> D
     Decision::Reconcile { wanted, step_down }
 }
 
-pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    sidecar::cli::main(PROG, false, argv, |args: Args, deadline, reporter| {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        // The loop's watchdog guards reading the secrets too (a FIFO must not hang it).
-        let guard = (!args.once).then(|| watch::PassWatch::start(reporter));
-        if let Some(g) = &guard {
-            g.begin(deadline);
-        }
-        let f = match prepare(&args, &env) {
-            Ok(f) => f,
-            Err(e) => return e.into(),
-        };
-        match guard {
-            None => {
-                watchdog::waiting_for(format!("one pass of {PROG}"));
-                pass(&f, deadline, reporter)
-            }
-            Some(g) => follow(&f, &g, args.timeout, args.interval, reporter),
-        }
-    })
-}
-
 /// The loop: a pass every `interval`, each with its own deadline and watchdog. Prints a pass's
 /// result only when it differs from the last one printed (a steady set prints nothing).
-fn follow(
+pub(crate) fn follow(
     f: &Follower,
     guard: &watch::PassWatch,
     timeout: Duration,
