@@ -61,7 +61,7 @@ Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_RS_INIT_MEMBERS (co
 MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_RS_INIT_WAIT_ONLY, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
 Credentials (in the URI, or --username plus a password file; SCRAM-SHA-256, authSource default
 admin) are used for replSetInitiate and the reconcile commands; hello needs none. Passwords are never printed.
-A password given on the command line (--password, or user:password@ in --uri) works but prints one
+A password given on the command line (--password, or a password in the userinfo of --uri) works but prints one
 warning line on stderr: the command line is visible in ps. Prefer MONGO_PASSWORD_FILE.";
 
 sidecar::common_flags!(

@@ -35,7 +35,7 @@ MONGO_PASSWORD_FILE, MONGO_RS_PROBE_TIMEOUT, MONGO_RS_PROBE_ALLOW_SECONDARY, MON
 MONGO_RS_PROBE_ALIVE (--alive: liveness, any member state that answers hello is healthy).
 Prefer MONGO_PASSWORD_FILE (a Docker/Kubernetes secret file) to MONGO_PASSWORD; passwords are
 never printed, and user:password in the URI is shown as user:***. A password given on the
-command line (--password, or user:password@ in --uri) works but prints one warning line on
+command line (--password, or a password in the userinfo of --uri) works but prints one warning line on
 stderr: the command line is visible in ps.";
 
 sidecar::common_flags!(

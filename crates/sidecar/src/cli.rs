@@ -13,14 +13,29 @@
 //! (`--password`, `--auth-token`, a webhook URL, a URI with `user:password@`) is accepted, but
 //! prints ONE warning line on stderr naming the flag and its `*_FILE` / environment
 //! alternative: argv is readable by every user of the host (`ps`, `/proc/PID/cmdline`). Values
-//! from the environment or from files print nothing.
+//! from the environment or from files print nothing. The warning comes before the run's first
+//! line; a run whose configuration is refused (exit 2) prints only its one error line.
 
 use crate::exit::{one_line, Exit};
 use crate::report::{printable, Report, Reporter};
 use crate::Deadline;
 use clap::parser::ValueSource;
 use std::ffi::OsString;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The argv warnings of this process, printed by the reporter before its first line.
+static PENDING_WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Prints the pending argv warnings once (or drops them: `usage_error`, see the module doc).
+pub(crate) fn flush_argv_warnings(usage_error: bool) {
+    let pending = std::mem::take(&mut *PENDING_WARNINGS.lock().unwrap_or_else(|p| p.into_inner()));
+    if !usage_error {
+        for line in pending {
+            eprintln!("{line}");
+        }
+    }
+}
 
 /// The shared flags' values (see [`crate::common_flags!`]).
 #[derive(Debug, Clone, Copy)]
@@ -98,9 +113,8 @@ pub fn try_parse<A: clap::Parser>(
     apply_env_rules::<A>(&argv);
     let parsed = A::try_parse_from(&argv);
     if parsed.is_ok() {
-        for line in argv_secret_warnings(prog, &A::command(), &argv) {
-            eprintln!("{line}");
-        }
+        let warnings = argv_secret_warnings(prog, &A::command(), &argv);
+        *PENDING_WARNINGS.lock().unwrap_or_else(|p| p.into_inner()) = warnings;
     }
     parsed.map_err(|e| {
         use clap::error::ErrorKind;

@@ -20,19 +20,19 @@ macro_rules! common_flags {
         #[derive(::clap::Args, Debug, Clone)]
         pub struct $name {
             #[arg(
-                                long,
-                                help = $timeout_help,
-                                env = concat!($prefix, "_TIMEOUT"),
-                                default_value = $default,
-                                value_parser = $crate::duration::parse_timeout
-                            )]
+                                        long,
+                                        help = $timeout_help,
+                                        env = concat!($prefix, "_TIMEOUT"),
+                                        default_value = $default,
+                                        value_parser = $crate::duration::parse_timeout
+                                    )]
             pub timeout: ::std::time::Duration,
             #[arg(
-                                long,
-                                help = $json_help,
-                                env = concat!($prefix, "_JSON"),
-                                value_parser = ::clap::builder::BoolishValueParser::new()
-                            )]
+                                        long,
+                                        help = $json_help,
+                                        env = concat!($prefix, "_JSON"),
+                                        value_parser = ::clap::builder::BoolishValueParser::new()
+                                    )]
             pub json: bool,
         }
 
