@@ -24,7 +24,7 @@ fn from_help(help: &str) -> (BTreeSet<String>, BTreeSet<String>, Vec<String>) {
         .expect("--help has an Options: section");
     let (mut flags, mut envs, mut without_env) = (BTreeSet::new(), BTreeSet::new(), Vec::new());
     let mut current: Option<(String, bool)> = None;
-    let mut close = |c: Option<(String, bool)>, without_env: &mut Vec<String>| {
+    let close = |c: Option<(String, bool)>, without_env: &mut Vec<String>| {
         if let Some((flag, false)) = c {
             without_env.push(flag);
         }
@@ -60,7 +60,7 @@ fn from_help(help: &str) -> (BTreeSet<String>, BTreeSet<String>, Vec<String>) {
     (flags, envs, without_env)
 }
 
-/// Backticked words of a table cell that start with `prefix`-shaped text.
+/// The backticked words of a table cell.
 fn ticked(cell: &str) -> Vec<String> {
     cell.split('`')
         .skip(1)
