@@ -57,23 +57,16 @@ as unset. The token and passwords are never printed, not even when the API echoe
 password given on the command line (--password) works but prints one warning line on stderr: the
 command line is visible in ps.";
 
-sidecar::common_flags!(
-    Shared,
-    prefix = "MONGO_RS_FOLLOW",
-    timeout = "120s",
+sidecar::common_flags! {
+    Shared, prefix = "MONGO_RS_FOLLOW", timeout = "120s",
     timeout_help = "Deadline of ONE pass (API read, hellos, reconfigs and their commits)",
-    json_help = "Print results as JSON objects on stdout (one per pass that changed or failed)",
-);
-sidecar::secret_flags!(
-    Password {
-        password,
-        password_file
-    },
-    long = "password",
-    env = "MONGO_PASSWORD",
+    json_help = "Print results as JSON objects on stdout (one per pass that changed or failed)"
+}
+sidecar::secret_flags! {
+    Password { password, password_file }, long = "password", env = "MONGO_PASSWORD",
     help = "The password of --username",
-    file_help = "File holding the password of --username (a Docker/Kubernetes secret)",
-);
+    file_help = "File holding the password of --username (a Docker/Kubernetes secret)"
+}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Make a MongoDB replica set's members follow a Kubernetes StatefulSet's replicas.", long_about = LONG_ABOUT)]

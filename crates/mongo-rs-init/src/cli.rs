@@ -5,7 +5,6 @@
 use crate::{prepare, run, PROG};
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use sidecar::cli::{Common, CommonArgs};
 use sidecar::watchdog;
 use std::ffi::OsString;
 
@@ -64,23 +63,16 @@ admin) are used for replSetInitiate and the reconcile commands; hello needs none
 A password given on the command line (--password, or a password in the userinfo of --uri) works but prints one
 warning line on stderr: the command line is visible in ps. Prefer MONGO_PASSWORD_FILE.";
 
-sidecar::common_flags!(
-    Shared,
-    prefix = "MONGO_RS_INIT",
-    timeout = "120s",
+sidecar::common_flags! {
+    Shared for Args, prefix = "MONGO_RS_INIT", timeout = "120s",
     timeout_help = "Overall deadline (e.g. 90s, 2m)",
-    json_help = "Print the result as one JSON object on stdout",
-);
-sidecar::secret_flags!(
-    Password {
-        password,
-        password_file
-    },
-    long = "password",
-    env = "MONGO_PASSWORD",
+    json_help = "Print the result as one JSON object on stdout"
+}
+sidecar::secret_flags! {
+    Password { password, password_file }, long = "password", env = "MONGO_PASSWORD",
     help = "The password of --username",
-    file_help = "File holding the password of --username (a Docker/Kubernetes secret)",
-);
+    file_help = "File holding the password of --username (a Docker/Kubernetes secret)"
+}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Initiate a MongoDB replica set once, then wait for a writable PRIMARY.", long_about = LONG_ABOUT)]
@@ -133,22 +125,13 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
     )
 }
 
-impl CommonArgs for Args {
-    fn common(&self) -> Common {
-        self.common.get()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent_and_help_teaches() {
-        Args::command().debug_assert();
-        let help = Args::command().render_long_help().to_string();
-        for needle in [
+        sidecar::cli::assert_help_mentions::<Args>(&[
             "Exit codes",
             "MONGO_RS_INIT_MEMBERS",
             "MONGO_PASSWORD_FILE",
@@ -157,8 +140,6 @@ mod tests {
             "step it down first",
             "MONGO_RS_INIT_WAIT_ONLY",
             "a REMOVED first member",
-        ] {
-            assert!(help.contains(needle), "help lacks {needle}");
-        }
+        ]);
     }
 }

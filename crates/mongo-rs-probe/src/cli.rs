@@ -4,7 +4,6 @@
 use crate::{run, PROG};
 use clap::builder::BoolishValueParser;
 use clap::Parser;
-use sidecar::cli::{Common, CommonArgs};
 use std::ffi::OsString;
 
 const LONG_ABOUT: &str = "\
@@ -38,24 +37,16 @@ never printed, and user:password in the URI is shown as user:***. A password giv
 command line (--password, or a password in the userinfo of --uri) works but prints one warning line on
 stderr: the command line is visible in ps.";
 
-sidecar::common_flags!(
-    Shared,
-    prefix = "MONGO_RS_PROBE",
-    timeout = "2s",
+sidecar::common_flags! {
+    Shared for Args, prefix = "MONGO_RS_PROBE", timeout = "2s",
     timeout_help = "Give up after this long (e.g. 500ms, 2s); the process exits by then",
-    json_help =
-        "Print one JSON object (ok, exit, reason, state, setName, host, elapsed_ms…) on stdout",
-);
-sidecar::secret_flags!(
-    Password {
-        password,
-        password_file
-    },
-    long = "password",
-    env = "MONGO_PASSWORD",
+    json_help = "Print one JSON object (ok, exit, reason, state, setName, host, elapsed_ms…) on stdout"
+}
+sidecar::secret_flags! {
+    Password { password, password_file }, long = "password", env = "MONGO_PASSWORD",
     help = "The password of --username",
-    file_help = "File holding the password of --username (a Docker/Kubernetes secret)",
-);
+    file_help = "File holding the password of --username (a Docker/Kubernetes secret)"
+}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Exit 0 only when this mongod is a writable replica-set PRIMARY.", long_about = LONG_ABOUT)]
@@ -100,31 +91,20 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
     })
 }
 
-impl CommonArgs for Args {
-    fn common(&self) -> Common {
-        self.common.get()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
     use std::time::Duration;
 
     #[test]
     fn cli_is_consistent_and_help_teaches() {
-        Args::command().debug_assert();
-        let help = Args::command().render_long_help().to_string();
-        for needle in [
+        sidecar::cli::assert_help_mentions::<Args>(&[
             "Exit codes",
             "MONGO_URL",
             "MONGO_PASSWORD_FILE",
             "HEALTHCHECK",
             "--allow-secondary",
-        ] {
-            assert!(help.contains(needle), "help lacks {needle}");
-        }
+        ]);
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use crate::{parse_link, run, Link, PROG};
 use clap::Parser;
-use sidecar::cli::{Common, CommonArgs};
 use std::ffi::OsString;
 
 const LONG_ABOUT: &str = "\
@@ -28,13 +27,11 @@ Exit codes:
 
 Every flag has its environment variable (shown below); flags win, an empty variable is unset.";
 
-sidecar::common_flags!(
-    Shared,
-    prefix = "NET_PROBE",
-    timeout = "5s",
+sidecar::common_flags! {
+    Shared for Args, prefix = "NET_PROBE", timeout = "5s",
     timeout_help = "Give up after this long (the whole run, all links)",
-    json_help = "Print one JSON object (ok, reason, broken, links) on stdout instead of the matrix",
-);
+    json_help = "Print one JSON object (ok, reason, broken, links) on stdout instead of the matrix"
+}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Resolve and TCP-connect every link the stack needs; exit 0 only when all work.", long_about = LONG_ABOUT)]
@@ -45,12 +42,6 @@ pub struct Args {
 
     #[command(flatten)]
     pub common: Shared,
-}
-
-impl CommonArgs for Args {
-    fn common(&self) -> Common {
-        self.common.get()
-    }
 }
 
 /// Parses `argv` and runs; returns the exit code.

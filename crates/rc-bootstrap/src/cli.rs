@@ -5,7 +5,6 @@ use crate::{is_blocked, run, Config, GITLAB_SCRIPT};
 use clap::builder::BoolishValueParser;
 use clap::Parser;
 use rc_client::normalize_base_url;
-use sidecar::cli::{Common, CommonArgs};
 use sidecar::report::Report;
 use sidecar::{duration, Failure};
 use std::ffi::OsString;
@@ -50,33 +49,20 @@ values; they are never printed. A secret value given as a flag (--admin-password
 --bot-password) works but prints one warning line on stderr: the command line is visible in ps.
 Every flag has its environment variable (shown below); flags win, an empty variable is unset.";
 
-sidecar::common_flags!(
-    Shared,
-    prefix = "RC_BOOTSTRAP",
-    timeout = "300s",
-    timeout_help = "Overall deadline",
-    json_help = "One JSON object on stdout",
-);
-sidecar::secret_flags!(
-    AdminPassword {
-        admin_password,
-        admin_password_file
-    },
-    long = "admin-password",
-    env = "ADMIN_PASS",
-    help = "The admin's password",
-    file_help = "File holding the admin's password (a Docker/Kubernetes secret)",
-);
-sidecar::secret_flags!(
-    BotPassword {
-        bot_password,
-        bot_password_file
-    },
-    long = "bot-password",
-    env = "ROCKETCHAT_PASSWORD",
-    help = "The bot's password",
-    file_help = "File holding the bot's password (a Docker/Kubernetes secret)",
-);
+sidecar::common_flags! {
+    Shared for Args, prefix = "RC_BOOTSTRAP", timeout = "300s", timeout_help = "Overall deadline",
+    json_help = "One JSON object on stdout"
+}
+sidecar::secret_flags! {
+    AdminPassword { admin_password, admin_password_file }, long = "admin-password",
+    env = "ADMIN_PASS", help = "The admin's password",
+    file_help = "File holding the admin's password (a Docker/Kubernetes secret)"
+}
+sidecar::secret_flags! {
+    BotPassword { bot_password, bot_password_file }, long = "bot-password",
+    env = "ROCKETCHAT_PASSWORD", help = "The bot's password",
+    file_help = "File holding the bot's password (a Docker/Kubernetes secret)"
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -258,10 +244,4 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
             }
         },
     )
-}
-
-impl CommonArgs for Args {
-    fn common(&self) -> Common {
-        self.common.get()
-    }
 }

@@ -4,7 +4,6 @@
 use crate::{run, Config};
 use clap::Parser;
 use rc_client::{normalize_base_url, Session};
-use sidecar::cli::{Common, CommonArgs};
 use sidecar::report::Report;
 use sidecar::Failure;
 use std::ffi::OsString;
@@ -42,43 +41,24 @@ values; they are never printed. A secret value given as a flag (--password, --au
 --webhook-url) works but prints one warning line on stderr: the command line is visible in ps.
 Every flag has its environment variable (shown below); flags win, an empty variable is unset.";
 
-sidecar::common_flags!(
-    Shared,
-    prefix = "RC_PROBE",
-    timeout = "5s",
-    timeout_help = "Overall deadline, e.g. 5s, 1500ms",
-    json_help = "One JSON object on stdout",
-);
-sidecar::secret_flags!(
-    Password {
-        password,
-        password_file
-    },
-    long = "password",
-    env = "ROCKETCHAT_PASSWORD",
+sidecar::common_flags! {
+    Shared for Args, prefix = "RC_PROBE", timeout = "5s", timeout_help = "Overall deadline, e.g. 5s, 1500ms",
+    json_help = "One JSON object on stdout"
+}
+sidecar::secret_flags! {
+    Password { password, password_file }, long = "password", env = "ROCKETCHAT_PASSWORD",
     help = "The bot's password",
-    file_help = "File holding the bot's password (a Docker/Kubernetes secret)",
-);
-sidecar::secret_flags!(
-    AuthToken {
-        auth_token,
-        auth_token_file
-    },
-    long = "auth-token",
-    env = "RC_PROBE_AUTH_TOKEN",
-    help = "Auth token going with --user-id",
-    file_help = "File holding that auth token",
-);
-sidecar::secret_flags!(
-    WebhookUrl {
-        webhook_url,
-        webhook_url_file
-    },
-    long = "webhook-url",
-    env = "RC_PROBE_WEBHOOK_URL",
-    help = "Incoming webhook URL to validate (without posting)",
-    file_help = "File holding the webhook URL (what rc-bootstrap --webhook-url-file writes)",
-);
+    file_help = "File holding the bot's password (a Docker/Kubernetes secret)"
+}
+sidecar::secret_flags! {
+    AuthToken { auth_token, auth_token_file }, long = "auth-token", env = "RC_PROBE_AUTH_TOKEN",
+    help = "Auth token going with --user-id", file_help = "File holding that auth token"
+}
+sidecar::secret_flags! {
+    WebhookUrl { webhook_url, webhook_url_file }, long = "webhook-url",
+    env = "RC_PROBE_WEBHOOK_URL", help = "Incoming webhook URL to validate (without posting)",
+    file_help = "File holding the webhook URL (what rc-bootstrap --webhook-url-file writes)"
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -200,10 +180,4 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
             Err(f) => Report::from(f),
         }
     })
-}
-
-impl CommonArgs for Args {
-    fn common(&self) -> Common {
-        self.common.get()
-    }
 }

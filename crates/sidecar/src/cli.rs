@@ -83,6 +83,15 @@ pub fn main<A: clap::Parser + CommonArgs>(
     reporter.finish(&report, deadline.elapsed())
 }
 
+/// For the binaries' tests: `A`'s clap definition is consistent and its long help mentions
+/// every one of `needles`.
+pub fn assert_help_mentions<A: clap::CommandFactory>(needles: &[&str]) {
+    A::command().debug_assert();
+    let help = A::command().render_long_help().to_string();
+    let missing: Vec<&&str> = needles.iter().filter(|n| !help.contains(**n)).collect();
+    assert!(missing.is_empty(), "--help lacks {missing:?}");
+}
+
 /// Parses `argv` into `A`. `Err(code)` means: already printed, exit with `code`
 /// (0 after `--help`/`--version`, 2 after a usage error).
 pub fn parse<A: clap::Parser>(

@@ -13,8 +13,19 @@
 /// Defines `pub struct $name { timeout, json }` for `#[command(flatten)]`:
 /// `--timeout` (env `<PREFIX>_TIMEOUT`, default `$default`, [`crate::duration`] grammar) and
 /// `--json` (env `<PREFIX>_JSON`, a boolean: 1/0, true/false, yes/no, on/off).
+/// `$name for $args` also implements [`crate::cli::CommonArgs`] for `$args`, whose field
+/// `common` holds the flattened struct.
 #[macro_export]
 macro_rules! common_flags {
+    ($name:ident for $args:ident, $($rest:tt)*) => {
+        $crate::common_flags!($name, $($rest)*);
+
+        impl $crate::cli::CommonArgs for $args {
+            fn common(&self) -> $crate::cli::Common {
+                self.common.get()
+            }
+        }
+    };
     ($name:ident, prefix = $prefix:literal, timeout = $default:literal,
      timeout_help = $timeout_help:literal, json_help = $json_help:literal $(,)?) => {
         #[derive(::clap::Args, Debug, Clone)]
