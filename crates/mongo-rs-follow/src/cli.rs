@@ -62,11 +62,6 @@ sidecar::common_flags! {
     timeout_help = "Deadline of ONE pass (API read, hellos, reconfigs and their commits)",
     json_help = "Print results as JSON objects on stdout (one per pass that changed or failed)"
 }
-sidecar::secret_flags! {
-    Password { password, password_file }, long = "password", env = "MONGO_PASSWORD",
-    help = "The password of --username",
-    file_help = "File holding the password of --username (a Docker/Kubernetes secret)"
-}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Make a MongoDB replica set's members follow a Kubernetes StatefulSet's replicas.", long_about = LONG_ABOUT)]
@@ -120,7 +115,7 @@ pub struct Args {
     pub username: Option<String>,
 
     #[command(flatten)]
-    pub password: Password,
+    pub password: mongo_rs::flags::Password,
 }
 
 /// Parses `argv`, then one pass (`--once`) or the loop; returns the exit code.

@@ -68,11 +68,6 @@ sidecar::common_flags! {
     timeout_help = "Overall deadline (e.g. 90s, 2m)",
     json_help = "Print the result as one JSON object on stdout"
 }
-sidecar::secret_flags! {
-    Password { password, password_file }, long = "password", env = "MONGO_PASSWORD",
-    help = "The password of --username",
-    file_help = "File holding the password of --username (a Docker/Kubernetes secret)"
-}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Initiate a MongoDB replica set once, then wait for a writable PRIMARY.", long_about = LONG_ABOUT)]
@@ -106,7 +101,7 @@ pub struct Args {
     pub username: Option<String>,
 
     #[command(flatten)]
-    pub password: Password,
+    pub password: mongo_rs::flags::Password,
 }
 
 /// Parses `argv` and runs; returns the exit code.

@@ -42,11 +42,6 @@ sidecar::common_flags! {
     timeout_help = "Give up after this long (e.g. 500ms, 2s); the process exits by then",
     json_help = "Print one JSON object (ok, exit, reason, state, setName, host, elapsed_ms…) on stdout"
 }
-sidecar::secret_flags! {
-    Password { password, password_file }, long = "password", env = "MONGO_PASSWORD",
-    help = "The password of --username",
-    file_help = "File holding the password of --username (a Docker/Kubernetes secret)"
-}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Exit 0 only when this mongod is a writable replica-set PRIMARY.", long_about = LONG_ABOUT)]
@@ -81,7 +76,7 @@ pub struct Args {
     pub username: Option<String>,
 
     #[command(flatten)]
-    pub password: Password,
+    pub password: mongo_rs::flags::Password,
 }
 
 /// Parses `argv` and runs; returns the exit code. Usage errors are one line on stderr (exit 2).

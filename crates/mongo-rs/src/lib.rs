@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod flags;
 pub mod limits;
 pub mod monitor;
 pub mod plan;
