@@ -6,15 +6,15 @@
 
 pub mod cli;
 pub mod kube;
-mod watch;
+pub(crate) mod watch;
 
-use cli::{Args, PROG, SERVICE_ACCOUNT_DIR};
+pub use cli::{main_with, PROG};
+use cli::{Args, SERVICE_ACCOUNT_DIR};
 use mongo_rs::reconfig::norm;
 use mongo_rs::{client, Context, InitConfig, MemberState};
 use mongo_wire::{Connection, Credential, Doc, HostPort};
 use sidecar::report::{Report, Reporter};
-use sidecar::{duration, watchdog, Deadline, Failure};
-use std::ffi::OsString;
+use sidecar::{duration, Deadline, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -79,11 +79,12 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
     let api = kube::Api::new(&api_server, &token_file, &ca_file)?;
     // No TLS set-up: the pods are reached on the cluster network without TLS (README).
     let admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
+    // --password or MONGO_PASSWORD (clap reads the variable).
     let cred = client::credentials_from_flags(
         &admin,
         args.username.clone(),
-        args.password_file.as_deref(),
-        env("MONGO_PASSWORD"),
+        args.password.password_file.as_deref(),
+        args.password.password.clone(),
     )?;
     Ok(Follower {
         statefulset: args.statefulset.clone(),
@@ -239,31 +240,9 @@ pub fn decide(desired: &[String], views: &[(String, View)], set_name: &str) -> D
     Decision::Reconcile { wanted, step_down }
 }
 
-pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    sidecar::cli::main(PROG, false, argv, |args: Args, deadline, reporter| {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        // The loop's watchdog guards reading the secrets too (a FIFO must not hang it).
-        let guard = (!args.once).then(|| watch::PassWatch::start(reporter));
-        if let Some(g) = &guard {
-            g.begin(deadline);
-        }
-        let f = match prepare(&args, &env) {
-            Ok(f) => f,
-            Err(e) => return e.into(),
-        };
-        match guard {
-            None => {
-                watchdog::waiting_for(format!("one pass of {PROG}"));
-                pass(&f, deadline, reporter)
-            }
-            Some(g) => follow(&f, &g, args.timeout, args.interval, reporter),
-        }
-    })
-}
-
 /// The loop: a pass every `interval`, each with its own deadline and watchdog. Prints a pass's
 /// result only when it differs from the last one printed (a steady set prints nothing).
-fn follow(
+pub(crate) fn follow(
     f: &Follower,
     guard: &watch::PassWatch,
     timeout: Duration,

@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod flags;
 pub mod init;
 pub mod limits;
 pub mod monitor;

@@ -2,10 +2,12 @@
 //! ADMIN_* and ROOT_URL, Hubot's ROCKETCHAT_*), so one .env file serves every container.
 
 use crate::{is_blocked, run, Config, GITLAB_SCRIPT};
+use clap::builder::BoolishValueParser;
 use clap::Parser;
 use rc_client::normalize_base_url;
 use sidecar::report::Report;
-use sidecar::{duration, secret, Failure};
+use sidecar::{duration, Failure};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,7 +45,24 @@ Exit codes:
   3  refused by the server (wrong credentials, password policy, bot drift without --fix-drift)
 
 Secrets: prefer ADMIN_PASS_FILE / ROCKETCHAT_PASSWORD_FILE (Docker/Kubernetes secret files) to
-values; they are never printed.";
+values; they are never printed. A secret value given as a flag (--admin-password,
+--bot-password) works but prints one warning line on stderr: the command line is visible in ps.
+Every flag has its environment variable (shown below); flags win, an empty variable is unset.";
+
+sidecar::common_flags! {
+    Shared for Args, prefix = "RC_BOOTSTRAP", timeout = "300s", timeout_help = "Overall deadline",
+    json_help = "One JSON object on stdout"
+}
+sidecar::secret_flags! {
+    AdminPassword { admin_password, admin_password_file }, long = "admin-password",
+    env = "ADMIN_PASS", help = "The admin's password",
+    file_help = "File holding the admin's password (a Docker/Kubernetes secret)"
+}
+sidecar::secret_flags! {
+    BotPassword { bot_password, bot_password_file }, long = "bot-password",
+    env = "ROCKETCHAT_PASSWORD", help = "The bot's password",
+    file_help = "File holding the bot's password (a Docker/Kubernetes secret)"
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,11 +80,8 @@ pub struct Args {
     pub public_url: Option<String>,
     #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,
-    /// The admin's password (prefer --admin-password-file).
-    #[arg(long, env = "ADMIN_PASS", hide_env_values = true)]
-    pub admin_password: Option<String>,
-    #[arg(long, env = "ADMIN_PASS_FILE")]
-    pub admin_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub admin_password: AdminPassword,
     /// Used only when the admin must be registered.
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -75,11 +91,8 @@ pub struct Args {
     pub admin_wait: Duration,
     #[arg(long, env = "ROCKETCHAT_USER")]
     pub bot_username: String,
-    /// The bot's password (prefer --bot-password-file).
-    #[arg(long, env = "ROCKETCHAT_PASSWORD", hide_env_values = true)]
-    pub bot_password: Option<String>,
-    #[arg(long, env = "ROCKETCHAT_PASSWORD_FILE")]
-    pub bot_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub bot_password: BotPassword,
     /// Default: <bot>@localhost.localdomain (left unverified on purpose).
     #[arg(long, env = "RC_BOOTSTRAP_BOT_EMAIL")]
     pub bot_email: Option<String>,
@@ -87,30 +100,30 @@ pub struct Args {
     #[arg(long, env = "ROCKETCHAT_ROOM")]
     pub room: String,
     /// A private group instead of a public channel.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_PRIVATE", value_parser = BoolishValueParser::new())]
     pub private: bool,
     /// Make the room read-only (the bot is made moderator so it can still post).
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_READ_ONLY", value_parser = BoolishValueParser::new())]
     pub read_only: bool,
     #[arg(long, env = "RC_BOOTSTRAP_WEBHOOK_NAME", default_value = "gitlab")]
     pub webhook_name: String,
     /// Script for the webhook instead of the embedded GitLab script.
-    #[arg(long, conflicts_with = "no_script")]
+    #[arg(long, env = "RC_BOOTSTRAP_SCRIPT", conflicts_with = "no_script")]
     pub script: Option<PathBuf>,
     /// A webhook without a script.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_NO_SCRIPT", value_parser = BoolishValueParser::new())]
     pub no_script: bool,
     /// Where to publish the webhook URL (0600, atomic).
     #[arg(long, env = "RC_BOOTSTRAP_WEBHOOK_URL_FILE")]
     pub webhook_url_file: Option<PathBuf>,
     /// Print the webhook URL with its token.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_SHOW_TOKEN", value_parser = BoolishValueParser::new())]
     pub show_token: bool,
     /// Reset a drifted bot user (password, roles, active, unverified email).
-    #[arg(long, env = "RC_BOOTSTRAP_FIX_DRIFT", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "RC_BOOTSTRAP_FIX_DRIFT", value_parser = BoolishValueParser::new())]
     pub fix_drift: bool,
     /// Read only: print what would change.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
     /// Where a refused bot password is remembered (0600: a salted fingerprint, never the
     /// password), so that restarts do not log in with it again and trip the brute-force block.
@@ -121,15 +134,12 @@ pub struct Args {
     )]
     pub refusal_file: PathBuf,
     /// Do not remember refused passwords (every run then spends a bot login on them).
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_NO_REFUSAL_FILE", value_parser = BoolishValueParser::new())]
     pub no_refusal_file: bool,
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub tls: rc_client::tls::CaArgs,
-    /// Overall deadline.
-    #[arg(long, env = "RC_BOOTSTRAP_TIMEOUT", default_value = "300s", value_parser = duration::parse_timeout)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub common: Shared,
 }
 
 pub fn config(args: Args) -> Result<Config, Failure> {
@@ -140,20 +150,10 @@ pub fn config(args: Args) -> Result<Config, Failure> {
             .map_err(|f| Failure::usage(f.message.replace("--url", "--public-url (ROOT_URL)")))?,
         _ => url.clone(),
     };
-    let admin_password = secret::resolve(
-        args.admin_password,
-        args.admin_password_file.as_deref(),
-        "--admin-password / --admin-password-file (ADMIN_PASS[_FILE])",
-    )?
-    .ok_or_else(|| {
+    let admin_password = args.admin_password.resolve()?.ok_or_else(|| {
         Failure::usage("the admin password is missing: set ADMIN_PASS_FILE (or ADMIN_PASS)")
     })?;
-    let bot_password = secret::resolve(
-        args.bot_password,
-        args.bot_password_file.as_deref(),
-        "--bot-password / --bot-password-file (ROCKETCHAT_PASSWORD[_FILE])",
-    )?
-    .ok_or_else(|| {
+    let bot_password = args.bot_password.resolve()?.ok_or_else(|| {
         Failure::usage(
             "the bot password is missing: set ROCKETCHAT_PASSWORD_FILE (or ROCKETCHAT_PASSWORD)",
         )
@@ -230,11 +230,12 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     })
 }
 
-pub fn main() -> i32 {
+/// Parses `argv` and runs; returns the exit code.
+pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
     sidecar::cli::main(
         "rc-bootstrap",
         false,
-        std::env::args_os(),
+        argv,
         |args: Args, deadline, reporter| {
             rc_client::waiting_for(&args.url);
             match config(args) {
@@ -243,13 +244,4 @@ pub fn main() -> i32 {
             }
         },
     )
-}
-
-impl sidecar::cli::CommonArgs for Args {
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-    fn json(&self) -> bool {
-        self.json
-    }
 }

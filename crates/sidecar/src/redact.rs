@@ -116,6 +116,11 @@ pub fn register_userinfo(value: &str) {
     }
 }
 
+/// Whether `value` is shaped like `[scheme:][//]user:password@host` (see [`userinfo`]).
+pub fn has_password(value: &str) -> bool {
+    password_span(value).is_some_and(|(start, end)| end > start)
+}
+
 /// Where the password of `[scheme:][//]user:password@host` is: from the first ':' after the
 /// scheme to the LAST '@'.
 fn password_span(word: &str) -> Option<(usize, usize)> {

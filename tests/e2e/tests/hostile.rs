@@ -111,8 +111,10 @@ fn with_secret_file(name: &str, path: &str, uri: &str) -> Vec<String> {
             path,
             "--bot-username",
             "bot",
-            "--bot-password",
-            "Zq-bot-pw-x",
+            // A file too (a value in argv would add the argv warning line): never reached,
+            // the admin's is read first.
+            "--bot-password-file",
+            path,
             "--room",
             "ops",
         ],
