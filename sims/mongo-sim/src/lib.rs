@@ -10,29 +10,14 @@ pub mod server;
 pub mod tls;
 pub mod wire;
 
-use std::time::Duration;
-
-/// Parses `500ms`, `2s`, `1m` (and a bare number of milliseconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1u64)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        (s, 1)
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration '{s}': use e.g. 500ms, 2s or 1m"))?;
-    Ok(Duration::from_millis(n.saturating_mul(mult)))
-}
+/// The emulators' one duration grammar (sims/sim-util), the shipped sidecars' own: `500ms`, `2s`,
+/// `1m30s`; a bare number means seconds.
+pub use sim_util::parse_duration;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn durations() {
@@ -40,6 +25,8 @@ mod tests {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        // Seconds, as the sidecars read `--timeout 5` (it meant milliseconds here before).
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1s").is_err());
     }
