@@ -1,4 +1,4 @@
-//! mongo-sim: test-only mongod emulator. Logic lives in the library (server.rs).
+//! mongo-sim: test-only mongod emulator. Logic lives in the library (cli.rs, server/).
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
