@@ -164,6 +164,12 @@ pub fn error_doc(e: &CmdError) -> Document {
     doc! {"ok": 0.0, "errmsg": e.msg.clone(), "code": e.code, "codeName": code_name(e.code)}
 }
 
+/// A quorum check's entry for a host that did not answer (initiate and reconfig alike).
+fn connection_refused(host: &str) -> (String, String) {
+    let why = format!("Error connecting to {host} :: caused by :: Connection refused");
+    (host.to_string(), why)
+}
+
 /// mongod's electionId in protocol version 1 is OID::fromTerm(term): 0x7fffffff then the term
 /// as a big-endian 64-bit integer (src/mongo/bson/oid.h).
 fn election_id(term: i64) -> ObjectId {
@@ -264,6 +270,11 @@ impl Sim {
     /// Sim member a config host refers to (first match), if any.
     fn member_for(&self, host: &str) -> Option<usize> {
         self.members.iter().position(|m| m.maps(host))
+    }
+
+    /// What the quorum checks' heartbeats find: a config host names a member that listens.
+    fn reachable(&self, host: &str) -> bool {
+        self.member_for(host).is_some_and(|i| !self.members[i].down)
     }
 
     /// Index into the config members for sim member `idx`.

@@ -79,19 +79,8 @@ impl Sim {
         let failed: Vec<(String, String)> = ms
             .iter()
             .filter(|m| !self.members[conn.member].maps(&m.host))
-            .filter(|m| {
-                self.member_for(&m.host)
-                    .map_or(true, |i| self.members[i].down)
-            })
-            .map(|m| {
-                (
-                    m.host.clone(),
-                    format!(
-                        "Error connecting to {} :: caused by :: Connection refused",
-                        m.host
-                    ),
-                )
-            })
+            .filter(|m| !self.reachable(&m.host))
+            .map(|m| connection_refused(&m.host))
             .collect();
         if let Some(e) = repl::initiate_quorum_error(&failed) {
             return Err(e);

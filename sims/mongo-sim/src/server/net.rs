@@ -29,13 +29,13 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
             let _ = stream.set_read_timeout(None);
             let response_to = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
             if n >= 12 && response_to != 0 && response_to != -1 {
-                log::line(
-                    "I",
-                    "NETWORK",
+                ending(
+                    id,
+                    &remote,
                     22988,
-                    &format!("conn{id}"),
-                    "Error receiving request from client. Ending connection from remote",
-                    json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": "SSL handshake received but server is started without SSL support"}, "remote": remote}),
+                    ssl_handshake_failed(
+                        "SSL handshake received but server is started without SSL support",
+                    ),
                 );
                 return;
             }
@@ -50,13 +50,11 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
             let n = stream.peek(&mut head).unwrap_or(0);
             let response_to = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
             if n >= 12 && (response_to == 0 || response_to == -1) {
-                log::line(
-                    "I",
-                    "NETWORK",
+                ending(
+                    id,
+                    &remote,
                     22988,
-                    &format!("conn{id}"),
-                    "Error receiving request from client. Ending connection from remote",
-                    json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": "The server is configured to only allow SSL connections"}, "remote": remote}),
+                    ssl_handshake_failed("The server is configured to only allow SSL connections"),
                 );
                 return;
             }
@@ -69,13 +67,11 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
                 if let Err(e) = tls.complete_io(&mut tcp) {
                     // LOGV2 22988 (transport/session_asio.h): "Error receiving request from
                     // client" with the SSL handshake error.
-                    log::line(
-                        "I",
-                        "NETWORK",
+                    ending(
+                        id,
+                        &remote,
                         22988,
-                        &format!("conn{id}"),
-                        "Error receiving request from client. Ending connection from remote",
-                        json!({"error": format!("SSLHandshakeFailed: {e}"), "remote": remote}),
+                        json!(format!("SSLHandshakeFailed: {e}")),
                     );
                     return;
                 }
@@ -84,14 +80,7 @@ fn serve_conn(sim: Arc<Sim>, member: usize, stream: TcpStream) {
                 if let Err(why) = check.check(tls.peer_certificates()) {
                     // The handshake completed; mongod logs the refusal and ends the session
                     // without a TLS alert or a reply (transport_layer: 22988 on the error).
-                    log::line(
-                        "I",
-                        "NETWORK",
-                        22988,
-                        &format!("conn{id}"),
-                        "Error receiving request from client. Ending connection from remote",
-                        json!({"error": {"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": why}, "remote": remote}),
-                    );
+                    ending(id, &remote, 22988, ssl_handshake_failed(why));
                     let _ = tcp.shutdown(std::net::Shutdown::Both);
                     return;
                 }
@@ -130,14 +119,7 @@ fn serve_stream<S: std::io::Read + std::io::Write>(
             Err(WireError::Io(_)) => break,
             Err(WireError::Malformed(why)) => {
                 // mongod ends the session on a protocol violation.
-                log::line(
-                    "I",
-                    "NETWORK",
-                    22989,
-                    &format!("conn{id}"),
-                    "Error receiving request from client. Ending connection from remote",
-                    json!({"error": why, "remote": remote}),
-                );
+                ending(id, &remote, 22989, json!(why));
                 break;
             }
         };
@@ -152,14 +134,7 @@ fn serve_stream<S: std::io::Read + std::io::Write>(
         let req = match wire::parse_request(&header, &payload) {
             Ok(r) => r,
             Err(e) => {
-                log::line(
-                    "I",
-                    "NETWORK",
-                    22989,
-                    &format!("conn{id}"),
-                    "Error receiving request from client. Ending connection from remote",
-                    json!({"error": e.to_string(), "remote": remote}),
-                );
+                ending(id, &remote, 22989, json!(e.to_string()));
                 break;
             }
         };
@@ -191,6 +166,23 @@ fn serve_stream<S: std::io::Read + std::io::Write>(
 }
 
 /// The `--member-state` a member spec is given, if any.
+/// LOGV2 22988 / 22989 (transport/session_asio.h, session_workflow.cpp): the connection ends on
+/// this error.
+fn ending(id: i64, remote: &str, log_id: i64, error: serde_json::Value) {
+    log::line(
+        "I",
+        "NETWORK",
+        log_id,
+        &format!("conn{id}"),
+        "Error receiving request from client. Ending connection from remote",
+        json!({"error": error, "remote": remote}),
+    );
+}
+
+fn ssl_handshake_failed(errmsg: impl Into<String>) -> serde_json::Value {
+    json!({"code": 141, "codeName": "SSLHandshakeFailed", "errmsg": errmsg.into()})
+}
+
 pub(super) fn forced_state(opts: &Options, spec: &crate::cli::MemberSpec) -> Option<MemberState> {
     opts.member_states.iter().find_map(|(hp, state)| {
         let (h, p) = split_host_port(hp).ok()?;

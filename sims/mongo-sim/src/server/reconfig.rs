@@ -278,24 +278,15 @@ impl Sim {
         if !force {
             let voters: Vec<repl::ConfigMember> =
                 ms.iter().filter(|m| m.votes > 0).cloned().collect();
-            let reachable = |h: &str| self.member_for(h).is_some_and(|i| !self.members[i].down);
             let responded: Vec<String> = voters
                 .iter()
-                .filter(|m| reachable(&m.host))
+                .filter(|m| self.reachable(&m.host))
                 .map(|m| m.host.clone())
                 .collect();
             let failed: Vec<(String, String)> = ms
                 .iter()
-                .filter(|m| !reachable(&m.host))
-                .map(|m| {
-                    (
-                        m.host.clone(),
-                        format!(
-                            "Error connecting to {} :: caused by :: Connection refused",
-                            m.host
-                        ),
-                    )
-                })
+                .filter(|m| !self.reachable(&m.host))
+                .map(|m| connection_refused(&m.host))
                 .collect();
             if let Some(e) = repl::reconfig_quorum_error(&voters, &responded, &failed) {
                 return Err(e);
