@@ -1,4 +1,4 @@
-//! Minimal in-memory insert / find.
+//! Minimal in-memory insert / find, and listDatabases over what was inserted.
 
 use super::*;
 

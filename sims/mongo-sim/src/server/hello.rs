@@ -1,4 +1,6 @@
-//! hello / legacy isMaster, awaitable (https://www.mongodb.com/docs/manual/reference/command/hello/).
+//! The handshake: hello / legacy isMaster, awaitable
+//! (https://www.mongodb.com/docs/manual/reference/command/hello/), and buildInfo / getParameter
+//! (at the end).
 //!
 //! Read upstream (mongodb/mongo@d4d4a26801f7, src/mongo/db/repl/replication_coordinator_impl.cpp;
 //! @610d9be50d6e, src/mongo/db/repl/topology_coordinator.cpp):
