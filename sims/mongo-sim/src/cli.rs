@@ -1,5 +1,4 @@
-//! Command line of the emulator (clap): the `Args` as typed, then [`Options`], the typed config
-//! the server runs with. Usage errors exit with code 2 (one line on stderr).
+//! Command line of the emulator (clap): [`Options`], the typed config the server runs with. Usage errors exit with code 2 (one line on stderr).
 
 use crate::parse_duration;
 use clap::{CommandFactory, Parser};
@@ -12,7 +11,7 @@ pub const EXIT_LISTEN: i32 = 3;
 pub const EXIT_DATA_DIR: i32 = 4;
 
 /// mongo-sim: test-only mongod emulator (replica set, SCRAM auth, faults).
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "mongo-sim",
     override_usage = "mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [OPTIONS]",
@@ -21,85 +20,95 @@ pub const EXIT_DATA_DIR: i32 = 4;
     args_override_self = true,
     max_term_width = 100
 )]
-struct Args {
+pub struct Options {
     /// A member, reached as ADV (host:port) inside the network; listens on LISTEN (default
     /// 127.0.0.1:<ADV port>). Repeat for each member.
     #[arg(long = "member", value_name = "ADV[=LISTEN]", value_parser = parse_member)]
-    members: Vec<MemberSpec>,
+    pub members: Vec<MemberSpec>,
     /// Run members with --replSet NAME (otherwise each is a standalone mongod).
     #[arg(long, value_name = "NAME", value_parser = parse_set_name)]
-    repl_set: Option<String>,
+    pub repl_set: Option<String>,
     /// Require authentication (SCRAM-SHA-256 / SCRAM-SHA-1).
     #[arg(long)]
-    auth: bool,
+    pub auth: bool,
     /// User in the admin db (ROLE default root); repeatable.
     #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLE]")]
-    users: Vec<String>,
+    user_specs: Vec<String>,
+    /// The users of --user and --users-file, parsed.
+    #[arg(skip)]
+    pub users: Vec<User>,
     /// File with one NAME:PASSWORD[:ROLE] per line (keeps secrets out of argv).
     #[arg(long, value_name = "PATH")]
     users_file: Option<PathBuf>,
     /// Mechanisms the --user users have credentials for (createUser's `mechanisms`):
     /// SCRAM-SHA-1,SCRAM-SHA-256 (default) or one of them.
-    #[arg(long, value_name = "LIST", default_value = "SCRAM-SHA-1,SCRAM-SHA-256")]
-    user_mechanisms: String,
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "SCRAM-SHA-1,SCRAM-SHA-256",
+        value_parser = parse_mechanism
+    )]
+    pub user_mechanisms: Vec<String>,
     /// Serve TLS only (net.tls.mode requireTLS) with this certificate + key.
     #[arg(long, value_name = "PEM")]
-    tls_cert_key_file: Option<PathBuf>,
+    pub tls_cert_key_file: Option<PathBuf>,
     /// Verify client certificates against this CA (net.tls.CAFile); they are then required
     /// unless --tls-allow-connections-without-certificates.
     #[arg(long, value_name = "PEM")]
-    tls_ca_file: Option<PathBuf>,
+    pub tls_ca_file: Option<PathBuf>,
     /// With --tls-ca-file: clients without a certificate are accepted.
     #[arg(long = "tls-allow-connections-without-certificates")]
-    tls_allow_without_cert: bool,
+    pub tls_allow_without_cert: bool,
     /// A $external user (MONGODB-X509), its RFC 2253 subject, role root; repeatable.
     #[arg(long = "x509-user", value_name = "SUBJECT")]
-    x509_users: Vec<String>,
+    pub x509_users: Vec<String>,
     /// Persist the accepted replica-set config; reload it at start.
     #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
     /// SECONDARY -> PRIMARY delay after initiate.
     #[arg(long, value_name = "DUR", default_value = "300ms", value_parser = parse_duration)]
-    election_delay: Duration,
+    pub election_delay: Duration,
     /// PRIMARY drain mode (not writable) duration.
     #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = parse_duration)]
-    drain_delay: Duration,
+    pub drain_delay: Duration,
     /// STARTUP2 -> SECONDARY delay.
     #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
-    startup2_delay: Duration,
+    pub startup2_delay: Duration,
     /// Time a new config takes to reach the other members (heartbeats); it is committed once a
     /// majority of voters has it.
     #[arg(long, value_name = "DUR", default_value = "150ms", value_parser = parse_duration)]
-    config_commit_delay: Duration,
+    pub config_commit_delay: Duration,
     /// Time a reconfig spends in its quorum check; other reconfigs get 109
     /// ConfigurationInProgress meanwhile.
     #[arg(long, value_name = "DUR", default_value = "20ms", value_parser = parse_duration)]
-    quorum_check_delay: Duration,
+    pub quorum_check_delay: Duration,
     /// buildInfo version.
     #[arg(long = "version-string", value_name = "V", default_value = "7.0.14")]
-    version: String,
+    pub version: String,
     /// Log every command received (emulator-only line, for request counts).
     #[arg(long)]
-    log_commands: bool,
+    pub log_commands: bool,
     /// Bind only after DUR (connection refused meanwhile).
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration, help_heading = "Faults")]
-    listen_delay: Duration,
+    pub listen_delay: Duration,
     /// Accept and read, never answer.
     #[arg(long, help_heading = "Faults")]
-    stall: bool,
+    pub stall: bool,
     /// Delay every reply by DUR.
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration, help_heading = "Faults")]
-    slow: Duration,
+    pub slow: Duration,
     /// Read the request, then close without answering.
     #[arg(long, help_heading = "Faults")]
-    reset: bool,
+    pub reset: bool,
     /// That member never listens (unreachable); repeatable.
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port, help_heading = "Faults")]
-    down: Vec<String>,
+    pub down: Vec<String>,
     /// Once it has a config, that member enters STATE instead of SECONDARY: ARBITER,
     /// RECOVERING, ROLLBACK or REMOVED; repeatable.
     #[arg(long = "member-state", value_name = "HOST:PORT=STATE", value_parser = parse_member_state, help_heading = "Faults")]
-    member_states: Vec<(String, String)>,
+    /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
+    pub member_states: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,34 +124,6 @@ pub struct User {
     pub name: String,
     pub password: String,
     pub role: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    pub members: Vec<MemberSpec>,
-    pub repl_set: Option<String>,
-    pub auth: bool,
-    pub users: Vec<User>,
-    pub data_dir: Option<PathBuf>,
-    pub election_delay: Duration,
-    pub drain_delay: Duration,
-    pub startup2_delay: Duration,
-    pub config_commit_delay: Duration,
-    pub quorum_check_delay: Duration,
-    pub version: String,
-    pub listen_delay: Duration,
-    pub stall: bool,
-    pub slow: Duration,
-    pub reset: bool,
-    pub down: Vec<String>,
-    /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
-    pub member_states: Vec<(String, String)>,
-    pub log_commands: bool,
-    pub user_mechanisms: Vec<String>,
-    pub tls_cert_key_file: Option<PathBuf>,
-    pub tls_ca_file: Option<PathBuf>,
-    pub tls_allow_without_cert: bool,
-    pub x509_users: Vec<String>,
 }
 
 pub fn split_host_port(s: &str) -> Result<(String, u16), String> {
@@ -220,89 +201,62 @@ fn is_role(r: &str) -> bool {
 
 /// Parses argv (without the program name). `Ok(None)` means `--help` was asked for ([`help`]).
 pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
-    match sim_util::cli::parse::<Args>("mongo-sim", args)? {
+    match sim_util::cli::parse::<Options>("mongo-sim", args)? {
         Parsed::Help(_) => Ok(None),
-        Parsed::Run(a) => a.into_options().map(Some),
+        Parsed::Run(o) => resolve(o).map(Some),
     }
 }
 
 /// The `--help` text.
 pub fn help() -> String {
-    Args::command().render_long_help().to_string()
+    Options::command().render_long_help().to_string()
 }
 
-impl Args {
-    /// The checks that span several flags, and the users file.
-    fn into_options(self) -> Result<Options, String> {
-        let mut users = Vec::new();
-        for u in &self.users {
-            users.push(parse_user(u).map_err(|e| format!("--user: {e}"))?);
-        }
-        if let Some(path) = &self.users_file {
-            let shown = path.display();
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("--users-file {shown}: {e}"))?;
-            for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                users.push(parse_user(l).map_err(|e| format!("--users-file {shown}: {e}"))?);
-            }
-        }
-        let o = Options {
-            members: self.members,
-            repl_set: self.repl_set,
-            auth: self.auth,
-            users,
-            data_dir: self.data_dir,
-            election_delay: self.election_delay,
-            drain_delay: self.drain_delay,
-            startup2_delay: self.startup2_delay,
-            config_commit_delay: self.config_commit_delay,
-            quorum_check_delay: self.quorum_check_delay,
-            version: self.version,
-            listen_delay: self.listen_delay,
-            stall: self.stall,
-            slow: self.slow,
-            reset: self.reset,
-            down: self.down,
-            member_states: self.member_states,
-            log_commands: self.log_commands,
-            user_mechanisms: parse_mechanisms(&self.user_mechanisms)?,
-            tls_cert_key_file: self.tls_cert_key_file,
-            tls_ca_file: self.tls_ca_file,
-            tls_allow_without_cert: self.tls_allow_without_cert,
-            x509_users: self.x509_users,
-        };
-        if o.members.is_empty() {
-            return Err("at least one --member HOST:PORT is required; see --help".into());
-        }
-        if o.auth && o.users.is_empty() && o.x509_users.is_empty() {
-            return Err(
-                "--auth needs at least one --user NAME:PASSWORD, --users-file or --x509-user"
-                    .into(),
-            );
-        }
-        if o.tls_cert_key_file.is_some()
-            && o.tls_ca_file.is_none()
-            && chain_of_trust_required(&o.version)
-        {
-            // SERVER-72839 (CVE-2024-1351): mongod 4.4.29 / 5.0.25 / 6.0.14 / 7.0.6 and later
-            // refuse to start TLS without net.tls.CAFile.
-            return Err(
-                "The use of TLS without specifying a chain of trust is no longer supported: give --tls-ca-file (and --tls-allow-connections-without-certificates for clients without one), or an older --version-string".into(),
-            );
-        }
-        for d in o.down.iter().chain(o.member_states.iter().map(|(h, _)| h)) {
-            let (h, p) = split_host_port(d)?;
-            let known = o.members.iter().any(|m| {
-                (m.adv_host == h && m.adv_port == p) || (m.listen_ip == h && m.listen_port == p)
-            });
-            if !known {
-                return Err(format!(
-                    "--down/--member-state {d} does not name any --member"
-                ));
-            }
-        }
-        Ok(o)
+/// The users file, and the checks that span several flags.
+fn resolve(mut o: Options) -> Result<Options, String> {
+    for u in &o.user_specs {
+        o.users
+            .push(parse_user(u).map_err(|e| format!("--user: {e}"))?);
     }
+    if let Some(path) = &o.users_file {
+        let shown = path.display();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("--users-file {shown}: {e}"))?;
+        for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            o.users
+                .push(parse_user(l).map_err(|e| format!("--users-file {shown}: {e}"))?);
+        }
+    }
+    if o.members.is_empty() {
+        return Err("at least one --member HOST:PORT is required; see --help".into());
+    }
+    if o.auth && o.users.is_empty() && o.x509_users.is_empty() {
+        return Err(
+            "--auth needs at least one --user NAME:PASSWORD, --users-file or --x509-user".into(),
+        );
+    }
+    if o.tls_cert_key_file.is_some()
+        && o.tls_ca_file.is_none()
+        && chain_of_trust_required(&o.version)
+    {
+        // SERVER-72839 (CVE-2024-1351): mongod 4.4.29 / 5.0.25 / 6.0.14 / 7.0.6 and later
+        // refuse to start TLS without net.tls.CAFile.
+        return Err(
+            "The use of TLS without specifying a chain of trust is no longer supported: give --tls-ca-file (and --tls-allow-connections-without-certificates for clients without one), or an older --version-string".into(),
+        );
+    }
+    for d in o.down.iter().chain(o.member_states.iter().map(|(h, _)| h)) {
+        let (h, p) = split_host_port(d)?;
+        let known = o.members.iter().any(|m| {
+            (m.adv_host == h && m.adv_port == p) || (m.listen_ip == h && m.listen_port == p)
+        });
+        if !known {
+            return Err(format!(
+                "--down/--member-state {d} does not name any --member"
+            ));
+        }
+    }
+    Ok(o)
 }
 
 fn parse_set_name(v: &str) -> Result<String, String> {
@@ -312,15 +266,11 @@ fn parse_set_name(v: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-fn parse_mechanisms(v: &str) -> Result<Vec<String>, String> {
-    let list: Vec<String> = v.split(',').map(str::to_string).collect();
-    if list
-        .iter()
-        .any(|m| m != "SCRAM-SHA-1" && m != "SCRAM-SHA-256")
-    {
-        return Err("--user-mechanisms: SCRAM-SHA-1 and/or SCRAM-SHA-256".into());
+fn parse_mechanism(v: &str) -> Result<String, String> {
+    match v {
+        "SCRAM-SHA-1" | "SCRAM-SHA-256" => Ok(v.to_string()),
+        _ => Err("use SCRAM-SHA-1 and/or SCRAM-SHA-256".into()),
     }
-    Ok(list)
 }
 
 fn parse_host_port(v: &str) -> Result<String, String> {
