@@ -103,7 +103,13 @@ def test_every_binary_source_exists_and_is_parsed():
 
 
 def parse_duration(text: str) -> float:
-    """`500ms`, `2s`, `1m30s`, `3` (seconds) -> seconds."""
+    """`500ms`, `2s`, `1m30s`, `3` (seconds) -> seconds.
+
+    Reads two grammars that agree on what appears here: our binaries' flags and env values
+    (`--timeout 2s`, MONGO_RS_FOLLOW_INTERVAL), whose grammar is crates/sidecar/src/duration.rs
+    (= sims/sim-util: a bare number is seconds), and Docker/compose healthcheck durations
+    (Go's time.ParseDuration, which needs a unit; `us`/`ns` never appear in our files).
+    """
     text = str(text).strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)

@@ -61,23 +61,10 @@ pub struct Config {
     pub tls_cert_key_file: Option<PathBuf>,
 }
 
-/// Parses `500ms`, `2s`, `1m` (and a bare number of seconds).
+/// The emulators' one duration grammar (sims/sim-util): `500ms`, `2s`, `1m30s`; a bare number
+/// means seconds, as in the shipped sidecars.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult_ms) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1u64)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        (s, 1000)
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid duration '{s}': use e.g. 500ms, 2s, 1m"))?;
-    Ok(Duration::from_millis(n * mult_ms))
+    sim_util::parse_duration(s)
 }
 
 /// rc-sim's flags. Every value may also be given as `--flag=value`; a repeated flag keeps

@@ -72,7 +72,8 @@ fn flags_keep_their_names_and_forms() {
         ),
         (
             &["--port", "0", "--listen-delay", "soon"],
-            "invalid duration 'soon'",
+            // sims/sim-util's wording, the same as the shipped sidecars'.
+            "invalid duration \"soon\"",
         ),
         (
             &["--port", "0", "--script-timeout", "0s"],
