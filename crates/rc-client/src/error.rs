@@ -30,6 +30,10 @@ pub struct RcError {
     pub endpoint: String,
     /// For 429: how long the server asked us to wait.
     pub retry_after: Option<Duration>,
+    /// The answer was a JSON object (Rocket.Chat's own error shape), not a bare status page.
+    pub json: bool,
+    /// No connection at all (refused, unreachable): nothing reached the server.
+    pub connect_failed: bool,
 }
 
 /// `error` of a [`RcError::certificate`] (no server sends it: status 0 is ours).
@@ -68,6 +72,8 @@ impl RcError {
             details: None,
             endpoint: endpoint.to_string(),
             retry_after: None,
+            json: false,
+            connect_failed: false,
         }
     }
 
@@ -88,6 +94,8 @@ impl RcError {
             details: None,
             endpoint: endpoint.to_string(),
             retry_after: None,
+            json: false,
+            connect_failed: false,
         };
         let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(body) else {
             let text = sidecar::exit::one_line(body);
@@ -98,6 +106,7 @@ impl RcError {
             };
             return e;
         };
+        e.json = true;
         let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
         let error_field = match obj.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
@@ -189,6 +198,12 @@ impl RcError {
     /// throws `Meteor.Error('totp-required', 'TOTP Required', {method, availableMethods})`).
     pub fn is_totp_required(&self) -> bool {
         self.error == "totp-required" || self.error == "totp-invalid"
+    }
+
+    /// A bare 500 (no JSON body): what the post-Restivus router answers when a route throws
+    /// outside its try/catch (ApiClass.ts, Hono's default error handler).
+    pub fn is_bare_server_error(&self) -> bool {
+        self.status == 500 && !self.json
     }
 
     pub fn is_auth_failure(&self) -> bool {
