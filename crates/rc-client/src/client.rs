@@ -439,17 +439,16 @@ impl Client {
         self.post(&format!("/api/v1/{}.create", kind.prefix()), body, field)
     }
 
+    /// `POST /api/v1/{channels|groups}.<action>` whose answer carries nothing we need.
+    fn room_call(&self, kind: RoomKind, action: &str, body: Value) -> Result<(), RcError> {
+        let path = format!("/api/v1/{}.{action}", kind.prefix());
+        self.call("POST", &path, &[], Some(&body), &[]).map(|_| ())
+    }
+
     /// `POST /api/v1/{channels|groups}.invite {roomId, userId}`; inviting a member again succeeds.
     pub fn invite(&self, kind: RoomKind, room_id: &str, user_id: &str) -> Result<(), RcError> {
         let body = json!({ "roomId": room_id, "userId": user_id });
-        self.call(
-            "POST",
-            &format!("/api/v1/{}.invite", kind.prefix()),
-            &[],
-            Some(&body),
-            &[],
-        )
-        .map(|_| ())
+        self.room_call(kind, "invite", body)
     }
 
     /// `POST /api/v1/{channels|groups}.setReadOnly {roomId, readOnly}`.
@@ -460,14 +459,7 @@ impl Client {
         read_only: bool,
     ) -> Result<(), RcError> {
         let body = json!({ "roomId": room_id, "readOnly": read_only });
-        self.call(
-            "POST",
-            &format!("/api/v1/{}.setReadOnly", kind.prefix()),
-            &[],
-            Some(&body),
-            &[],
-        )
-        .map(|_| ())
+        self.room_call(kind, "setReadOnly", body)
     }
 
     /// `POST /api/v1/{channels|groups}.addModerator {roomId, userId}`: moderators hold
@@ -479,14 +471,7 @@ impl Client {
         user_id: &str,
     ) -> Result<(), RcError> {
         let body = json!({ "roomId": room_id, "userId": user_id });
-        self.call(
-            "POST",
-            &format!("/api/v1/{}.addModerator", kind.prefix()),
-            &[],
-            Some(&body),
-            &[],
-        )
-        .map(|_| ())
+        self.room_call(kind, "addModerator", body)
     }
 
     /// `GET /api/v1/subscriptions.getOne?roomId=`: the caller's subscription, `None` when not a

@@ -378,24 +378,4 @@ mod tests {
         .is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
-
-    #[test]
-    fn totp_and_wrong_password_are_explained() {
-        let totp = RcError::from_body(
-            "POST /api/v1/login",
-            401,
-            r#"{"status":"error","success":false,"error":"totp-required","message":"TOTP Required"}"#,
-        );
-        let f = login_failure("bot", &totp);
-        assert_eq!(f.exit, Exit::Refused);
-        assert!(f.message.contains("totp-required") && f.message.contains("verified email"));
-        let wrong = RcError::from_body(
-            "POST /api/v1/login",
-            401,
-            r#"{"success":false,"error":"unauthorized"}"#,
-        );
-        assert!(login_failure("bot", &wrong)
-            .message
-            .contains("wrong --user/--password"));
-    }
 }
