@@ -49,7 +49,7 @@ impl Bootstrap<'_> {
             if self.deadline.expired() {
                 return Err(gave_up(&failure));
             }
-            let pause = if e.connect_failed {
+            let pause = if e.origin == rc_client::Origin::NoConnection {
                 REFUSED_INTERVAL
             } else {
                 ANSWERED_INTERVAL

@@ -239,7 +239,11 @@ impl Client {
                 Err(ureq::Error::Transport(t)) => match crate::tls::certificate_problem(&t) {
                     Some(problem) => RcError::certificate(&endpoint, problem),
                     None => RcError {
-                        connect_failed: t.kind() == ureq::ErrorKind::ConnectionFailed,
+                        origin: if t.kind() == ureq::ErrorKind::ConnectionFailed {
+                            crate::error::Origin::NoConnection
+                        } else {
+                            crate::error::Origin::Transport
+                        },
                         ..RcError::transport(&endpoint, transport_message(&t))
                     },
                 },
@@ -291,7 +295,9 @@ impl Client {
     /// `POST /api/v1/login` with `{user, password}`; sets the session on success.
     pub fn login(&mut self, user: &str, password: &Secret) -> Result<Login, RcError> {
         let body = json!({ "user": user, "password": password.expose() });
-        let v = self.call("POST", "/api/v1/login", &[], Some(&body), &[])?;
+        let v = self
+            .call("POST", "/api/v1/login", &[], Some(&body), &[])
+            .map_err(RcError::refused_login)?;
         let endpoint = "POST /api/v1/login";
         let data = v.get("data").cloned().unwrap_or(Value::Null);
         let user_id: String = extract(endpoint, data.clone(), "userId")?;

@@ -23,7 +23,7 @@ pub mod types;
 pub mod url;
 
 pub use client::{password_digest, Client, Login, Session};
-pub use error::RcError;
+pub use error::{Origin, RcError};
 pub use presence::Presence;
 pub use types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};
 pub use url::{normalize_base_url, normalize_base_url_as, waiting_for, webhook_info_url};
