@@ -417,10 +417,7 @@ impl Client {
 
     /// `GET /api/v1/{channels|groups}.info?roomName=`.
     pub fn kind_info(&self, kind: RoomKind, name: &str) -> Result<Option<Room>, RcError> {
-        let field = match kind {
-            RoomKind::Channel => "channel",
-            RoomKind::Group => "group",
-        };
+        let field = kind.field();
         let path = format!("/api/v1/{}.info", kind.prefix());
         match self.get(&path, &[("roomName", name)], field) {
             Ok(r) => Ok(Some(r)),
@@ -437,10 +434,7 @@ impl Client {
         members: &[&str],
         read_only: bool,
     ) -> Result<Room, RcError> {
-        let field = match kind {
-            RoomKind::Channel => "channel",
-            RoomKind::Group => "group",
-        };
+        let field = kind.field();
         let body = json!({ "name": name, "members": members, "readOnly": read_only });
         self.post(&format!("/api/v1/{}.create", kind.prefix()), body, field)
     }
