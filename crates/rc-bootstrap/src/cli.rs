@@ -146,8 +146,9 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     let url = normalize_base_url(&args.url)?;
     args.tls.install()?;
     let public_url = match &args.public_url {
-        Some(u) if !u.trim().is_empty() => normalize_base_url(u)
-            .map_err(|f| Failure::usage(f.message.replace("--url", "--public-url (ROOT_URL)")))?,
+        Some(u) if !u.trim().is_empty() => {
+            rc_client::normalize_base_url_as(u, "--public-url (ROOT_URL)")?
+        }
         _ => url.clone(),
     };
     let admin_password = args.admin_password.resolve()?.ok_or_else(|| {
@@ -179,15 +180,12 @@ pub fn config(args: Args) -> Result<Config, Failure> {
             "the bot and the admin must be different users: a bot running as admin defeats the point",
         ));
     }
-    let room = args
-        .room
-        .split(',')
-        .map(|r| r.trim().trim_start_matches('#'))
-        .find(|r| !r.is_empty())
+    let room = rc_client::rules::parse_rooms(&args.room)
+        .into_iter()
+        .next()
         .ok_or_else(|| {
             Failure::usage("--room (ROCKETCHAT_ROOM) is empty: name the room, e.g. ops")
-        })?
-        .to_string();
+        })?;
     let script = if args.no_script {
         None
     } else if let Some(path) = &args.script {

@@ -128,12 +128,7 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     if let Some(path) = &token_cache {
         crate::cache::check(path)?;
     }
-    let rooms: Vec<String> = args
-        .room
-        .split(',')
-        .map(|r| r.trim().trim_start_matches('#').to_string())
-        .filter(|r| !r.is_empty())
-        .collect();
+    let rooms = rc_client::rules::parse_rooms(&args.room);
     if rooms.is_empty() {
         return Err(Failure::usage(
             "--room (ROCKETCHAT_ROOM) is empty: name the room(s) the bot must post in",
@@ -166,9 +161,7 @@ fn check_webhook_url(url: &str) -> Result<(), Failure> {
         sidecar::redact::register(token);
     }
     rc_client::client::webhook_info_url(url).ok_or_else(shape)?;
-    normalize_base_url(&url[..pos])
-        .map(|_| ())
-        .map_err(|f| Failure::usage(f.message.replace("--url", "--webhook-url")))
+    rc_client::normalize_base_url_as(&url[..pos], "--webhook-url").map(|_| ())
 }
 
 /// Parses `argv` and runs; returns the exit code.

@@ -35,6 +35,7 @@ pub mod script;
 mod server;
 mod settings;
 mod sim_routes;
+pub mod startup;
 pub mod tls_front;
 mod util;
 

@@ -24,10 +24,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             return 2;
         }
     };
-    if !cfg.listen_delay.is_zero() {
-        // Like a Rocket.Chat still starting: connections are refused until then.
-        std::thread::sleep(cfg.listen_delay);
-    }
+    // Like a Rocket.Chat still starting: connections are refused until then (startup.rs).
+    let startup = crate::startup::Startup::of(cfg.version, cfg.listen_delay, cfg.admin_delay);
+    std::thread::sleep(startup.listen_after);
     // With TLS, the TLS front takes --port and relays to the front door on loopback.
     let tls = match &cfg.tls_cert_key_file {
         None => None,
@@ -80,14 +79,8 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     };
     cfg.port = port;
     let sim = Arc::new(Sim::new(cfg));
-    if sim.cfg.admin_delay.is_zero() {
-        // No delay: the admin exists before the listening line, so a client that logs in
-        // right away never races the creation.
-        let env = sim.cfg.env.clone();
-        sim.lock().insert_admin_from_env(&env);
-    } else {
+    if let Some(delay) = startup.admin_after_listen {
         let sim = sim.clone();
-        let delay = sim.cfg.admin_delay;
         std::thread::spawn(move || {
             std::thread::sleep(delay);
             let env = sim.cfg.env.clone();
@@ -96,6 +89,13 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
                 eprintln!("{}", json!({"msg": "admin created", "ts_ms": now_ms()}));
             }
         });
+    } else {
+        // The admin exists before the listening line: a client that logs in right away never
+        // races the creation. A delayed one is announced as above (it is then a late listen).
+        let env = sim.cfg.env.clone();
+        if sim.lock().insert_admin_from_env(&env).is_some() && !sim.cfg.admin_delay.is_zero() {
+            eprintln!("{}", json!({"msg": "admin created", "ts_ms": now_ms()}));
+        }
     }
     front.start(sim.clone());
     println!(

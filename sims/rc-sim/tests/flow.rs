@@ -57,8 +57,9 @@ fn call(r: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value, Opti
 
 #[test]
 fn bootstrap_flow_over_http() {
+    // 6.13: the release that answers before initialData created the admin (src/startup.rs).
     let sim = start(
-        &["--admin-delay", "300ms"],
+        &["--version", "6.13.0", "--admin-delay", "300ms"],
         &[
             ("ADMIN_USERNAME", "boss"),
             ("ADMIN_PASS", "Adm1n-Passw0rd!"),

@@ -12,7 +12,8 @@ fn with(mut env: Vec<(String, String)>, k: &str, v: &str) -> Vec<(String, String
 
 #[test]
 fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts() {
-    let sim = Sim::start(&["--admin-delay", "1500ms"]);
+    // 6.13: the release whose server answers before initialData created the admin (startup.rs).
+    let sim = Sim::start(&["--version", "6.13.0", "--admin-delay", "1500ms"]);
     let dir = temp_dir("fresh");
     let url_file = dir.join("webhook-url");
     let env = env(&sim.url);
