@@ -191,24 +191,48 @@ impl Sim {
             && u.emails.iter().any(|(_, v)| *v)
     }
 
+    /// The REST login route's catch block. Every emulated line spreads the Meteor.Error into
+    /// a 401 body and turns reason "User not found" into `Unauthorized`:
+    /// - 6.13, Restivus-era api.ts (index id 123587997): `{statusCode: 401, body: {status:
+    ///   'error', error: e.error, details: e.details, message: e.reason || e.message}}`;
+    /// - 7.10 and 8.1, ApiClass.ts `_initAuth` (@ 019378e3; apps/meteor/server/api/ApiClass.ts
+    ///   @ 0358e0dc / b2da2544): `unauthorized()` (`success:false`) plus the same fields while
+    ///   `!applyBreakingChanges`. The flag is `shouldBreakInVersion('8.0.0')` in 7.x and
+    ///   `('9.0.0')` from 8.0.1 on (release PR #38155), so 8.1 still sends them.
     pub(crate) fn login_error(&self, error: Value, message: &str, details: Option<Value>) -> Resp {
-        // api.ts login catch: 401 unauthorized(); before 8.0 the Meteor error is spread in.
-        // Restivus-era api.ts (6.13): `{statusCode: 401, body: {status:'error', error, details,
-        // message}}`, no `success`.
-        let mut b = if self.cfg.version == Version::V6_13 {
-            json!({"error": "unauthorized"})
+        let (error, message) = if message == "User not found" {
+            (json!("Unauthorized"), "Unauthorized")
         } else {
-            json!({"success": false, "error": "unauthorized"})
+            (error, message)
         };
-        if !self.cfg.version.breaking() {
-            b["status"] = json!("error");
-            b["error"] = error;
-            b["message"] = json!(message);
-            if let Some(d) = details {
-                b["details"] = d;
-            }
+        let mut b = json!({"status": "error", "error": error, "message": message});
+        if self.cfg.version != Version::V6_13 {
+            b["success"] = json!(false);
+        }
+        if let Some(d) = details {
+            b["details"] = d;
         }
         Resp::json(401, b)
+    }
+
+    /// Rocket.Chat's `loginErrorMessageOverride` wraps `Accounts._runLoginHandlers`, which the
+    /// REST route reaches through `Meteor.callAsync('login', …)` (Meteor's `login` method
+    /// calls `accounts._runLoginHandlers`), so it rewrites the handler's errors only (not the
+    /// validateLoginAttempt ones: blocks, inactive users, 2FA):
+    /// - 6.13: the `.js`/sync `.ts` wrapper (@ 662116cc; index id 2103286582) reads
+    ///   `result.error` off the Promise that Meteor >= 2.9 returns, so it changes nothing
+    ///   (PR #32086: "at some point the `_runLoginHandlers` function became asynchronous,
+    ///   thwarting our efforts"; fixed for 7.0 only). Meteor 2.x `ambiguousErrorMessages`
+    ///   defaults to false, so Meteor's own texts come through.
+    /// - 7.10: async `.ts` @ aa405742 (PR #32086, 7.0): every Meteor.Error -> 401 "User not found".
+    /// - 8.1: `.ts` @ 37dee7b1: -> 401 "Incorrect login or password" (which release took this
+    ///   text was not established; the DDP row uses the same assignment).
+    fn override_handler_error(&self, f: LoginFail) -> LoginFail {
+        match self.cfg.version {
+            Version::V6_13 => f,
+            Version::V7_10 => LoginFail::new(json!(401), "User not found"),
+            Version::V8_1 => LoginFail::new(json!(401), "Incorrect login or password"),
+        }
     }
 
     /// Meteor's login method as the REST route runs it: the login handler (resume or
@@ -228,7 +252,9 @@ impl Sim {
                 .map(str::to_string),
         };
         let now = now_ms();
-        let handled = self.login_handler(st, req);
+        let handled = self
+            .login_handler(st, req)
+            .map_err(|f| self.override_handler_error(f));
         let outcome = match st.logins.check(&st.settings, &ip, by_name.as_deref(), now) {
             Some(block) => Err(LoginFail {
                 error: json!(block.error()),
@@ -301,19 +327,32 @@ impl Sim {
                 .map(str::to_lowercase),
             _ => None,
         };
+        // No handler takes a login without a password (or without a user): accounts_server.js
+        // `_runLoginHandlers` -> Meteor.Error(400, "Unrecognized options for login request").
+        // (A password without a user fails the handler's check() upstream, a Match.Error
+        // answered 500 on 7.10/8.1; not emulated.)
         let (Some((is_email, who)), Some(digest)) = (who, digest) else {
-            return Err(LoginFail::new(json!("Unauthorized"), "Unauthorized"));
+            return Err(LoginFail::new(
+                json!(400),
+                "Unrecognized options for login request",
+            ));
         };
         let idx = if is_email {
             st.user_idx_by_email(&who)
         } else {
             st.user_idx_by_username(&who)
         };
-        // Meteor accounts-password: 'User not found' -> api.ts rewrites to Unauthorized.
+        // meteor/meteor packages/accounts-password/password_server.js (release/METEOR@2.16 and
+        // 3.0.4) password handler: `_handleError("User not found")` and `_handleError("User has
+        // no password set")`, Meteor.Error(403, msg); the REST catch turns the first into
+        // `Unauthorized`.
         let Some(idx) = idx else {
-            return Err(LoginFail::new(json!("Unauthorized"), "Unauthorized"));
+            return Err(LoginFail::new(json!(403), "User not found"));
         };
-        if st.users[idx].password_digest.as_deref() != Some(digest.as_str()) {
+        let Some(stored) = st.users[idx].password_digest.as_deref() else {
+            return Err(LoginFail::new(json!(403), "User has no password set"));
+        };
+        if stored != digest.as_str() {
             // Meteor accounts-password checkPassword(): Meteor.Error(403, 'Incorrect password').
             return Err(LoginFail::new(json!(403), "Incorrect password"));
         }
@@ -333,10 +372,11 @@ impl Sim {
         }
         if !st.users[idx].active {
             // apps/meteor/server/lib/accounts.ts validateLoginAttempt: inactive users.
-            return Err(LoginFail::new(
-                json!("error-user-is-not-activated"),
-                "User is not activated",
-            ));
+            return Err(LoginFail {
+                error: json!("error-user-is-not-activated"),
+                message: "User is not activated".into(),
+                details: Some(json!({"function": "Accounts.validateLoginAttempt"})),
+            });
         }
         // 2fa/server/loginHandler.ts onValidateLogin: checkCodeForUser with
         // disablePasswordFallback, so only e-mail (or TOTP) 2FA applies to logins.
