@@ -53,7 +53,7 @@ case "$tlsmode" in
   requireTLS)
     # mongod refuses to start with a TLS mode and no certificate, with this BadValue text (its
     # net.tls option check; pinned by its jstests "no-key-file" case).
-    [ -n "$tlspem" ] || { echo "need tlsCertificateKeyFile or certificateSelector when TLS is enabled" >&2; exit 1; }
+    [ -n "$tlspem" ] || { echo "BadValue: need tlsCertificateKeyFile or certificateSelector when TLS is enabled" >&2; exit 2; }
     set -- "$@" --tls-cert-key-file "$tlspem"
     [ -z "$tlsca" ] || set -- "$@" --tls-ca-file "$tlsca"
     [ -z "$tlsnocert" ] || set -- "$@" --tls-allow-connections-without-certificates ;;

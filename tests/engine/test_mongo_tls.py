@@ -70,4 +70,4 @@ def test_10_mongod_needs_a_certificate_with_require_tls():
     p = subprocess.run(["docker", "run", "--rm", "--network", "none", f"coquelicot/mongo-sim:{TAG}",
                         "mongod", "--replSet", "rs0", "--tlsMode", "requireTLS"],
                        capture_output=True, text=True, timeout=60)
-    assert p.returncode == 1 and "need tlsCertificateKeyFile or certificateSelector when TLS is enabled" in p.stderr, p
+    assert p.returncode == 2 and "need tlsCertificateKeyFile or certificateSelector when TLS is enabled" in p.stderr, p
