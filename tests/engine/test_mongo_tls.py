@@ -1,4 +1,4 @@
-"""Scenario 10: the replica set with TLS only (compose/mongo-tls.yaml): certificates made by
+"""Scenario 11: the replica set with TLS only (compose/mongo-tls.yaml): certificates made by
 docker/mongo-tls-certs.sh, given as compose secrets; mongo healthy through its HEALTHCHECK's
 mongo-rs-probe over TLS, mongo-rs-init initiating over TLS, and a plaintext connection refused.
 Only mongo, mongo-rs-init and rocketchat (which `up --wait` needs to depend on the one-shot
@@ -39,11 +39,11 @@ def probe(stack, ca, *uri_options):
                timeout=60, check=False)
 
 
-def test_10_replica_set_with_tls_only(stack, certs):
+def test_11_replica_set_with_tls_only(stack, certs):
     took = stack.up(*SERVICES)
-    print(f"\n[10] TLS only: up --wait {took:.1f}s")
+    print(f"\n[11] TLS only: up --wait {took:.1f}s")
     for svc, t in timings(stack, SERVICES).items():
-        print(f"[10]   {svc}: {t}")
+        print(f"[11]   {svc}: {t}")
     assert stack.health("mongo") == "healthy"
     init = stack.inspect("mongo-rs-init")
     assert init["State"]["ExitCode"] == 0, stack.logs("mongo-rs-init")
@@ -56,16 +56,16 @@ def test_10_replica_set_with_tls_only(stack, certs):
     assert ok.returncode == 0, ok.stderr
     # Plaintext: mongod (requireTLS) ends the connection; the probe fails, retryable (exit 1).
     plain = probe(stack, ca)
-    print(f"[10]   plaintext probe: exit {plain.returncode}: {plain.stderr.strip()}")
+    print(f"[11]   plaintext probe: exit {plain.returncode}: {plain.stderr.strip()}")
     assert plain.returncode == 1 and "connection reset by the server" in plain.stderr, plain
     assert "The server is configured to only allow SSL connections" in stack.logs("mongo")
     # A CA that did not sign mongod's certificate: refused for good (exit 3), named.
     wrong = probe(stack, other_ca, "tls=true", "tlsCAFile=/ca.pem")
-    print(f"[10]   untrusted CA: exit {wrong.returncode}: {wrong.stderr.strip()}")
+    print(f"[11]   untrusted CA: exit {wrong.returncode}: {wrong.stderr.strip()}")
     assert wrong.returncode == 3 and "not signed by the tlsCAFile CA" in wrong.stderr, wrong
 
 
-def test_10_mongod_needs_a_certificate_with_require_tls():
+def test_11_mongod_needs_a_certificate_with_require_tls():
     """mongod's own start-up check, kept by the emulator image: requireTLS without a key file."""
     p = subprocess.run(["docker", "run", "--rm", "--network", "none", f"coquelicot/mongo-sim:{TAG}",
                         "mongod", "--replSet", "rs0", "--tlsMode", "requireTLS"],
