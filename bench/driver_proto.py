@@ -3,7 +3,8 @@
 `hello` on admin, exit 0 on a writable PRIMARY) on the `mongodb` crate, written into a temporary
 directory at bench time and built there with --release. Never shipped, never in the workspace.
 The build directory is cached under the target directory (driver-proto/), so only the first
-bench run pays for the crate build. Prints nothing; tls_probe.py times it.
+bench run pays for the crate build. Same release profile and static linking as `cargo dist`,
+so sizes compare like with like. Prints nothing; tls_probe.py times it.
 """
 
 import os
@@ -32,7 +33,12 @@ tokio = {{ version = "1", features = ["rt-multi-thread"] }}
 
 [workspace]
 
+# The workspace's release profile (Cargo.toml), so sizes and times compare like with like.
 [profile.release]
+opt-level = "z"
+lto = true
+codegen-units = 1
+panic = "abort"
 strip = true
 """
 
@@ -61,6 +67,11 @@ fn probe(uri: &str) -> mongodb::error::Result<bool> {
 """
 
 
+# Static like our binaries (`cargo dist`, .cargo/config.toml): crt-static for the target only.
+STATIC = ["--target", "x86_64-unknown-linux-gnu",
+          "--config", "target.x86_64-unknown-linux-gnu.rustflags=['-C','target-feature=+crt-static']"]
+
+
 def build():
     """(path of the release binary, build seconds, crate count); the build runs offline first
     (the registry cache usually has the crates), then online."""
@@ -74,7 +85,7 @@ def build():
         env = dict(os.environ, CARGO_TARGET_DIR=CACHE)
         t0 = time.monotonic()
         for extra in (["--offline"], []):
-            p = subprocess.run(["cargo", "build", "--release", "-q", *extra], cwd=src, env=env,
+            p = subprocess.run(["cargo", "build", "--release", "-q", *STATIC, *extra], cwd=src, env=env,
                                capture_output=True, text=True, timeout=1800)
             if p.returncode == 0:
                 break
@@ -83,7 +94,7 @@ def build():
         took = time.monotonic() - t0
         with open(os.path.join(src, "Cargo.lock")) as f:
             crates = f.read().count("[[package]]") - 1
-        return os.path.join(CACHE, "release", "driver-probe"), took, crates
+        return os.path.join(CACHE, "x86_64-unknown-linux-gnu", "release", "driver-probe"), took, crates
     finally:
         shutil.rmtree(src, ignore_errors=True)
 

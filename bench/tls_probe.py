@@ -86,7 +86,8 @@ def main_with(runs):
             probe = os.path.join(DIST, "mongo-rs-probe")
             driver, build_s, crates = driver_proto.build()
             print(f"\nmongo-rs-probe beside the official driver (`mongodb` {driver_proto.DRIVER_VERSION} crate, the same"
-                  f" probe as a prototype built in a temp dir: {build_s:.0f} s, {crates} crates) and pymongo,")
+                  f" probe as a prototype built in a temp dir: {crates} crates, cargo build {build_s:.0f} s"
+                  f" with the cache in {driver_proto.CACHE}) and pymongo,")
             print(f"with and without TLS (ECDSA P-256 test CA), same mongo-sim ({os.path.basename(SIM)}"
                   f" {'release' if '/release/' in SIM else 'debug'}), {runs} interleaved runs each")
             print(HEADER + f" {'conn/run':>9}")
