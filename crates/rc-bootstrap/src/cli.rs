@@ -17,9 +17,9 @@ const SCRIPT_FILE_MAX: u64 = 1024 * 1024;
 const LONG_ABOUT: &str = "\
 One-shot, idempotent set-up of a fresh Rocket.Chat for a bot, run as an init container with
 restart: on-failure. It waits for Rocket.Chat (refused, 502/503) under --timeout, then:
-  1. admin: logs in as the admin Rocket.Chat creates from its own ADMIN_* variables (it may do
-     so a little after it starts answering: --admin-wait); with no admin and open registration,
-     registers it (the first user becomes admin);
+  1. admin: logs in as the admin Rocket.Chat creates from its own ADMIN_* variables (7.x+ creates
+     it before it listens; 6.x may do so a little after it starts answering: --admin-wait); with
+     no admin and open registration, registers it (the first user becomes admin);
   2. bot user: created with the bot role and an UNVERIFIED email (a verified email plus email-2FA
      auto opt-in makes the bot's login answer totp-required); an existing bot whose password no
      longer works is reported (exit 3), or reset with --fix-drift;
@@ -85,8 +85,9 @@ pub struct Args {
     /// Used only when the admin must be registered.
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
-    /// At most how long to retry a refused admin login (3 attempts at most, at 0 s, 1 s, 6 s:
-    /// failed logins count toward Rocket.Chat's brute-force block) before trying users.register.
+    /// At most how long to retry a refused admin login on Rocket.Chat 6.x or an undisclosed
+    /// version (3 attempts at most, at 0 s, 1 s, 6 s: failed logins count toward the brute-force
+    /// block) before trying users.register. 7.x+ creates the admin before it listens: no retry.
     #[arg(long, env = "RC_BOOTSTRAP_ADMIN_WAIT", default_value = "60s", value_parser = duration::parse_timeout)]
     pub admin_wait: Duration,
     #[arg(long, env = "ROCKETCHAT_USER")]
