@@ -8,7 +8,7 @@
 use crate::client::get_config;
 use crate::errors::{classify, classify_reconfig};
 use crate::init::InitConfig;
-use crate::monitor::Watch;
+use crate::monitor::{Mode, Watch};
 use crate::progress::{self, announce};
 use crate::reconfig::{self, Change, Step};
 use crate::wait;
@@ -170,7 +170,7 @@ fn wait_committed(
         .iter()
         .filter_map(|m| HostPort::parse(&m.host).ok())
         .collect();
-    let watch = Watch::start(&hosts, deadline, p.cap);
+    let watch = Watch::start(&hosts, deadline, p.cap, Mode::Stream);
     let ctx = p.context(&primary.to_string());
     let fail = |e: mongo_wire::Error| classify(&e, &ctx);
     let mut conn: Option<Connection> = None;

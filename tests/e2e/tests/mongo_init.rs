@@ -722,3 +722,72 @@ fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
     assert!(sizes[2..].iter().all(|&n| n == 3), "{sizes:?}");
     assert_eq!(sim.config_now().0, owned);
 }
+
+/// The hello commands mongo-sim received, per member, as (plain, awaitable) counts, from its
+/// own `--log-commands` lines.
+fn hellos(sim: &mut Sim) -> Vec<(usize, usize)> {
+    settle(sim);
+    let members = sim.members.clone();
+    let lines = sim.proc.drain().to_vec();
+    members
+        .iter()
+        .map(|m| {
+            let mut n = (0, 0);
+            for l in &lines {
+                let v: serde_json::Value = match serde_json::from_str(l) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                };
+                let a = &v["attr"];
+                if v["msg"] == "Command received (mongo-sim)"
+                    && a["command"] == "hello"
+                    && a["member"] == m.as_str()
+                {
+                    if a["awaitable"] == true {
+                        n.1 += 1;
+                    } else {
+                        n.0 += 1;
+                    }
+                }
+            }
+            n
+        })
+        .collect()
+}
+
+#[test]
+fn a_fresh_set_streams_only_the_member_it_initiated() {
+    let mut sim = Sim::set(3, &["--log-commands"]);
+    init(&["--uri", &sim.uri(), "--timeout", "20s"]).exits(0);
+    let h = hellos(&mut sim);
+    // Discovery asks every member once; then only the first member (initiated, elected) is
+    // streamed: its awaitable hellos follow its own transitions (initiate, SECONDARY, PRIMARY,
+    // writable) plus at most a couple of maxAwaitTimeMS expiries on a loaded machine.
+    assert_eq!(h[1], (1, 0), "{h:?}");
+    assert_eq!(h[2], (1, 0), "{h:?}");
+    assert_eq!(h[0].0, 1, "one plain hello, then the stream: {h:?}");
+    assert!((1..=7).contains(&h[0].1), "{h:?}");
+}
+
+#[test]
+fn a_rerun_on_a_ready_set_asks_each_member_at_most_once() {
+    let mut sim = Sim::set(3, &["--log-commands"]);
+    init(&["--uri", &sim.uri(), "--timeout", "20s"]).exits(0);
+    hellos(&mut sim);
+    let before = hellos(&mut sim);
+    let r = init(&["--uri", &sim.uri(), "--timeout", "20s"]);
+    r.exits(0);
+    let after = hellos(&mut sim);
+    // The writable PRIMARY's first answer ends the run: one plain hello per member at most,
+    // no SECONDARY is streamed, and the PRIMARY gets at most the one awaitable hello sent if a
+    // SECONDARY's answer (naming it) came before its own.
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        assert!(a.0 - b.0 <= 1, "{before:?} -> {after:?}");
+        let streamed = a.1 - b.1;
+        assert!(
+            streamed <= usize::from(i == 0),
+            "{before:?} -> {after:?}: {}",
+            r.stderr
+        );
+    }
+}
