@@ -60,6 +60,28 @@ def measure(cmd, runs, env=None):
     return walls, cpus, rss, codes
 
 
+def measure_interleaved(cmds, runs):
+    """Like measure, for several commands run in turns (A B, B A, A B, ...), so that a load
+    change on the machine hits all of them alike. cmds: {name: argv}; returns {name: result}."""
+    walls = {n: [] for n in cmds}
+    cpus = {n: [] for n in cmds}
+    codes = {n: [] for n in cmds}
+    names = list(cmds)
+    for i in range(runs):
+        for n in names if i % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmds[n], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            walls[n].append((time.perf_counter() - start) * 1000)
+            cpus[n].append((usage.ru_utime + usage.ru_stime) * 1000)
+            codes[n].append(os.waitstatus_to_exitcode(status))
+    out = {}
+    for n in names:
+        rss = [r for r in (peak_rss_kib(cmds[n]) for _ in range(3)) if r is not None]
+        out[n] = (walls[n], cpus[n], rss, codes[n])
+    return out
+
+
 def row(name, result):
     walls, cpus, rss, codes = result
     walls_sorted = sorted(walls)

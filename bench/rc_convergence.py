@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """rc-bootstrap convergence (issue 10): time from "the server is ready" — rc-sim's own log
 timestamp (`ts_ms` of its `listening` line, or of its `admin created` line) — to rc-bootstrap's
-exit, over N runs, for a late listen (--listen-delay) and a late admin (--admin-delay).
-Also counts the requests rc-bootstrap sent while waiting (rc-sim logs one line per request).
+exit, over N runs, for a late listen (--listen-delay) and a late admin (--admin-delay): on 7.10
+(the default; Meteor 3 listens only after initialData created the admin, see
+sims/rc-sim/src/startup.rs) and on 6.13 (Meteor 2: the admin appears after the server answers).
+Also counts the requests rc-bootstrap sent while waiting (rc-sim logs one line per request) and
+the rate of those that reached the server before it was ready.
 
 Run: python3 bench/rc_convergence.py [--runs 20] (after `cargo dist` and
 `cargo build -p rc-sim`; bench/run builds both). Figures are printed, never asserted.
@@ -78,11 +81,14 @@ def one_run(sim_args, ready_msg, wait_first=False):
     ready = next(l["ts_ms"] for l in lines if l.get("msg") == ready_msg)
     requests = [l for l in lines if l.get("msg") == "request"]
     waiting = sum(1 for l in requests if l["path"] in ("/api/info", "/api/v1/login"))
+    # Requests the server received before it was ready, per second of its startup (sim start -> ready).
+    early = sum(1 for l in requests if l["ts_ms"] < ready)
+    rate = early / max((ready - start_ms) / 1000, 0.001)
     # The wait alone: ready -> the first request that succeeds on what was awaited.
     awaited = "/api/info" if ready_msg == "listening" else "/api/v1/login"
     first = next((l["ts_ms"] for l in requests
                   if l["path"] == awaited and l["status"] == 200 and l["ts_ms"] >= ready), ready)
-    return end_ms - ready, waiting, end_ms - start_ms, first - ready
+    return end_ms - ready, waiting, end_ms - start_ms, first - ready, rate
 
 
 def summary(name, samples):
@@ -94,6 +100,7 @@ def summary(name, samples):
     print(f"{name:<34} median {statistics.median(lags):7.1f} ms  p95 {p95:7.1f} ms  "
           f"max {lags[-1]:7.1f} ms  (info+login requests per run, median {reqs:.0f}; n={len(lags)})")
     print(f"{'  of which: ready -> noticed':<34} median {statistics.median(noticed):7.1f} ms  p95 {n95:7.1f} ms")
+    print(f"{'  requests before ready':<34} median {statistics.median(s[4] for s in samples):7.2f} /s")
 
 
 def main():
@@ -114,7 +121,10 @@ def main_with(runs):
     summary("late listen -> exit", late_listen)
     late_admin = [one_run(["--admin-delay", f"{300 + 50 * (i % 20)}ms"], "admin created")
                   for i in range(runs)]
-    summary("late admin -> exit", late_admin)
+    summary("late admin (7.10) -> exit", late_admin)
+    late_admin_6 = [one_run(["--version", "6.13.0", "--admin-delay", f"{300 + 50 * (i % 20)}ms"],
+                            "admin created") for i in range(runs)]
+    summary("late admin (6.13) -> exit", late_admin_6)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ esac
 [ "${1:-mongod}" = mongod ] || exec "$@"
 [ $# -eq 0 ] || shift
 
-repl="" port=27017 keyfile="" auth=""
+repl="" port=27017 keyfile="" auth="" tlsmode="" tlspem="" tlsca="" tlsnocert=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --replSet) repl=$2; shift 2 ;;
@@ -21,6 +21,14 @@ while [ $# -gt 0 ]; do
     --keyFile) keyfile=$2; shift 2 ;;
     --keyFile=*) keyfile=${1#*=}; shift ;;
     --auth) auth=1; shift ;;
+    # net.tls.*: only what compose/mongo-tls.yaml and k8s/overlays/tls use.
+    --tlsMode) tlsmode=$2; shift 2 ;;
+    --tlsMode=*) tlsmode=${1#*=}; shift ;;
+    --tlsCertificateKeyFile) tlspem=$2; shift 2 ;;
+    --tlsCertificateKeyFile=*) tlspem=${1#*=}; shift ;;
+    --tlsCAFile) tlsca=$2; shift 2 ;;
+    --tlsCAFile=*) tlsca=${1#*=}; shift ;;
+    --tlsAllowConnectionsWithoutCertificates) tlsnocert=1; shift ;;
     *) echo "mongo-sim image: mongod flag '$1' is not emulated" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +47,18 @@ file_env MONGO_INITDB_ROOT_PASSWORD
 
 set -- --member "${MONGO_SIM_MEMBER:-$(hostname):$port}=0.0.0.0:$port" --data-dir /data/db
 [ -z "$repl" ] || set -- "$@" --repl-set "$repl"
+case "$tlsmode" in
+  "" | disabled)
+    [ -z "$tlspem$tlsca$tlsnocert" ] || { echo "mongo-sim image: TLS options without --tlsMode requireTLS are not emulated" >&2; exit 2; } ;;
+  requireTLS)
+    # mongod refuses to start with a TLS mode and no certificate, with this BadValue text (its
+    # net.tls option check; pinned by its jstests "no-key-file" case).
+    [ -n "$tlspem" ] || { echo "BadValue: need tlsCertificateKeyFile or certificateSelector when TLS is enabled" >&2; exit 2; }
+    set -- "$@" --tls-cert-key-file "$tlspem"
+    [ -z "$tlsca" ] || set -- "$@" --tls-ca-file "$tlsca"
+    [ -z "$tlsnocert" ] || set -- "$@" --tls-allow-connections-without-certificates ;;
+  *) echo "mongo-sim image: --tlsMode $tlsmode is not emulated (requireTLS or disabled)" >&2; exit 2 ;;
+esac
 # Test knob (no mongod twin): a mongod that starts listening late (engine suite, scenario 2).
 [ -z "${MONGO_SIM_LISTEN_DELAY:-}" ] || set -- "$@" --listen-delay "$MONGO_SIM_LISTEN_DELAY"
 

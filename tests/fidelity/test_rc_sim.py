@@ -279,15 +279,20 @@ def test_version_switch(start, version):
         assert e.value.error_type == "error-password-policy-not-met"
         kinds = {d["error"] for d in e.value.response_json["details"]}
         assert "error-password-policy-not-met-minLength" in kinds
+        # loginErrorMessageOverride.ts @ 37dee7b1; the legacy fields stay (applyBreakingChanges is 9.0.0).
         bad = requests.post(f"{sim.url}/api/v1/login", json={"username": ADMIN, "password": "wrong"}, timeout=TIMEOUT)
-        assert bad.status_code == 401 and bad.json() == {"success": False, "error": "unauthorized"}
+        assert bad.status_code == 401 and bad.json() == {
+            "success": False, "status": "error", "error": 401, "message": "Incorrect login or password"}
     else:
         assert health.text == "ok" and health.headers["Content-Type"].startswith("text/plain")
         assert livez.status_code == 404
         assert unauth.json()["status"] == "error"
         assert rc.users_create(email="p@example.org", name="P", password="short", username="p")["success"]
+        # 6.13: the sync override is a no-op (Meteor's own 403 text); 7.10: every handler error
+        # becomes "User not found", which the REST catch turns into Unauthorized.
         bad = requests.post(f"{sim.url}/api/v1/login", json={"username": ADMIN, "password": "wrong"}, timeout=TIMEOUT)
-        assert bad.status_code == 401 and bad.json()["message"] == "Incorrect password"
+        want = [403, "Incorrect password"] if version == "6.13.0" else ["Unauthorized", "Unauthorized"]
+        assert bad.status_code == 401 and [bad.json()["error"], bad.json()["message"]] == want
     fields = {"overrideDestinationChannelEnabled": False}
     if version == "6.13.0":
         with pytest.raises(RocketApiException):
@@ -296,10 +301,29 @@ def test_version_switch(start, version):
         assert rc.integrations_create("webhook-incoming", "o", True, ADMIN, "#general", False, **fields)["success"]
 
 
+@pytest.mark.parametrize("version", ["6.13.0", "7.10.0", "8.1.0"])
+def test_rest_login_failures_per_release(start, version):
+    # reviews/rc-rest-login.md: Meteor's handler error, Rocket.Chat's loginErrorMessageOverride
+    # (a no-op on 6.13), then the route's catch ("User not found" -> Unauthorized), 401 always.
+    sim = start("--version", version, "--setting", "API_Enable_Rate_Limiter=false")
+    with pytest.raises(RocketAuthenticationException):
+        RocketChat(ADMIN, "wrong-password", server_url=sim.url, timeout=TIMEOUT)
+    want = {
+        "6.13.0": ([403, "Incorrect password"], ["Unauthorized", "Unauthorized"]),
+        "7.10.0": (["Unauthorized", "Unauthorized"], ["Unauthorized", "Unauthorized"]),
+        "8.1.0": ([401, "Incorrect login or password"], [401, "Incorrect login or password"]),
+    }[version]
+    for who, expected in zip([ADMIN, "ghost"], want):
+        r = requests.post(f"{sim.url}/api/v1/login", json={"user": who, "password": "nope"}, timeout=TIMEOUT)
+        b = r.json()
+        assert r.status_code == 401 and b["status"] == "error" and [b["error"], b["message"]] == expected
+        assert b.get("success") is (None if version == "6.13.0" else False)
+
+
 @pytest.mark.parametrize("version", ["7.10.0", "8.1.0"])
 def test_real_client_sees_the_brute_force_block(start, version):
     # restrictLoginAttempts.ts: 10 failures per username block it for 5 minutes, even with the
-    # right password; before 8.0 the reply names the block, 8.x answers a bare unauthorized.
+    # right password; the reply names the block on 8.1 too (applyBreakingChanges is 9.0.0 there).
     sim = start("--version", version, "--setting", "API_Enable_Rate_Limiter=false")
     for _ in range(10):
         with pytest.raises(RocketAuthenticationException):
@@ -308,11 +332,8 @@ def test_real_client_sees_the_brute_force_block(start, version):
         admin(sim)
     r = requests.post(f"{sim.url}/api/v1/login", json={"user": ADMIN, "password": ADMIN_PASS}, timeout=TIMEOUT)
     assert r.status_code == 401
-    if version == "8.1.0":
-        assert r.json() == {"success": False, "error": "unauthorized"}
-    else:
-        assert r.json()["error"] == "error-login-blocked-for-user"
-        assert r.json()["message"] == "Login has been temporarily blocked For User"
+    assert r.json()["error"] == "error-login-blocked-for-user"
+    assert r.json()["message"] == "Login has been temporarily blocked For User"
     assert sim.sim("logins")["succeeded"] == 0
 
 

@@ -1,15 +1,17 @@
 """Static checks of the container wiring: docker/, compose/, k8s/ (no Docker engine needed).
 
-Every env var, flag and probe the manifests hand to one of our binaries is checked against the
-binary's real source (clap `#[arg(...)]` attributes in crates/<bin>/src), so a renamed flag or
-variable breaks this test instead of a deployment. A missing binary source FAILS: wiring for a
-binary that does not exist is a defect, not something to skip.
+Every env var, flag and probe the manifests hand to one of our binaries is checked against what
+the built binary really accepts (its `--help`: every option and its `[env: NAME]`), so a renamed
+flag or variable breaks this test instead of a deployment. A missing binary FAILS: wiring for a
+binary that does not exist (or was not built) is a defect, not something to skip.
 
-Run: .venv/bin/python -m pytest tests/wiring -q
+Run after `cargo build --workspace` (scripts/test does): .venv/bin/python -m pytest tests/wiring -q
+The binaries are read from $COQUELICOT_BIN_DIR, else $CARGO_TARGET_DIR/debug, else target/debug.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -41,47 +43,51 @@ INTERPOLATION = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?:(?::?[-?])[^}]*)?\}$"
 
 
 # ---------------------------------------------------------------------------------------------
-# Sources of truth: the binaries' clap definitions
+# Sources of truth: the built binaries' --help
 # ---------------------------------------------------------------------------------------------
 
 
-class Cli:
-    """What one binary accepts, read from its clap `#[arg(...)]` attributes."""
+def bin_dir() -> Path:
+    if os.environ.get("COQUELICOT_BIN_DIR"):
+        return Path(os.environ["COQUELICOT_BIN_DIR"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    return (target if target.is_absolute() else ROOT / target) / "debug"
 
-    def __init__(self, name: str, src: str):
+
+class Cli:
+    """What one binary accepts, read from its `--help` (clap renders every option with its
+    `[env: NAME]`; the Usage line lists the required options)."""
+
+    def __init__(self, name: str, help_text: str):
         self.name = name
         self.env: set[str] = set()
         self.flags: set[str] = {"help", "version"}
         self.required_env: set[str] = set()
-        # An attribute, then optional further attributes, then `pub field: Type`.
-        field = re.compile(
-            r"#\[arg\((?P<attr>.*?)\)\]\s*(?:#\[[^\]]*\]\s*)*pub\s+(?P<field>\w+)\s*:\s*(?P<ty>[^,\n]+),",
-            re.DOTALL,
-        )
-        for m in field.finditer(src):
-            attr, fname, ty = m.group("attr"), m.group("field"), m.group("ty").strip()
-            env = re.search(r'\benv\s*=\s*"([A-Z0-9_]+)"', attr)
-            if env:
-                self.env.add(env.group(1))
-            long = re.search(r'\blong\s*=\s*"([a-z0-9-]+)"', attr)
-            if long:
-                self.flags.add(long.group(1))
-            elif re.search(r"\blong\b", attr):
-                self.flags.add(fname.replace("_", "-"))
-            required = ty == "String" and "default_value" not in attr
-            if required and env:
-                self.required_env.add(env.group(1))
-        # Plain reads outside clap (e.g. a secret's value variable next to its *_FILE flag).
-        self.env |= set(re.findall(r'env::var(?:_os)?\(\s*"([A-Z0-9_]+)"\s*\)', src))
+        usage = next((l for l in help_text.splitlines() if l.startswith("Usage: ")), "")
+        required = set(re.findall(r"(?<![\[|])--([a-z0-9-]+) <", usage))
+        options = help_text.split("\nOptions:\n", 1)[1] if "\nOptions:\n" in help_text else ""
+        current = None
+        for line in options.splitlines():
+            m = re.match(r"^ {2,10}(?:-\w, )?--([a-z0-9-]+)", line)
+            if m:
+                current = m.group(1)
+                self.flags.add(current)
+                continue
+            e = re.match(r"^\s+\[env: ([A-Z0-9_]+)", line)
+            if e and current:
+                self.env.add(e.group(1))
+                if current in required:
+                    self.required_env.add(e.group(1))
 
 
 @lru_cache(maxsize=None)
 def cli(binary: str) -> Cli:
-    src_dir = ROOT / "crates" / binary / "src"
-    files = sorted(src_dir.rglob("*.rs")) if src_dir.is_dir() else []
-    assert files, f"crates/{binary}/src has no Rust source: the manifests wire a binary that does not exist"
-    c = Cli(binary, "\n".join(f.read_text() for f in files))
-    assert c.env, f"crates/{binary}/src declares no clap `env = \"...\"`: cannot check its wiring"
+    path = bin_dir() / binary
+    assert path.is_file(), f"{path} is missing: the manifests wire a binary that does not exist (or run `cargo build --workspace` first)"
+    out = subprocess.run([str(path), "--help"], capture_output=True, text=True, timeout=30, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    assert out.returncode == 0, f"{binary} --help: exit {out.returncode}: {out.stderr}"
+    c = Cli(binary, out.stdout)
+    assert c.env, f"{binary} --help shows no `[env: ...]`: cannot check its wiring"
     return c
 
 
@@ -97,7 +103,13 @@ def test_every_binary_source_exists_and_is_parsed():
 
 
 def parse_duration(text: str) -> float:
-    """`500ms`, `2s`, `1m30s`, `3` (seconds) -> seconds."""
+    """`500ms`, `2s`, `1m30s`, `3` (seconds) -> seconds.
+
+    Reads two grammars that agree on what appears here: our binaries' flags and env values
+    (`--timeout 2s`, MONGO_RS_FOLLOW_INTERVAL), whose grammar is crates/sidecar/src/duration.rs
+    (= sims/sim-util: a bare number is seconds), and Docker/compose healthcheck durations
+    (Go's time.ParseDuration, which needs a unit; `us`/`ns` never appear in our files).
+    """
     text = str(text).strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)

@@ -2,7 +2,9 @@
 
 use clap::builder::BoolishValueParser;
 use clap::Parser;
+use sidecar::cli::{Common, CommonArgs};
 use sidecar::duration;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,7 +53,15 @@ MONGO_RS_FOLLOW_MEMBER_HOST, MONGO_RS_FOLLOW_API_SERVER (default from KUBERNETES
 and KUBERNETES_SERVICE_PORT), MONGO_RS_FOLLOW_TOKEN_FILE, MONGO_RS_FOLLOW_CA_FILE,
 MONGO_RS_FOLLOW_INTERVAL, MONGO_RS_FOLLOW_TIMEOUT, MONGO_RS_FOLLOW_ONCE, MONGO_RS_FOLLOW_JSON,
 MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE. An empty variable counts
-as unset. The token and passwords are never printed, not even when the API echoes them.";
+as unset. The token and passwords are never printed, not even when the API echoes them. A
+password given on the command line (--password) works but prints one warning line on stderr: the
+command line is visible in ps.";
+
+sidecar::common_flags! {
+    Shared, prefix = "MONGO_RS_FOLLOW", timeout = "120s",
+    timeout_help = "Deadline of ONE pass (API read, hellos, reconfigs and their commits)",
+    json_help = "Print results as JSON objects on stdout (one per pass that changed or failed)"
+}
 
 #[derive(Parser, Debug)]
 #[command(name = PROG, version, about = "Make a MongoDB replica set's members follow a Kubernetes StatefulSet's replicas.", long_about = LONG_ABOUT)]
@@ -93,33 +103,47 @@ pub struct Args {
     #[arg(long, env = "MONGO_RS_FOLLOW_INTERVAL", default_value = "10s", value_parser = duration::parse_timeout)]
     pub interval: Duration,
 
-    /// Deadline of ONE pass (API read, hellos, reconfigs and their commits).
-    #[arg(long, env = "MONGO_RS_FOLLOW_TIMEOUT", default_value = "120s", value_parser = duration::parse_timeout)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub common: Shared,
 
     /// One pass, then exit with its result (0 when the set matches the StatefulSet).
     #[arg(long, env = "MONGO_RS_FOLLOW_ONCE", value_parser = BoolishValueParser::new())]
     pub once: bool,
 
-    /// Print results as JSON objects on stdout (one per pass that changed or failed).
-    #[arg(long, env = "MONGO_RS_FOLLOW_JSON", value_parser = BoolishValueParser::new())]
-    pub json: bool,
-
     /// A user allowed to reconfigure the set (clusterAdmin or root).
     #[arg(long, env = "MONGO_USERNAME")]
     pub username: Option<String>,
 
-    /// File holding that user's password (MONGO_PASSWORD gives the value; never on the command line).
-    #[arg(long, env = "MONGO_PASSWORD_FILE")]
-    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: mongo_rs::flags::Password,
 }
 
-impl sidecar::cli::CommonArgs for Args {
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-    fn json(&self) -> bool {
-        self.json
+/// Parses `argv`, then one pass (`--once`) or the loop; returns the exit code.
+pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
+    sidecar::cli::main(PROG, false, argv, |args: Args, deadline, reporter| {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        // The loop's watchdog guards reading the secrets too (a FIFO must not hang it).
+        let guard = (!args.once).then(|| crate::watch::PassWatch::start(reporter));
+        if let Some(g) = &guard {
+            g.begin(deadline);
+        }
+        let f = match crate::prepare(&args, &env) {
+            Ok(f) => f,
+            Err(e) => return e.into(),
+        };
+        match guard {
+            None => {
+                sidecar::watchdog::waiting_for(format!("one pass of {PROG}"));
+                crate::pass(&f, deadline, reporter)
+            }
+            Some(g) => crate::follow(&f, &g, args.common.timeout, args.interval, reporter),
+        }
+    })
+}
+
+impl CommonArgs for Args {
+    fn common(&self) -> Common {
+        self.common.get()
     }
     /// `--once` is one pass under the frame's watchdog; the loop arms one per pass.
     fn whole_run_has_deadline(&self) -> bool {

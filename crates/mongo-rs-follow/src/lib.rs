@@ -1,20 +1,20 @@
 //! mongo-rs-follow: the replica set follows the StatefulSet. Each pass reads spec.replicas
 //! ([`kube`]), says hello to the pods 0..N-1, [`decide`]s, and hands any change to
-//! mongo-rs-init's own initiate/reconcile (`mongo_rs_init::run`): one replSetReconfig per
-//! member, each committed before the next. This crate adds only what Kubernetes needs: which
+//! mongo-rs-init's own initiate/reconcile ([`mongo_rs::init::run`] with the typed config of
+//! [`init_config`]): one replSetReconfig per member, each committed before the next. This crate adds only what Kubernetes needs: which
 //! members are wanted, and stepping down a PRIMARY that must leave.
 
 pub mod cli;
 pub mod kube;
-mod watch;
+pub(crate) mod watch;
 
-use cli::{Args, PROG, SERVICE_ACCOUNT_DIR};
+pub use cli::{main_with, PROG};
+use cli::{Args, SERVICE_ACCOUNT_DIR};
 use mongo_rs::reconfig::norm;
-use mongo_rs::{client, Context};
+use mongo_rs::{client, Context, InitConfig, MemberState};
 use mongo_wire::{Connection, Credential, Doc, HostPort};
 use sidecar::report::{Report, Reporter};
-use sidecar::{duration, watchdog, Deadline, Failure};
-use std::ffi::OsString;
+use sidecar::{duration, Deadline, Failure};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,9 +25,6 @@ pub struct Follower {
     pub set_name: String,
     pub pattern: String,
     pub api: kube::Api,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
-    pub env_password: Option<String>,
     pub cred: Option<Credential>,
 }
 
@@ -80,13 +77,14 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
     let token_file = args.token_file.clone().unwrap_or_else(|| sa.join("token"));
     let ca_file = args.ca_file.clone().unwrap_or_else(|| sa.join("ca.crt"));
     let api = kube::Api::new(&api_server, &token_file, &ca_file)?;
+    // No TLS set-up: the pods are reached on the cluster network without TLS (README).
     let admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
-    let env_password = env("MONGO_PASSWORD");
+    // --password or MONGO_PASSWORD (clap reads the variable).
     let cred = client::credentials_from_flags(
         &admin,
         args.username.clone(),
-        args.password_file.as_deref(),
-        env_password.clone(),
+        args.password.password_file.as_deref(),
+        args.password.password.clone(),
     )?;
     Ok(Follower {
         statefulset: args.statefulset.clone(),
@@ -94,9 +92,6 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
         set_name: args.replica_set.clone(),
         pattern: args.member_host.clone(),
         api,
-        username: args.username.clone(),
-        password_file: args.password_file.clone(),
-        env_password,
         cred,
     })
 }
@@ -147,23 +142,20 @@ pub fn member_host(pattern: &str, sts: &str, ordinal: u32, service: &str, ns: &s
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct View {
     pub set_name: Option<String>,
-    /// The config's members as hello lists them: hosts (electable), passives (priority 0,
-    /// e.g. the non-voters beyond the 7th), arbiters.
+    /// The config's members ([`mongo_rs::Hello::hosts`]: electable, passives, arbiters).
     pub members: Vec<String>,
     pub primary: Option<String>,
     pub writable_primary: bool,
 }
 
+/// [`mongo_rs::state::interpret`]'s reading of hello, as [`decide`] needs it.
 pub fn view(reply: &Doc) -> View {
-    let list = |k: &str| reply.get_strings(k);
-    let mut members = list("hosts");
-    members.extend(list("passives"));
-    members.extend(list("arbiters"));
+    let h = mongo_rs::state::interpret(reply);
     View {
-        set_name: reply.get_str("setName").map(str::to_string),
-        members,
-        primary: reply.get_str("primary").map(str::to_string),
-        writable_primary: reply.get_bool("isWritablePrimary").unwrap_or(false),
+        writable_primary: h.state == (MemberState::Primary { writable: true }),
+        set_name: h.set_name,
+        members: h.hosts,
+        primary: h.primary,
     }
 }
 
@@ -248,31 +240,9 @@ pub fn decide(desired: &[String], views: &[(String, View)], set_name: &str) -> D
     Decision::Reconcile { wanted, step_down }
 }
 
-pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    sidecar::cli::main(PROG, false, argv, |args: Args, deadline, reporter| {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        // The loop's watchdog guards reading the secrets too (a FIFO must not hang it).
-        let guard = (!args.once).then(|| watch::PassWatch::start(reporter));
-        if let Some(g) = &guard {
-            g.begin(deadline);
-        }
-        let f = match prepare(&args, &env) {
-            Ok(f) => f,
-            Err(e) => return e.into(),
-        };
-        match guard {
-            None => {
-                watchdog::waiting_for(format!("one pass of {PROG}"));
-                pass(&f, deadline, reporter)
-            }
-            Some(g) => follow(&f, &g, args.timeout, args.interval, reporter),
-        }
-    })
-}
-
 /// The loop: a pass every `interval`, each with its own deadline and watchdog. Prints a pass's
 /// result only when it differs from the last one printed (a steady set prints nothing).
-fn follow(
+pub(crate) fn follow(
     f: &Follower,
     guard: &watch::PassWatch,
     timeout: Duration,
@@ -381,40 +351,34 @@ fn look(desired: &[String], deadline: Deadline) -> Vec<(String, View)> {
 /// Initiate and/or reconcile to exactly `members`: mongo-rs-init's run, the same code and
 /// output as `mongo-rs-init --reconcile --member ...`.
 fn apply(f: &Follower, members: &[String], deadline: Deadline, reporter: Reporter) -> Report {
-    let mut argv: Vec<OsString> = vec![
-        "mongo-rs-init".into(),
-        "--uri".into(),
-        format!("mongodb://{}/?replicaSet={}", members.join(","), f.set_name).into(),
-        "--replica-set".into(),
-        f.set_name.clone().into(),
-        "--reconcile".into(),
-    ];
-    for m in members {
-        argv.push("--member".into());
-        argv.push(m.into());
-    }
-    if let Some(u) = &f.username {
-        argv.push("--username".into());
-        argv.push(u.into());
-    }
-    if let Some(p) = &f.password_file {
-        argv.push("--password-file".into());
-        argv.push(p.into());
-    }
-    let args = match <mongo_rs_init::Args as clap::Parser>::try_parse_from(argv) {
-        Ok(a) => a,
-        Err(e) => {
-            return Failure::usage(format!(
-                "internal: mongo-rs-init arguments refused: {}",
-                sidecar::exit::one_line(&e.to_string())
-            ))
-            .into()
-        }
-    };
-    match mongo_rs_init::prepare(&args, f.env_password.clone()) {
-        Ok(p) => mongo_rs_init::run(&p, deadline, reporter).with("changed", true),
+    match init_config(&f.set_name, f.cred.as_ref(), members) {
+        Ok(p) => mongo_rs::init::run(&p, deadline, reporter).with("changed", true),
         Err(e) => e.into(),
     }
+}
+
+/// The config `mongo-rs-init --reconcile --replica-set SET --member ...` runs with: these
+/// members (checked as mongod would: at most 50, none twice), our credentials, the default cap.
+pub fn init_config(
+    set_name: &str,
+    cred: Option<&Credential>,
+    members: &[String],
+) -> Result<InitConfig, Failure> {
+    let hosts = members
+        .iter()
+        .map(|m| {
+            HostPort::parse(m)
+                .map_err(|e| Failure::usage(format!("--member-host gives {m:?}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut p = InitConfig::new(
+        set_name.to_string(),
+        hosts,
+        cred.cloned(),
+        mongo_rs::init::DEFAULT_CAP,
+    )?;
+    p.reconcile = true;
+    Ok(p)
 }
 
 /// replSetStepDown on a PRIMARY whose pod the StatefulSet no longer has: 60 s during which it

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(mongo_rs_follow::main_with(std::env::args_os()));
+    std::process::exit(mongo_rs_follow::cli::main_with(std::env::args_os()));
 }

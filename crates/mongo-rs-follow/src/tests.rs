@@ -186,6 +186,16 @@ fn usage_errors_before_any_network() {
         Args::try_parse_from(a).unwrap()
     };
     let none = |_: &str| None;
+    let with_ca = |ca: &'static str| {
+        vec![
+            "--namespace",
+            "chat",
+            "--api-server",
+            "https://h:1",
+            "--ca-file",
+            ca,
+        ]
+    };
     for (extra, want) in [
         (
             vec![
@@ -215,28 +225,8 @@ fn usage_errors_before_any_network() {
             vec!["--namespace", "chat", "--api-server", "https://h b:1"],
             "only letters, digits",
         ),
-        (
-            vec![
-                "--namespace",
-                "chat",
-                "--api-server",
-                "https://h:1",
-                "--ca-file",
-                "/",
-            ],
-            "not a regular file",
-        ),
-        (
-            vec![
-                "--namespace",
-                "chat",
-                "--api-server",
-                "https://h:1",
-                "--ca-file",
-                big,
-            ],
-            "more than the 1048576",
-        ),
+        (with_ca("/"), "not a regular file"),
+        (with_ca(big), "more than the 1048576"),
     ] {
         let e = prepare(&base(&extra), &none).err().expect("a usage error");
         assert_eq!(e.exit, sidecar::Exit::Usage, "{extra:?}");
@@ -278,4 +268,34 @@ fn an_empty_service_name_is_refused_only_when_the_pattern_needs_it() {
     assert!(service_for(default, &sts("db"), "s").is_ok());
     let odd = service_for(default, &sts("a b\n"), "s").unwrap_err();
     assert!(odd.exit == sidecar::Exit::Refused && !odd.message.contains('\n'));
+}
+
+#[test]
+fn changes_run_as_mongo_rs_init_reconcile_with_the_same_checks() {
+    let cred = Credential {
+        username: "root".into(),
+        password: sidecar::Secret::new("pw"),
+        source: "admin".into(),
+        mechanism: None,
+    };
+    let p = init_config("rs0", Some(&cred), &hosts(3)).unwrap();
+    assert!(p.reconcile && !p.wait_only);
+    assert_eq!(p.set_name, "rs0");
+    assert_eq!(p.member_names(), hosts(3));
+    assert_eq!(p.cred.map(|c| c.username), Some("root".into()));
+    assert_eq!(p.cap, mongo_rs::init::DEFAULT_CAP);
+    // A StatefulSet of 51 replicas: refused for good, as `mongo-rs-init --member` x51 was.
+    let f = init_config("rs0", None, &hosts(51)).unwrap_err();
+    assert_eq!(f.exit, sidecar::Exit::Refused);
+    assert!(f.message.contains("at most 50"), "{}", f.message);
+    let f = init_config("rs0", None, &["db:0".into()]).unwrap_err();
+    assert_eq!(f.exit, sidecar::Exit::Usage);
+}
+
+#[test]
+fn a_legacy_is_master_reply_names_the_writable_primary_too() {
+    // Servers before 4.4.2 answer isMaster (client::hello falls back to it): `ismaster`, not
+    // `isWritablePrimary`, says the member takes writes.
+    let legacy = Doc::new().with("setName", "rs0").with("ismaster", true);
+    assert!(view(&legacy).writable_primary, "{:?}", view(&legacy));
 }

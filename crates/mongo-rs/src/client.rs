@@ -35,6 +35,50 @@ pub fn status(conn: &mut Connection, cred: Option<&Credential>) -> Result<Doc, E
     conn.command("admin", Doc::new().with("replSetGetStatus", 1))
 }
 
+/// The running config as replSetGetConfig gives it, and whether it is committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunningConfig {
+    pub doc: Doc,
+    /// `commitmentStatus` (4.4+, primary only): whether the last reconfig is committed, i.e.
+    /// a majority has it. `None` where the server does not say.
+    pub committed: Option<bool>,
+}
+
+/// replSetGetConfig with commitmentStatus (the connection must be authenticated as needed).
+pub fn get_config(conn: &mut Connection, host: &HostPort) -> Result<RunningConfig, Error> {
+    let reply = conn.command(
+        "admin",
+        Doc::new()
+            .with("replSetGetConfig", 1)
+            .with("commitmentStatus", true),
+    )?;
+    match reply.get_doc("config") {
+        Some(c) => Ok(RunningConfig {
+            doc: c.clone(),
+            committed: reply.get_bool("commitmentStatus"),
+        }),
+        None => Err(Error::Protocol {
+            host: host.to_string(),
+            detail: "replSetGetConfig reply has no config".into(),
+        }),
+    }
+}
+
+/// The replica-set name wanted: `--replica-set` (MONGO_REPLICA_SET) or the URI's replicaSet
+/// option, which must agree when both are given. `None` when neither is.
+pub fn set_name(
+    flag: Option<&str>,
+    uri: &mongo_wire::Uri,
+) -> Result<Option<String>, sidecar::Failure> {
+    match (flag, uri.replica_set.as_deref()) {
+        (Some(flag), Some(opt)) if flag != opt => Err(sidecar::Failure::usage(format!(
+            "--replica-set {flag} conflicts with replicaSet={opt} in the URI: give one"
+        ))),
+        (Some(s), _) | (None, Some(s)) => Ok(Some(s.to_string())),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The run's TLS set-up, once, before the first connection: the URI's tls* options completed
 /// from `MONGO_TLS_*`, checked, the one warning line when verification is weakened, and the
 /// rustls config installed for every connection of this process. Bad options or unusable
@@ -154,6 +198,22 @@ mod tests {
         assert!(credentials_from_flags(&plain, None, None, None)
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn the_set_name_comes_from_the_flag_or_the_uri_and_both_must_agree() {
+        let with = mongo_wire::uri::parse("mongodb://h/?replicaSet=rs0").unwrap();
+        let without = mongo_wire::uri::parse("mongodb://h/").unwrap();
+        assert_eq!(set_name(None, &with).unwrap().as_deref(), Some("rs0"));
+        assert_eq!(
+            set_name(Some("rs0"), &with).unwrap().as_deref(),
+            Some("rs0")
+        );
+        assert_eq!(set_name(Some("x"), &without).unwrap().as_deref(), Some("x"));
+        assert_eq!(set_name(None, &without).unwrap(), None);
+        let f = set_name(Some("rs1"), &with).unwrap_err();
+        assert_eq!(f.exit, sidecar::Exit::Usage);
+        assert!(f.message.contains("conflicts"), "{}", f.message);
     }
 
     #[test]

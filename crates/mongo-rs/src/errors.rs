@@ -74,46 +74,39 @@ pub fn classify(err: &Error, ctx: &Context) -> Failure {
 pub fn classify_reconfig(err: &Error, ctx: &Context) -> Failure {
     let err = &bounded(err);
     let host = &ctx.host;
-    match err {
-        Error::Server(e) if e.code == 50 => Failure::unavailable(format!(
-            "{host}: the new config is installed but has not reached a majority yet, waiting for it: {}",
-            e.errmsg
+    let Error::Server(e) = err else {
+        return classify(err, ctx);
+    };
+    let msg = &e.errmsg;
+    match e.code {
+        50 => Failure::unavailable(format!(
+            "{host}: the new config is installed but has not reached a majority yet, waiting for it: {msg}"
         )),
-        Error::Server(e) if e.code == 103 && e.errmsg.contains("must be greater than old") => {
-            Failure::unavailable(format!(
-                "{host}: the config changed under us (another reconfig?), re-reading it: {}",
-                e.errmsg
-            ))
-        }
-        Error::Server(e) if e.code == 103 => Failure::refused(format!(
-            "{host} rejected the new member list (NewReplicaSetConfigurationIncompatible): {}: a reconfig may add or remove one voting member at a time (MongoDB 4.4+) and must keep the PRIMARY; check --member",
-            e.errmsg
+        103 if msg.contains("must be greater than old") => Failure::unavailable(format!(
+            "{host}: the config changed under us (another reconfig?), re-reading it: {msg}"
         )),
-        Error::Server(e) if e.code == 93 => Failure::refused(format!(
-            "{host} found the new config invalid (InvalidReplicaSetConfig): {}: each --member must be host:port as mongod is reached inside the container network, listed once",
-            e.errmsg
+        103 => Failure::refused(format!(
+            "{host} rejected the new member list (NewReplicaSetConfigurationIncompatible): {msg}: a reconfig may add or remove one voting member at a time (MongoDB 4.4+) and must keep the PRIMARY; check --member"
+        )),
+        93 => Failure::refused(format!(
+            "{host} found the new config invalid (InvalidReplicaSetConfig): {msg}: each --member must be host:port as mongod is reached inside the container network, listed once"
         )),
         // _doReplSetReconfig returns findSelfInConfigIfElectable's status unwrapped
         // (repl_set_config_checks.cpp): 74 when the receiving node is not in the new config,
         // 104 when it would not be electable there. Not a reachability problem.
-        Error::Server(e) if e.code == 74 && e.errmsg.contains("maps to this node") => {
-            Failure::refused(format!(
-                "{host} is not in the new member list (NodeNotFound): {}: a reconfig is sent to the PRIMARY and must keep it, under the name it knows itself by; check --member",
-                e.errmsg
-            ))
-        }
-        Error::Server(e) if e.code == 104 => Failure::refused(format!(
-            "{host} would not be electable under the new config (NodeNotElectable): {}: the PRIMARY must keep priority > 0 and not become an arbiter; step it down first or keep its settings",
-            e.errmsg
+        74 if msg.contains("maps to this node") => Failure::refused(format!(
+            "{host} is not in the new member list (NodeNotFound): {msg}: a reconfig is sent to the PRIMARY and must keep it, under the name it knows itself by; check --member"
+        )),
+        104 => Failure::refused(format!(
+            "{host} would not be electable under the new config (NodeNotElectable): {msg}: the PRIMARY must keep priority > 0 and not become an arbiter; step it down first or keep its settings"
         )),
         // The reconfig quorum message also lists the nodes that DID respond: name only those
         // after "did not respond affirmatively" (check_quorum_for_config_change.cpp).
-        Error::Server(e) if e.code == 74 => {
-            let failed = e
-                .errmsg
+        74 => {
+            let failed = msg
                 .split("did not respond affirmatively")
                 .nth(1)
-                .unwrap_or(&e.errmsg);
+                .unwrap_or(msg);
             let mut narrowed = ctx.clone();
             narrowed.members.retain(|m| failed.contains(m.as_str()));
             classify(err, &narrowed)

@@ -69,23 +69,6 @@ pub fn build_config(set_name: &str, members: &[String]) -> Doc {
         .with("members", members)
 }
 
-/// Hosts the set has that were not asked for, and asked-for hosts it lacks: what a later
-/// reconciliation step would fix with replSetReconfig. Today we only report it.
-pub fn member_drift(configured: &[String], wanted: &[String]) -> (Vec<String>, Vec<String>) {
-    let norm = |h: &String| h.to_ascii_lowercase();
-    let extra = configured
-        .iter()
-        .filter(|h| !wanted.iter().any(|w| norm(w) == norm(h)))
-        .cloned()
-        .collect();
-    let missing = wanted
-        .iter()
-        .filter(|w| !configured.iter().any(|h| norm(w) == norm(h)))
-        .cloned()
-        .collect();
-    (extra, missing)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,13 +147,5 @@ mod tests {
         assert_eq!(votes(6), (None, None), "the 7th votes (mongod's default 1)");
         assert_eq!(votes(7), (Some(0), Some(0)));
         assert_eq!(votes(8), (Some(0), Some(0)));
-    }
-
-    #[test]
-    fn drift() {
-        let (extra, missing) =
-            member_drift(&["a:1".into(), "B:2".into()], &["b:2".into(), "c:3".into()]);
-        assert_eq!(extra, vec!["a:1"]);
-        assert_eq!(missing, vec!["c:3"]);
     }
 }

@@ -3,8 +3,42 @@
 //! 1 for states that pass by themselves or with mongo-rs-init, 3 for misconfiguration that
 //! waiting cannot fix.
 
+use crate::errors::{classify, Context};
 use crate::state::{Hello, MemberState};
-use sidecar::Failure;
+use mongo_wire::Error;
+use sidecar::{duration, Failure};
+use std::time::Duration;
+
+/// A hello that got no answer: the `state` the report names (TIMEOUT, UNREACHABLE, ERROR) and
+/// the failure, decided together from the error itself.
+#[derive(Debug, PartialEq)]
+pub struct NoAnswer {
+    pub state: &'static str,
+    pub failure: Failure,
+}
+
+/// Why `host` did not answer hello within `budget`.
+pub fn no_answer(err: &Error, host: &str, budget: Duration) -> NoAnswer {
+    let ctx = Context {
+        host: host.to_string(),
+        ..Context::default()
+    };
+    let (state, failure) = match err {
+        Error::TimedOut { .. } => (
+            "TIMEOUT",
+            Failure::unavailable(format!(
+                "timed out after {} waiting for {host} to answer hello (raise --timeout if the server is just slow)",
+                duration::display(budget)
+            )),
+        ),
+        Error::Refused { .. } | Error::Resolve { .. } | Error::Io { .. } => (
+            "UNREACHABLE",
+            Failure::unavailable(format!("unreachable: {}", classify(err, &ctx).message)),
+        ),
+        _ => ("ERROR", classify(err, &ctx)),
+    };
+    NoAnswer { state, failure }
+}
 
 pub fn verdict(
     host: &str,
@@ -84,6 +118,23 @@ mod tests {
             primary: Some("db1:27017".into()),
             me: Some("db1:27017".into()),
         }
+    }
+
+    #[test]
+    fn no_answer_names_its_state_and_words_it() {
+        let budget = Duration::from_secs(2);
+        let t = no_answer(&Error::TimedOut { host: "h:1".into() }, "h:1", budget);
+        assert_eq!(t.state, "TIMEOUT");
+        assert!(t.failure.message.contains("raise --timeout"), "{t:?}");
+        let r = no_answer(&Error::Refused { host: "h:1".into() }, "h:1", budget);
+        assert_eq!(r.state, "UNREACHABLE");
+        assert!(r.failure.message.starts_with("unreachable: "), "{r:?}");
+        let tls = Error::Protocol {
+            host: "h:1".into(),
+            detail: "x".into(),
+        };
+        let e = no_answer(&tls, "h:1", budget);
+        assert_eq!((e.state, e.failure.exit), ("ERROR", Exit::Refused));
     }
 
     #[test]

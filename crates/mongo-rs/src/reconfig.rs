@@ -66,14 +66,19 @@ pub fn members(config: &Doc) -> Vec<ConfigMember> {
         .collect()
 }
 
+/// The config's member hosts, as stored.
+pub fn hosts(config: &Doc) -> Vec<String> {
+    members(config).into_iter().map(|m| m.host).collect()
+}
+
 pub fn version(config: &Doc) -> i64 {
     config.get_i64("version").unwrap_or(1)
 }
 
-/// Hosts to add (wanted, not in the config; in `wanted` order) and to remove (in the config, not
-/// wanted; in config order).
-pub fn diff(config: &Doc, wanted: &[String]) -> (Vec<String>, Vec<String>) {
-    let have: Vec<String> = members(config).into_iter().map(|m| m.host).collect();
+/// The one host-list diff (reconcile steps, the drift note, what a run changed), hosts compared
+/// [`norm`]alised: hosts to add (wanted, not in `have`; in `wanted` order) and to remove (in
+/// `have`, not wanted; in `have` order).
+pub fn diff(have: &[String], wanted: &[String]) -> (Vec<String>, Vec<String>) {
     let have_n: Vec<String> = have.iter().map(|h| norm(h)).collect();
     let want_n: Vec<String> = wanted.iter().map(|h| norm(h)).collect();
     let add = wanted
@@ -94,14 +99,18 @@ pub fn diff(config: &Doc, wanted: &[String]) -> (Vec<String>, Vec<String>) {
 /// The next step towards `wanted`, or `None` when the set already has exactly those members.
 /// Additions come first (the set never has fewer members than both lists), then removals.
 /// Refused for good: removing the current primary, or a target without members.
-pub fn next_step(config: &Doc, wanted: &[String], primary: &str) -> Result<Option<Step>, Failure> {
+pub fn next_step(
+    config: &Doc,
+    wanted: &[String],
+    primary: &HostPort,
+) -> Result<Option<Step>, Failure> {
     if wanted.is_empty() {
         return Err(Failure::refused(
             "refusing to remove every member: a replica set needs at least 1 member; list the members to keep with --member",
         ));
     }
-    let (add, remove) = diff(config, wanted);
-    if let Some(p) = remove.iter().find(|h| norm(h) == norm(primary)) {
+    let (add, remove) = diff(&hosts(config), wanted);
+    if let Some(p) = remove.iter().find(|h| norm(h) == primary.to_string()) {
         return Err(Failure::refused(format!(
             "refusing to remove {p}: it is the current PRIMARY; step it down first (rs.stepDown() on {p}) and rerun, or keep it in --member"
         )));
@@ -249,8 +258,8 @@ mod tests {
             .with("settings", Doc::new().with("chainingAllowed", true))
     }
 
-    fn hosts(c: &Doc) -> Vec<String> {
-        members(c).into_iter().map(|m| m.host).collect()
+    fn hp(s: &str) -> HostPort {
+        HostPort::parse(s).unwrap()
     }
 
     fn wanted(h: &[&str]) -> Vec<String> {
@@ -261,7 +270,7 @@ mod tests {
     fn scale_up_adds_one_member_at_a_time_with_fresh_ids() {
         let c = config(1, &[(0, "a:1")]);
         let want = wanted(&["a:1", "b:1", "c:1"]);
-        let s = next_step(&c, &want, "a:1").unwrap().unwrap();
+        let s = next_step(&c, &want, &hp("a:1")).unwrap().unwrap();
         assert_eq!(s.change, Change::Add("b:1".into()));
         assert_eq!((s.version, version(&s.config)), (2, 2));
         assert_eq!(hosts(&s.config), ["a:1", "b:1"]);
@@ -284,20 +293,28 @@ mod tests {
         // Everything else (settings, term, _id) is carried over.
         assert_eq!(s.config.get_str("_id"), Some("rs0"));
         assert!(s.config.get_doc("settings").is_some());
-        let s2 = next_step(&s.config, &want, "a:1").unwrap().unwrap();
+        let s2 = next_step(&s.config, &want, &hp("a:1")).unwrap().unwrap();
         assert_eq!(s2.change, Change::Add("c:1".into()));
         assert_eq!(s2.version, 3, "one voter per step: version +2 for 1→3");
-        assert_eq!(next_step(&s2.config, &want, "a:1").unwrap(), None);
+        assert_eq!(next_step(&s2.config, &want, &hp("a:1")).unwrap(), None);
+    }
+
+    /// A config at `version` of members m0:1..m(n-1):1 (`_id` = index), and the wanted list
+    /// of those plus one more, m(n):1.
+    fn numbered(version: i64, n: usize) -> (Doc, Vec<String>) {
+        let want: Vec<String> = (0..=n).map(|i| format!("m{i}:1")).collect();
+        let have: Vec<(i64, &str)> = want[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (i as i64, h.as_str()))
+            .collect();
+        (config(version, &have), want)
     }
 
     #[test]
     fn limits_are_checked_before_sending() {
-        let seven: Vec<(i64, String)> = (0..7).map(|i| (i, format!("m{i}:1"))).collect();
-        let refs: Vec<(i64, &str)> = seven.iter().map(|(i, h)| (*i, h.as_str())).collect();
-        let c = config(9, &refs);
-        let mut want: Vec<String> = seven.iter().map(|(_, h)| h.clone()).collect();
-        want.push("m7:1".into());
-        let s = next_step(&c, &want, "m0:1").unwrap().unwrap();
+        let (c, want) = numbered(9, 7);
+        let s = next_step(&c, &want, &hp("m0:1")).unwrap().unwrap();
         let m = s.config.get_array("members").unwrap();
         assert_eq!(
             m[7],
@@ -310,16 +327,13 @@ mod tests {
             ),
             "the 8th member joins without a vote"
         );
-        let fifty: Vec<(i64, String)> = (0..50).map(|i| (i, format!("m{i}:1"))).collect();
-        let refs: Vec<(i64, &str)> = fifty.iter().map(|(i, h)| (*i, h.as_str())).collect();
-        let mut want: Vec<String> = fifty.iter().map(|(_, h)| h.clone()).collect();
-        want.push("m50:1".into());
-        let f = next_step(&config(60, &refs), &want, "m0:1").unwrap_err();
+        let (c, want) = numbered(60, 50);
+        let f = next_step(&c, &want, &hp("m0:1")).unwrap_err();
         assert_eq!(f.exit, Exit::Refused);
         assert!(f.message.contains("at most 50"), "{}", f.message);
         let mut absurd = config(1, &[(0, "a:1")]);
         absurd.insert("version", i64::MAX);
-        let f = next_step(&absurd, &wanted(&["a:1", "b:1"]), "a:1").unwrap_err();
+        let f = next_step(&absurd, &wanted(&["a:1", "b:1"]), &hp("a:1")).unwrap_err();
         assert_eq!(f.exit, Exit::Refused);
         assert!(f.message.contains("cannot be incremented"), "{}", f.message);
     }
@@ -327,7 +341,7 @@ mod tests {
     #[test]
     fn fresh_ids_skip_gaps_and_never_reuse() {
         let c = config(7, &[(0, "a:1"), (5, "b:1")]);
-        let s = next_step(&c, &wanted(&["a:1", "b:1", "c:1"]), "a:1")
+        let s = next_step(&c, &wanted(&["a:1", "b:1", "c:1"]), &hp("a:1"))
             .unwrap()
             .unwrap();
         assert_eq!(members(&s.config)[2].id, 6);
@@ -338,28 +352,28 @@ mod tests {
     fn scale_down_removes_one_at_a_time_and_never_the_primary() {
         let c = config(4, &[(0, "a:1"), (1, "b:1"), (2, "c:1"), (3, "d:1")]);
         let want = wanted(&["a:1", "b:1"]);
-        let s = next_step(&c, &want, "a:1").unwrap().unwrap();
+        let s = next_step(&c, &want, &hp("a:1")).unwrap().unwrap();
         assert_eq!(s.change, Change::Remove("c:1".into()));
         assert_eq!(hosts(&s.config), ["a:1", "b:1", "d:1"]);
         assert_eq!(members(&s.config)[2].id, 3, "_ids are kept");
-        let s = next_step(&s.config, &want, "a:1").unwrap().unwrap();
+        let s = next_step(&s.config, &want, &hp("a:1")).unwrap().unwrap();
         assert_eq!(s.change, Change::Remove("d:1".into()));
         assert_eq!(s.version, 6);
 
-        let f = next_step(&c, &wanted(&["b:1", "c:1"]), "a:1").unwrap_err();
+        let f = next_step(&c, &wanted(&["b:1", "c:1"]), &hp("a:1")).unwrap_err();
         assert_eq!(f.exit, Exit::Refused);
         assert!(f.message.contains("a:1"), "{}", f.message);
         assert!(f.message.contains("step it down first"), "{}", f.message);
-        assert!(next_step(&c, &[], "a:1").is_err());
+        assert!(next_step(&c, &[], &hp("a:1")).is_err());
     }
 
     #[test]
     fn replacing_adds_before_it_removes() {
         let c = config(2, &[(0, "a:1"), (1, "b:1")]);
         let want = wanted(&["a:1", "c:1"]);
-        let s = next_step(&c, &want, "a:1").unwrap().unwrap();
+        let s = next_step(&c, &want, &hp("a:1")).unwrap().unwrap();
         assert_eq!(s.change, Change::Add("c:1".into()));
-        let s = next_step(&s.config, &want, "a:1").unwrap().unwrap();
+        let s = next_step(&s.config, &want, &hp("a:1")).unwrap().unwrap();
         assert_eq!(s.change, Change::Remove("b:1".into()));
         assert_eq!(hosts(&s.config), ["a:1", "c:1"]);
     }
@@ -374,14 +388,19 @@ mod tests {
             }
         }
         assert_eq!(
-            next_step(&c, &wanted(&["MONGO-0", "mongo-1:27017"]), "mongo-0:27017").unwrap(),
+            next_step(
+                &c,
+                &wanted(&["MONGO-0", "mongo-1:27017"]),
+                &hp("mongo-0:27017")
+            )
+            .unwrap(),
             None,
             "same members: idempotent"
         );
         let s = next_step(
             &c,
             &wanted(&["mongo-0:27017", "mongo-1:27017", "mongo-2:27017"]),
-            "mongo-0:27017",
+            &hp("mongo-0:27017"),
         )
         .unwrap()
         .unwrap();
@@ -394,8 +413,12 @@ mod tests {
     #[test]
     fn diff_lists_both_sides() {
         let c = config(1, &[(0, "a:1"), (1, "b:1")]);
-        let (add, remove) = diff(&c, &wanted(&["b:1", "c:1"]));
+        let (add, remove) = diff(&hosts(&c), &wanted(&["b:1", "c:1"]));
         assert_eq!((add, remove), (wanted(&["c:1"]), wanted(&["a:1"])));
+        // The drift note's case (was plan::member_drift): case-insensitive.
+        let (missing, extra) = diff(&wanted(&["a:1", "B:2"]), &wanted(&["b:2", "c:3"]));
+        assert_eq!(extra, vec!["a:1"]);
+        assert_eq!(missing, vec!["c:3"]);
     }
 
     fn status(rows: &[(&str, &str, i64, i64)]) -> Doc {

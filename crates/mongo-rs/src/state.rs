@@ -55,6 +55,8 @@ impl MemberState {
 pub struct Hello {
     pub state: MemberState,
     pub set_name: Option<String>,
+    /// The config's members as hello lists them: `hosts` (electable), then `passives`
+    /// (priority 0, e.g. the non-voters beyond the 7th) and `arbiters` (fillHelloForReplSet).
     pub hosts: Vec<String>,
     pub primary: Option<String>,
     pub me: Option<String>,
@@ -97,10 +99,10 @@ pub fn interpret(reply: &Doc) -> Hello {
     Hello {
         state,
         set_name,
-        hosts: reply
-            .get_strings("hosts")
+        hosts: ["hosts", "passives", "arbiters"]
             .iter()
-            .map(|h| sidecar::text::server(h))
+            .flat_map(|k| reply.get_strings(k))
+            .map(|h| sidecar::text::server(&h))
             .collect(),
         primary,
         me,
@@ -206,6 +208,12 @@ mod tests {
         assert_eq!(h.state, MemberState::Primary { writable: true });
         assert_eq!(h.set_name.as_deref(), Some("rs0"));
         assert_eq!(h.hosts, vec!["a:1", "b:2"]);
+        // Non-voters (priority 0) and arbiters are members too: hello lists them apart.
+        let big = primary
+            .clone()
+            .with("passives", vec![mongo_wire::Value::String("c:3".into())])
+            .with("arbiters", vec![mongo_wire::Value::String("d:4".into())]);
+        assert_eq!(interpret(&big).hosts, vec!["a:1", "b:2", "c:3", "d:4"]);
         let legacy = base().with("ismaster", true);
         assert_eq!(
             interpret(&legacy).state,

@@ -5,62 +5,18 @@
 //! the services it checks (compose: the `diagnose` profile); a service cut off a network then
 //! shows as the link that no longer resolves or connects.
 
-use clap::builder::BoolishValueParser;
-use clap::Parser;
+pub mod cli;
+
 use sidecar::report::Report;
 use sidecar::{duration, watchdog, Deadline, Failure};
-use std::ffi::OsString;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub use cli::{main_with, Args};
+
 pub const PROG: &str = "net-probe";
-
-const LONG_ABOUT: &str = "\
-Network diagnosis of the stack: for every link FROM>TO:PORT (FROM needs to reach TO on PORT),
-resolve TO by name and open a TCP connection to TO:PORT, from where net-probe runs (attach it to
-the networks FROM uses; FROM only names the link). Prints one line per link:
-
-  ok     rocketchat>mongo:27017  (10.0.1.3:27017, 1ms)
-  BROKEN rocketchat>mongo:27017  mongo does not resolve (not on a network net-probe shares?)
-
-and exits 0 only when every link works. All links are checked in parallel; the whole run ends by
---timeout (name resolution included).
-
-Examples:
-  net-probe --link rocketchat>mongo:27017 --link hubot>rocketchat:3000
-  NET_PROBE_LINKS='mongo-rs-init>mongo:27017,rc-bootstrap>rocketchat:3000' net-probe --json
-
-Exit codes:
-  0  every link works
-  1  at least one link is broken (each is named), or the deadline passed
-  2  usage: no link, a link not shaped FROM>TO:PORT, bad duration";
-
-#[derive(Parser, Debug)]
-#[command(name = PROG, version, about = "Resolve and TCP-connect every link the stack needs; exit 0 only when all work.", long_about = LONG_ABOUT)]
-pub struct Args {
-    /// A link FROM>TO:PORT (repeat, or a comma list in NET_PROBE_LINKS).
-    #[arg(long = "link", env = "NET_PROBE_LINKS", value_delimiter = ',', value_parser = parse_link, required = true)]
-    pub links: Vec<Link>,
-
-    /// Give up after this long (the whole run, all links).
-    #[arg(long, env = "NET_PROBE_TIMEOUT", default_value = "5s", value_parser = duration::parse_timeout)]
-    pub timeout: Duration,
-
-    /// Print one JSON object (ok, reason, broken, links) on stdout instead of the matrix.
-    #[arg(long, env = "NET_PROBE_JSON", value_parser = BoolishValueParser::new())]
-    pub json: bool,
-}
-
-impl sidecar::cli::CommonArgs for Args {
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-    fn json(&self) -> bool {
-        self.json
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -190,7 +146,7 @@ pub fn matrix_line(link: &Link, outcome: &Outcome, took: Duration) -> String {
 pub fn run(args: &Args, deadline: Deadline) -> Report {
     watchdog::waiting_for(format!("{} links", args.links.len()));
     let results = check_all(&args.links, deadline);
-    if !args.json {
+    if !args.common.json {
         let mut out = std::io::stdout().lock();
         for (link, outcome, took) in &results {
             let _ = writeln!(out, "{}", matrix_line(link, outcome, *took));
@@ -225,23 +181,11 @@ pub fn run(args: &Args, deadline: Deadline) -> Report {
     report.with("broken", broken).with("links", links)
 }
 
-/// Parses `argv` and runs; returns the exit code.
-pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
-    sidecar::cli::main(PROG, true, argv, |args: Args, deadline, _| {
-        run(&args, deadline)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::Parser;
     use std::net::TcpListener;
-
-    #[test]
-    fn cli_is_consistent() {
-        Args::command().debug_assert();
-    }
 
     #[test]
     fn parses_links_and_rejects_bad_ones_in_one_line() {

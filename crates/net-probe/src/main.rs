@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(net_probe::main_with(std::env::args_os()));
+    std::process::exit(net_probe::cli::main_with(std::env::args_os()));
 }

@@ -1,76 +1,149 @@
-//! The admin login, spending few attempts: Rocket.Chat's brute-force protection
-//! (app/authentication/server/lib/restrictLoginAttempts.ts, on by default) blocks a username
-//! for 5 minutes after 10 failed logins within 5 minutes, and an IP after 50 — and every
-//! refused login counts, also one for an admin the server has not created yet. Waiting for the
-//! server itself is done on `/api/info` (free, not rate limited), never with logins.
+//! Step 1: the admin session, spending few login attempts: Rocket.Chat's brute-force
+//! protection (app/authentication/server/lib/restrictLoginAttempts.ts, on by default from 7.0)
+//! blocks a username for 5 minutes after 10 failed logins within 5 minutes, and an IP after
+//! 50 — and every refused login counts, also one for an admin the server has not created yet.
+//! Waiting for the server itself is done on `/api/info` (wait.rs), never with logins.
+//!
+//! When can a refused login mean "not created yet"? initialData
+//! (apps/meteor/server/startup/initialData.ts) creates the ADMIN_* admin in a
+//! `Meteor.startup(async …)` hook. Meteor 3 (Rocket.Chat ≥ 7.0) awaits every startup hook before
+//! `runMain()`, whose webapp `main` starts the HTTP server (tools/static-assets/server/boot.js
+//! callStartupHooks/startServerProcess): the admin exists before the first answer, so a refusal
+//! is final. Meteor 2 (Rocket.Chat 6.x) calls the hooks without awaiting them: the server may
+//! answer while initialData is still running, and only then are a few spaced retries worth it.
 
-use rc_client::{Client, Login, RcError};
-use sidecar::report::Reporter;
-use sidecar::{Deadline, Failure, Secret};
+use crate::status::{Action, Status};
+use crate::{is_blocked, Bootstrap};
+use rc_client::rules::{Account, LoginRefusal};
+use rc_client::Login;
+use sidecar::{Deadline, Failure};
 use std::time::Duration;
 
-/// Pauses between refused admin logins while the server may still be creating its ADMIN_*
+/// Pauses between refused admin logins while a 6.x server may still be creating its ADMIN_*
 /// admin: at most 3 attempts a run (at 0 s, 1 s, 6 s). `restart: on-failure` reruns a failing
 /// welder, so three runs in a row still stay under the 10-failure threshold; a fourth is told
 /// it is blocked (before 8.0) instead of extending the block.
 pub const PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5)];
 
-/// Ok(Some) logged in; Ok(None) every attempt was refused (wrong password or no such admin);
-/// Err for a block, 2FA or a failure that is not a refusal.
-pub fn login(
-    admin: &mut Client,
-    user: &str,
-    password: &Secret,
-    wait: Deadline,
-    reporter: &Reporter,
-) -> Result<Option<Login>, Failure> {
-    let mut pauses = PAUSES.iter();
-    let mut attempt = 1;
-    loop {
-        match admin.login(user, password) {
-            Ok(l) => return Ok(Some(l)),
-            Err(e) if e.login_block().is_some() => return Err(blocked(user, &e)),
-            Err(e) if e.is_totp_required() => {
+/// Whether a server of this `/api/info` version has created its ADMIN_* admin before it
+/// answers (Meteor 3, Rocket.Chat ≥ 7.0: see the module comment). Unknown versions: no.
+pub fn admin_exists_when_answering(version: Option<&str>) -> bool {
+    version
+        .and_then(crate::wait::major)
+        .is_some_and(|major| major >= 7)
+}
+
+impl Bootstrap<'_> {
+    pub(crate) fn admin_session(&mut self, version: Option<&str>) -> Result<Status, Failure> {
+        let cfg = self.cfg;
+        let user = cfg.admin_user.as_str();
+        let pauses: &[Duration] = if admin_exists_when_answering(version) {
+            &[]
+        } else {
+            &PAUSES
+        };
+        if let Some(l) = self.admin_login(pauses)? {
+            if !l.me.roles.is_empty() && !l.me.has_role("admin") {
                 return Err(Failure::refused(format!(
-                    "admin login as {user} answers totp-required: the admin has two-factor auth on; \
-                     rc-bootstrap needs a password-only admin (disable its 2FA, or unverify its email when \
-                     email 2FA auto opt-in is on)"
+                    "{user} logs in but is not an admin (roles: {}): give --admin-username of an admin",
+                    l.me.roles.join(",")
+                )));
+            }
+            return Ok(Status::Unchanged {
+                how: Some("logged in"),
+            });
+        }
+        // The admin never appeared: no ADMIN_PASS on the server, or a wrong password.
+        if is_blocked(user) {
+            return Err(Failure::usage(format!(
+                "admin login as {user} keeps failing and {user:?} cannot be registered: it is a blocked username \
+                 (admin, administrator, system, user, all, here); check ADMIN_PASS, or pick another ADMIN_USERNAME"
+            )));
+        }
+        if cfg.dry_run {
+            return Ok(Status::planned(Action::Register).with("admin login refused"));
+        }
+        self.reporter.progress(
+            "admin login still refused (attempts spent sparingly: brute-force protection); trying \
+             users.register (the first user becomes admin)",
+        );
+        let email = cfg
+            .admin_email
+            .clone()
+            .unwrap_or_else(|| format!("{user}@localhost.localdomain"));
+        match self
+            .admin
+            .register_user(user, &email, &cfg.admin_password, user)
+        {
+            Ok(_) => {}
+            Err(e) if e.password_policy_rules().is_some() => {
+                return Err(e.failure("registering the admin"))
+            }
+            Err(e) => {
+                return Err(Failure::refused(format!(
+                    "admin login as {user} refused and registering it failed ({e}): check ADMIN_USERNAME/ADMIN_PASS \
+                     against the server's ADMIN_* (Accounts_RegistrationForm may be disabled, or the user exists with another \
+                     password; from 8.0 a login blocked by brute-force protection is also just refused: it lifts 5 minutes \
+                     after the last failures)"
                 )))
             }
-            Err(e) if e.is_auth_failure() => {
-                let Some(pause) = pauses.next().filter(|p| **p < wait.remaining()) else {
-                    return Ok(None);
-                };
-                reporter.progress(format!(
-                    "admin login as {user} refused (attempt {attempt}; the server may not have created \
-                     the ADMIN_* admin yet): {e}; next attempt in {} (logins are spent sparingly: \
-                     10 failures block the user for 5 minutes)",
-                    sidecar::duration::display(*pause)
-                ));
-                std::thread::sleep(*pause);
-                attempt += 1;
+        }
+        let l = self
+            .admin
+            .login(user, &cfg.admin_password)
+            .map_err(|e| e.failure("logging in as the freshly registered admin"))?;
+        if !l.me.roles.is_empty() && !l.me.has_role("admin") {
+            return Err(Failure::refused(format!(
+                "registered {user}, but it is not an admin (another admin already exists): use that admin's credentials"
+            )));
+        }
+        Ok(Status::done(Action::Register).with("first user, admin"))
+    }
+
+    /// Ok(Some) logged in; Ok(None) every attempt was refused (wrong password or no such
+    /// admin); Err for a block, 2FA or a failure that is not a refusal. One attempt, then one
+    /// more after each pause that fits in `--admin-wait` and the deadline.
+    fn admin_login(&mut self, pauses: &[Duration]) -> Result<Option<Login>, Failure> {
+        let cfg = self.cfg;
+        let user = cfg.admin_user.as_str();
+        let wait = Deadline::after(cfg.admin_wait.min(self.deadline.remaining()));
+        let mut pauses = pauses.iter();
+        let mut attempt = 1;
+        loop {
+            let e = match self.admin.login(user, &cfg.admin_password) {
+                Ok(l) => return Ok(Some(l)),
+                Err(e) => e,
+            };
+            match LoginRefusal::of(&e, false) {
+                None => return Err(e.failure(&format!("admin login as {user}"))),
+                Some(LoginRefusal::Refused) => {}
+                Some(refusal) => return Err(refusal.failure(Account::Admin, user, &e)),
             }
-            Err(e) => return Err(e.failure(&format!("admin login as {user}"))),
+            let Some(pause) = pauses.next().filter(|p| **p < wait.remaining()) else {
+                return Ok(None);
+            };
+            self.reporter.progress(format!(
+                "admin login as {user} refused (attempt {attempt}; the server may not have created \
+                 the ADMIN_* admin yet): {e}; next attempt in {} (logins are spent sparingly: \
+                 10 failures block the user for 5 minutes)",
+                sidecar::duration::display(*pause)
+            ));
+            std::thread::sleep(*pause);
+            attempt += 1;
         }
     }
 }
 
-/// The one line for a login refused by the brute-force protection.
-pub fn blocked(user: &str, e: &RcError) -> Failure {
-    let (what, setting) = match e.login_block() {
-        Some("ip") => (
-            "this IP address".to_string(),
-            "Block_Multiple_Failed_Logins_Time_To_Unblock_By_Ip_In_Minutes",
-        ),
-        _ => (
-            format!("user {user}"),
-            "Block_Multiple_Failed_Logins_Time_To_Unblock_By_User_In_Minutes",
-        ),
-    };
-    Failure::refused(format!(
-        "login as {user} is blocked by Rocket.Chat's brute-force protection ({}): too many failed logins for {what}; \
-         it lifts {setting} (5 minutes by default) after the last failures — fix the password, then wait that long \
-         (or have an admin clear it) before retrying",
-        e.error
-    ))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_meteor_2_releases_answer_before_their_admin_exists() {
+        assert!(!admin_exists_when_answering(Some("6.13.0")));
+        assert!(admin_exists_when_answering(Some("7.10.0")));
+        assert!(admin_exists_when_answering(Some("8.1")));
+        assert!(!admin_exists_when_answering(None));
+        assert!(!admin_exists_when_answering(Some("garbage")));
+    }
 }

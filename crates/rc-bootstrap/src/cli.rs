@@ -2,10 +2,12 @@
 //! ADMIN_* and ROOT_URL, Hubot's ROCKETCHAT_*), so one .env file serves every container.
 
 use crate::{is_blocked, run, Config, GITLAB_SCRIPT};
+use clap::builder::BoolishValueParser;
 use clap::Parser;
 use rc_client::normalize_base_url;
 use sidecar::report::Report;
-use sidecar::{duration, secret, Failure};
+use sidecar::{duration, Failure};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,9 +17,9 @@ const SCRIPT_FILE_MAX: u64 = 1024 * 1024;
 const LONG_ABOUT: &str = "\
 One-shot, idempotent set-up of a fresh Rocket.Chat for a bot, run as an init container with
 restart: on-failure. It waits for Rocket.Chat (refused, 502/503) under --timeout, then:
-  1. admin: logs in as the admin Rocket.Chat creates from its own ADMIN_* variables (it may do
-     so a little after it starts answering: --admin-wait); with no admin and open registration,
-     registers it (the first user becomes admin);
+  1. admin: logs in as the admin Rocket.Chat creates from its own ADMIN_* variables (7.x+ creates
+     it before it listens; 6.x may do so a little after it starts answering: --admin-wait); with
+     no admin and open registration, registers it (the first user becomes admin);
   2. bot user: created with the bot role and an UNVERIFIED email (a verified email plus email-2FA
      auto opt-in makes the bot's login answer totp-required); an existing bot whose password no
      longer works is reported (exit 3), or reset with --fix-drift;
@@ -43,7 +45,24 @@ Exit codes:
   3  refused by the server (wrong credentials, password policy, bot drift without --fix-drift)
 
 Secrets: prefer ADMIN_PASS_FILE / ROCKETCHAT_PASSWORD_FILE (Docker/Kubernetes secret files) to
-values; they are never printed.";
+values; they are never printed. A secret value given as a flag (--admin-password,
+--bot-password) works but prints one warning line on stderr: the command line is visible in ps.
+Every flag has its environment variable (shown below); flags win, an empty variable is unset.";
+
+sidecar::common_flags! {
+    Shared for Args, prefix = "RC_BOOTSTRAP", timeout = "300s", timeout_help = "Overall deadline",
+    json_help = "One JSON object on stdout"
+}
+sidecar::secret_flags! {
+    AdminPassword { admin_password, admin_password_file }, long = "admin-password",
+    env = "ADMIN_PASS", help = "The admin's password",
+    file_help = "File holding the admin's password (a Docker/Kubernetes secret)"
+}
+sidecar::secret_flags! {
+    BotPassword { bot_password, bot_password_file }, long = "bot-password",
+    env = "ROCKETCHAT_PASSWORD", help = "The bot's password",
+    file_help = "File holding the bot's password (a Docker/Kubernetes secret)"
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,25 +80,20 @@ pub struct Args {
     pub public_url: Option<String>,
     #[arg(long, env = "ADMIN_USERNAME", default_value = "admin")]
     pub admin_username: String,
-    /// The admin's password (prefer --admin-password-file).
-    #[arg(long, env = "ADMIN_PASS", hide_env_values = true)]
-    pub admin_password: Option<String>,
-    #[arg(long, env = "ADMIN_PASS_FILE")]
-    pub admin_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub admin_password: AdminPassword,
     /// Used only when the admin must be registered.
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
-    /// At most how long to retry a refused admin login (3 attempts at most, at 0 s, 1 s, 6 s:
-    /// failed logins count toward Rocket.Chat's brute-force block) before trying users.register.
+    /// At most how long to retry a refused admin login on Rocket.Chat 6.x or an undisclosed
+    /// version (3 attempts at most, at 0 s, 1 s, 6 s: failed logins count toward the brute-force
+    /// block) before trying users.register. 7.x+ creates the admin before it listens: no retry.
     #[arg(long, env = "RC_BOOTSTRAP_ADMIN_WAIT", default_value = "60s", value_parser = duration::parse_timeout)]
     pub admin_wait: Duration,
     #[arg(long, env = "ROCKETCHAT_USER")]
     pub bot_username: String,
-    /// The bot's password (prefer --bot-password-file).
-    #[arg(long, env = "ROCKETCHAT_PASSWORD", hide_env_values = true)]
-    pub bot_password: Option<String>,
-    #[arg(long, env = "ROCKETCHAT_PASSWORD_FILE")]
-    pub bot_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub bot_password: BotPassword,
     /// Default: <bot>@localhost.localdomain (left unverified on purpose).
     #[arg(long, env = "RC_BOOTSTRAP_BOT_EMAIL")]
     pub bot_email: Option<String>,
@@ -87,30 +101,30 @@ pub struct Args {
     #[arg(long, env = "ROCKETCHAT_ROOM")]
     pub room: String,
     /// A private group instead of a public channel.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_PRIVATE", value_parser = BoolishValueParser::new())]
     pub private: bool,
     /// Make the room read-only (the bot is made moderator so it can still post).
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_READ_ONLY", value_parser = BoolishValueParser::new())]
     pub read_only: bool,
     #[arg(long, env = "RC_BOOTSTRAP_WEBHOOK_NAME", default_value = "gitlab")]
     pub webhook_name: String,
     /// Script for the webhook instead of the embedded GitLab script.
-    #[arg(long, conflicts_with = "no_script")]
+    #[arg(long, env = "RC_BOOTSTRAP_SCRIPT", conflicts_with = "no_script")]
     pub script: Option<PathBuf>,
     /// A webhook without a script.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_NO_SCRIPT", value_parser = BoolishValueParser::new())]
     pub no_script: bool,
     /// Where to publish the webhook URL (0600, atomic).
     #[arg(long, env = "RC_BOOTSTRAP_WEBHOOK_URL_FILE")]
     pub webhook_url_file: Option<PathBuf>,
     /// Print the webhook URL with its token.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_SHOW_TOKEN", value_parser = BoolishValueParser::new())]
     pub show_token: bool,
     /// Reset a drifted bot user (password, roles, active, unverified email).
-    #[arg(long, env = "RC_BOOTSTRAP_FIX_DRIFT", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "RC_BOOTSTRAP_FIX_DRIFT", value_parser = BoolishValueParser::new())]
     pub fix_drift: bool,
     /// Read only: print what would change.
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
     /// Where a refused bot password is remembered (0600: a salted fingerprint, never the
     /// password), so that restarts do not log in with it again and trip the brute-force block.
@@ -121,39 +135,27 @@ pub struct Args {
     )]
     pub refusal_file: PathBuf,
     /// Do not remember refused passwords (every run then spends a bot login on them).
-    #[arg(long)]
+    #[arg(long, env = "RC_BOOTSTRAP_NO_REFUSAL_FILE", value_parser = BoolishValueParser::new())]
     pub no_refusal_file: bool,
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub tls: rc_client::tls::CaArgs,
-    /// Overall deadline.
-    #[arg(long, env = "RC_BOOTSTRAP_TIMEOUT", default_value = "300s", value_parser = duration::parse_timeout)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub common: Shared,
 }
 
 pub fn config(args: Args) -> Result<Config, Failure> {
     let url = normalize_base_url(&args.url)?;
     args.tls.install()?;
     let public_url = match &args.public_url {
-        Some(u) if !u.trim().is_empty() => normalize_base_url(u)
-            .map_err(|f| Failure::usage(f.message.replace("--url", "--public-url (ROOT_URL)")))?,
+        Some(u) if !u.trim().is_empty() => {
+            rc_client::normalize_base_url_as(u, "--public-url (ROOT_URL)")?
+        }
         _ => url.clone(),
     };
-    let admin_password = secret::resolve(
-        args.admin_password,
-        args.admin_password_file.as_deref(),
-        "--admin-password / --admin-password-file (ADMIN_PASS[_FILE])",
-    )?
-    .ok_or_else(|| {
+    let admin_password = args.admin_password.resolve()?.ok_or_else(|| {
         Failure::usage("the admin password is missing: set ADMIN_PASS_FILE (or ADMIN_PASS)")
     })?;
-    let bot_password = secret::resolve(
-        args.bot_password,
-        args.bot_password_file.as_deref(),
-        "--bot-password / --bot-password-file (ROCKETCHAT_PASSWORD[_FILE])",
-    )?
-    .ok_or_else(|| {
+    let bot_password = args.bot_password.resolve()?.ok_or_else(|| {
         Failure::usage(
             "the bot password is missing: set ROCKETCHAT_PASSWORD_FILE (or ROCKETCHAT_PASSWORD)",
         )
@@ -179,15 +181,12 @@ pub fn config(args: Args) -> Result<Config, Failure> {
             "the bot and the admin must be different users: a bot running as admin defeats the point",
         ));
     }
-    let room = args
-        .room
-        .split(',')
-        .map(|r| r.trim().trim_start_matches('#'))
-        .find(|r| !r.is_empty())
+    let room = rc_client::rules::parse_rooms(&args.room)
+        .into_iter()
+        .next()
         .ok_or_else(|| {
             Failure::usage("--room (ROCKETCHAT_ROOM) is empty: name the room, e.g. ops")
-        })?
-        .to_string();
+        })?;
     let script = if args.no_script {
         None
     } else if let Some(path) = &args.script {
@@ -230,11 +229,12 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     })
 }
 
-pub fn main() -> i32 {
+/// Parses `argv` and runs; returns the exit code.
+pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
     sidecar::cli::main(
         "rc-bootstrap",
         false,
-        std::env::args_os(),
+        argv,
         |args: Args, deadline, reporter| {
             rc_client::waiting_for(&args.url);
             match config(args) {
@@ -243,13 +243,4 @@ pub fn main() -> i32 {
             }
         },
     )
-}
-
-impl sidecar::cli::CommonArgs for Args {
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-    fn json(&self) -> bool {
-        self.json
-    }
 }

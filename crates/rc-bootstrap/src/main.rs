@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(rc_bootstrap::cli::main());
+    std::process::exit(rc_bootstrap::cli::main_with(std::env::args_os()));
 }

@@ -2,10 +2,12 @@
 
 use crate::error::RcError;
 use crate::types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};
+/// Kept at its old path (rc-probe's cli.rs calls it there).
+pub use crate::url::webhook_info_url;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sidecar::{Deadline, Failure, Secret};
+use sidecar::{Deadline, Secret};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +31,18 @@ pub struct Login {
     pub me: User,
 }
 
+/// One HTTP exchange: `shown_path` is what errors name (never a token).
+#[derive(Clone, Copy)]
+struct Exchange<'a> {
+    method: &'a str,
+    url: &'a str,
+    shown_path: &'a str,
+    query: &'a [(&'a str, &'a str)],
+    body: Option<&'a Value>,
+    headers: &'a [(&'a str, String)],
+    authenticated: bool,
+}
+
 /// Progress callback for rate-limiter waits.
 type WaitHook = Box<dyn Fn(&str)>;
 
@@ -49,45 +63,6 @@ impl fmt::Debug for Client {
             .field("session", &self.session)
             .finish()
     }
-}
-
-/// Checks and normalises `--url`: http(s), no credentials, no trailing slash.
-pub fn normalize_base_url(url: &str) -> Result<String, Failure> {
-    let url = url.trim();
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "--url {:?}: use the Rocket.Chat base URL, e.g. http://rocketchat:3000",
-                sidecar::secret::redact_userinfo(url)
-            ))
-        })?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // Any '@' counts: `user:pa/ss@rc` has its '@' after the first '/'.
-    if host.is_empty() || rest.contains('@') {
-        return Err(Failure::usage(format!(
-            "--url {:?}: give scheme://host[:port][/path] without credentials (credentials go in the *_FILE secrets)",
-            sidecar::secret::redact_userinfo(url)
-        )));
-    }
-    if rest.contains(['?', '#']) {
-        return Err(Failure::usage(format!(
-            "--url {:?}: no query or fragment, just the base URL",
-            sidecar::secret::redact_userinfo(url)
-        )));
-    }
-    sidecar::host::check_authority(host).map_err(|why| Failure::usage(format!("--url: {why}")))?;
-    Ok(url.trim_end_matches('/').to_string())
-}
-
-/// What the watchdog's timeout line says a run against Rocket.Chat at `url` waits for. The URL
-/// is not yet checked for credentials when this runs, so it is shown redacted.
-pub fn waiting_for(url: &str) {
-    sidecar::watchdog::waiting_for(format!(
-        "Rocket.Chat at {}",
-        sidecar::secret::redact_userinfo(url.trim())
-    ));
 }
 
 /// `sha256-hex(password)`: the `x-2fa-code` for `x-2fa-method: password`
@@ -159,26 +134,9 @@ impl Client {
         }
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    pub fn deadline(&self) -> Deadline {
-        self.deadline
-    }
-
-    pub fn with_call_cap(mut self, cap: Duration) -> Self {
-        self.call_cap = cap;
-        self
-    }
-
     /// Told (for a progress line) whenever the client sleeps for the rate limiter.
     pub fn on_wait(&mut self, f: impl Fn(&str) + 'static) {
         self.on_wait = Some(Box::new(f));
-    }
-
-    pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref()
     }
 
     pub fn set_session(&mut self, session: Option<Session>) {
@@ -195,20 +153,27 @@ impl Client {
         headers: &[(&str, String)],
     ) -> Result<Value, RcError> {
         let url = format!("{}{}", self.base, path);
-        self.call_url(method, &url, path, query, body, headers, true)
+        self.send(&Exchange {
+            method,
+            url: &url,
+            shown_path: path,
+            query,
+            body,
+            headers,
+            authenticated: true,
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn call_url(
-        &self,
-        method: &str,
-        url: &str,
-        shown_path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-        headers: &[(&str, String)],
-        authenticated: bool,
-    ) -> Result<Value, RcError> {
+    fn send(&self, x: &Exchange) -> Result<Value, RcError> {
+        let Exchange {
+            method,
+            url,
+            shown_path,
+            query,
+            body,
+            headers,
+            authenticated,
+        } = *x;
         let endpoint = format!("{method} {shown_path}");
         loop {
             if self.deadline.expired() {
@@ -273,7 +238,14 @@ impl Client {
                 }
                 Err(ureq::Error::Transport(t)) => match crate::tls::certificate_problem(&t) {
                     Some(problem) => RcError::certificate(&endpoint, problem),
-                    None => RcError::transport(&endpoint, transport_message(&t)),
+                    None => RcError {
+                        origin: if t.kind() == ureq::ErrorKind::ConnectionFailed {
+                            crate::error::Origin::NoConnection
+                        } else {
+                            crate::error::Origin::Transport
+                        },
+                        ..RcError::transport(&endpoint, transport_message(&t))
+                    },
                 },
             };
             if let Some(wait) = err.retry_after {
@@ -323,7 +295,9 @@ impl Client {
     /// `POST /api/v1/login` with `{user, password}`; sets the session on success.
     pub fn login(&mut self, user: &str, password: &Secret) -> Result<Login, RcError> {
         let body = json!({ "user": user, "password": password.expose() });
-        let v = self.call("POST", "/api/v1/login", &[], Some(&body), &[])?;
+        let v = self
+            .call("POST", "/api/v1/login", &[], Some(&body), &[])
+            .map_err(RcError::refused_login)?;
         let endpoint = "POST /api/v1/login";
         let data = v.get("data").cloned().unwrap_or(Value::Null);
         let user_id: String = extract(endpoint, data.clone(), "userId")?;
@@ -443,10 +417,7 @@ impl Client {
 
     /// `GET /api/v1/{channels|groups}.info?roomName=`.
     pub fn kind_info(&self, kind: RoomKind, name: &str) -> Result<Option<Room>, RcError> {
-        let field = match kind {
-            RoomKind::Channel => "channel",
-            RoomKind::Group => "group",
-        };
+        let field = kind.field();
         let path = format!("/api/v1/{}.info", kind.prefix());
         match self.get(&path, &[("roomName", name)], field) {
             Ok(r) => Ok(Some(r)),
@@ -463,25 +434,21 @@ impl Client {
         members: &[&str],
         read_only: bool,
     ) -> Result<Room, RcError> {
-        let field = match kind {
-            RoomKind::Channel => "channel",
-            RoomKind::Group => "group",
-        };
+        let field = kind.field();
         let body = json!({ "name": name, "members": members, "readOnly": read_only });
         self.post(&format!("/api/v1/{}.create", kind.prefix()), body, field)
+    }
+
+    /// `POST /api/v1/{channels|groups}.<action>` whose answer carries nothing we need.
+    fn room_call(&self, kind: RoomKind, action: &str, body: Value) -> Result<(), RcError> {
+        let path = format!("/api/v1/{}.{action}", kind.prefix());
+        self.call("POST", &path, &[], Some(&body), &[]).map(|_| ())
     }
 
     /// `POST /api/v1/{channels|groups}.invite {roomId, userId}`; inviting a member again succeeds.
     pub fn invite(&self, kind: RoomKind, room_id: &str, user_id: &str) -> Result<(), RcError> {
         let body = json!({ "roomId": room_id, "userId": user_id });
-        self.call(
-            "POST",
-            &format!("/api/v1/{}.invite", kind.prefix()),
-            &[],
-            Some(&body),
-            &[],
-        )
-        .map(|_| ())
+        self.room_call(kind, "invite", body)
     }
 
     /// `POST /api/v1/{channels|groups}.setReadOnly {roomId, readOnly}`.
@@ -492,14 +459,7 @@ impl Client {
         read_only: bool,
     ) -> Result<(), RcError> {
         let body = json!({ "roomId": room_id, "readOnly": read_only });
-        self.call(
-            "POST",
-            &format!("/api/v1/{}.setReadOnly", kind.prefix()),
-            &[],
-            Some(&body),
-            &[],
-        )
-        .map(|_| ())
+        self.room_call(kind, "setReadOnly", body)
     }
 
     /// `POST /api/v1/{channels|groups}.addModerator {roomId, userId}`: moderators hold
@@ -511,14 +471,7 @@ impl Client {
         user_id: &str,
     ) -> Result<(), RcError> {
         let body = json!({ "roomId": room_id, "userId": user_id });
-        self.call(
-            "POST",
-            &format!("/api/v1/{}.addModerator", kind.prefix()),
-            &[],
-            Some(&body),
-            &[],
-        )
-        .map(|_| ())
+        self.room_call(kind, "addModerator", body)
     }
 
     /// `GET /api/v1/subscriptions.getOne?roomId=`: the caller's subscription, `None` when not a
@@ -623,41 +576,24 @@ impl Client {
     /// integrationId "info"); `info/:integrationId/:userId/:token` is reached on every router.
     /// The URL may live on another host than `--url` (the public ROOT_URL).
     pub fn webhook_info(&self, hook_url: &str) -> Result<(), RcError> {
-        let (info_url, shown) = webhook_info_url(hook_url).ok_or_else(|| {
+        let (info_url, shown) = crate::url::webhook_info_url(hook_url).ok_or_else(|| {
             RcError::transport(
                 "GET /hooks/info",
                 "the webhook URL is not of the form <ROOT_URL>/hooks/<id>/<token>",
             )
         })?;
-        self.call_url("GET", &info_url, &shown, &[], None, &[], false)
-            .map(|_| ())
+        self.send(&Exchange {
+            method: "GET",
+            url: &info_url,
+            shown_path: &shown,
+            query: &[],
+            body: None,
+            headers: &[],
+            // The hook's own token authenticates it: no session headers to another host.
+            authenticated: false,
+        })
+        .map(|_| ())
     }
-}
-
-/// The `userId` segment of the info route: ignored by integrationInfoRest.
-const INFO_USER_SEGMENT: &str = "probe";
-
-/// `<root>/hooks/<id>/<token>` → (`<root>/hooks/info/<id>/probe/<token>`, a printable form with
-/// the token masked).
-pub fn webhook_info_url(hook_url: &str) -> Option<(String, String)> {
-    let hook_url = hook_url.trim();
-    let pos = hook_url.rfind("/hooks/")?;
-    let (root, rest) = (&hook_url[..pos], &hook_url[pos + "/hooks/".len()..]);
-    let mut parts = rest.split('/');
-    let (id, token) = (parts.next()?, parts.next()?);
-    if id.is_empty() || token.is_empty() || parts.next().is_some() || !root.contains("://") {
-        return None;
-    }
-    Some((
-        format!("{root}/hooks/info/{id}/{INFO_USER_SEGMENT}/{token}"),
-        format!("/hooks/info/{id}/{INFO_USER_SEGMENT}/{}", mask(token)),
-    ))
-}
-
-/// What logs show of a secret (a webhook token): nothing of it. The webhook id next to it is
-/// enough to tell hooks apart.
-pub fn mask(_secret: &str) -> String {
-    "***".to_string()
 }
 
 fn extract<T: DeserializeOwned>(endpoint: &str, mut v: Value, field: &str) -> Result<T, RcError> {
@@ -673,32 +609,6 @@ fn extract<T: DeserializeOwned>(endpoint: &str, mut v: Value, field: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base_urls_are_checked() {
-        assert_eq!(
-            normalize_base_url("http://rc:3000/").unwrap(),
-            "http://rc:3000"
-        );
-        assert_eq!(
-            normalize_base_url("https://chat.example/sub").unwrap(),
-            "https://chat.example/sub"
-        );
-        assert!(normalize_base_url("rc:3000").is_err());
-        let creds = normalize_base_url("http://u:pw@rc").unwrap_err();
-        assert!(!creds.message.contains("pw"), "{}", creds.message);
-        for url in ["http://u:p/w@rc", "http://u:p?w@rc", "http://u:p#w@rc"] {
-            let e = normalize_base_url(url).unwrap_err();
-            assert!(
-                !e.message.contains("p/w")
-                    && !e.message.contains("p?w")
-                    && !e.message.contains("p#w"),
-                "{}",
-                e.message
-            );
-        }
-        assert!(normalize_base_url("http://").is_err());
-    }
 
     #[test]
     fn two_factor_code_is_sha256_hex() {
@@ -720,21 +630,6 @@ mod tests {
             Duration::from_secs(12)
         );
         assert_eq!(rate_limit_wait(None, "", 0), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn webhook_info_url_and_masking() {
-        let (url, shown) =
-            webhook_info_url("https://chat.example/hooks/abc123/tok3nSECRETvalue").unwrap();
-        assert_eq!(
-            url,
-            "https://chat.example/hooks/info/abc123/probe/tok3nSECRETvalue"
-        );
-        assert_eq!(shown, "/hooks/info/abc123/probe/***");
-        assert!(webhook_info_url("https://chat.example/api/v1/x").is_none());
-        assert!(webhook_info_url("https://chat.example/hooks/abc").is_none());
-        assert_eq!(mask("short"), "***");
-        assert_eq!(mask("tok3nSECRETvalue"), "***");
     }
 
     #[test]

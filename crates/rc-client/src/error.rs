@@ -30,10 +30,23 @@ pub struct RcError {
     pub endpoint: String,
     /// For 429: how long the server asked us to wait.
     pub retry_after: Option<Duration>,
+    /// Where the failure came from, decided when it happened (never re-read from the text).
+    pub origin: Origin,
 }
 
-/// `error` of a [`RcError::certificate`] (no server sends it: status 0 is ours).
-const CERTIFICATE: &str = "tls-certificate";
+/// What kind of failure an [`RcError`] is, set where it is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An HTTP answer; `json`: a JSON object (Rocket.Chat's own shape), not a bare status page.
+    /// `login_refused`: the login route refused the credentials (pre-8.0 answers 403 there).
+    Answer { json: bool, login_refused: bool },
+    /// No connection at all (refused, unreachable): nothing reached the server.
+    NoConnection,
+    /// The exchange broke (reset, timeout, DNS, unreadable answer).
+    Transport,
+    /// The server's TLS certificate is not trusted: final, no retry changes it.
+    Certificate,
+}
 
 impl fmt::Debug for RcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,13 +81,14 @@ impl RcError {
             details: None,
             endpoint: endpoint.to_string(),
             retry_after: None,
+            origin: Origin::Transport,
         }
     }
 
     /// A TLS certificate problem: final (exit 3), see [`RcError::failure`].
     pub fn certificate(endpoint: &str, message: impl Into<String>) -> Self {
         RcError {
-            error: CERTIFICATE.into(),
+            origin: Origin::Certificate,
             ..Self::transport(endpoint, message)
         }
     }
@@ -88,6 +102,10 @@ impl RcError {
             details: None,
             endpoint: endpoint.to_string(),
             retry_after: None,
+            origin: Origin::Answer {
+                json: false,
+                login_refused: false,
+            },
         };
         let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(body) else {
             let text = sidecar::exit::one_line(body);
@@ -97,6 +115,10 @@ impl RcError {
                 sidecar::text::server(&text)
             };
             return e;
+        };
+        e.origin = Origin::Answer {
+            json: true,
+            login_refused: false,
         };
         let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
         let error_field = match obj.get("error") {
@@ -165,7 +187,7 @@ impl RcError {
     }
 
     pub fn is_unavailable(&self) -> bool {
-        (self.status == 0 && self.error != CERTIFICATE)
+        matches!(self.origin, Origin::NoConnection | Origin::Transport)
             || self.status >= 500
             || self.is_rate_limited()
     }
@@ -191,8 +213,36 @@ impl RcError {
         self.error == "totp-required" || self.error == "totp-invalid"
     }
 
+    /// Marks an answer of the login route: there a 403 is a refused login.
+    pub fn refused_login(mut self) -> Self {
+        if let Origin::Answer { json, .. } = self.origin {
+            if self.status == 403 {
+                self.origin = Origin::Answer {
+                    json,
+                    login_refused: true,
+                };
+            }
+        }
+        self
+    }
+
+    /// A bare 500 (no JSON body): what the post-Restivus router answers when a route throws
+    /// outside its try/catch (ApiClass.ts, Hono's default error handler).
+    pub fn is_bare_server_error(&self) -> bool {
+        self.status == 500 && matches!(self.origin, Origin::Answer { json: false, .. })
+    }
+
+    /// A refused login: 401 (every release), or 403 from the login route (pre-8.0 Meteor error
+    /// 403 "Incorrect password"; marked by [`RcError::refused_login`]).
     pub fn is_auth_failure(&self) -> bool {
-        self.status == 401 || (self.status == 403 && self.endpoint.ends_with("/login"))
+        self.status == 401
+            || matches!(
+                self.origin,
+                Origin::Answer {
+                    login_refused: true,
+                    ..
+                }
+            )
     }
 
     /// The failing password-policy rules, from either shape: the old one-rule error id
@@ -226,14 +276,14 @@ impl RcError {
                 rules.join("; ")
             ));
         }
-        if self.status == 0 && self.error == CERTIFICATE {
+        if self.origin == Origin::Certificate {
             // The message says which problem and what to do (tls.rs).
             return Failure::refused(format!(
                 "{what}: certificate not trusted ({}): {}",
                 self.endpoint, self.message
             ));
         }
-        if self.status == 0 {
+        if matches!(self.origin, Origin::NoConnection | Origin::Transport) {
             return Failure::unavailable(format!("{what}: Rocket.Chat is not answering: {self}"));
         }
         if self.is_rate_limited() {

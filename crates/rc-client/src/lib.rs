@@ -17,10 +17,13 @@ pub mod client;
 pub mod error;
 pub mod presence;
 pub mod refusal;
+pub mod rules;
 pub mod tls;
 pub mod types;
+pub mod url;
 
-pub use client::{mask, normalize_base_url, password_digest, waiting_for, Client, Login, Session};
-pub use error::RcError;
+pub use client::{password_digest, Client, Login, Session};
+pub use error::{Origin, RcError};
 pub use presence::Presence;
 pub use types::{IncomingWebhook, Integration, Room, RoomKind, Subscription, User};
+pub use url::{normalize_base_url, normalize_base_url_as, waiting_for, webhook_info_url};

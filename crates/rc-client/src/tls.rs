@@ -89,7 +89,19 @@ pub(crate) fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Opti
         if let Some(rustls::Error::AlertReceived(alert)) =
             inner.or_else(|| s.downcast_ref::<rustls::Error>())
         {
-            if format!("{alert:?}").contains("Certificate") {
+            use rustls::AlertDescription as A;
+            if matches!(
+                alert,
+                A::BadCertificate
+                    | A::UnsupportedCertificate
+                    | A::CertificateRevoked
+                    | A::CertificateExpired
+                    | A::CertificateUnknown
+                    | A::CertificateRequired
+                    | A::CertificateUnobtainable
+                    | A::BadCertificateStatusResponse
+                    | A::BadCertificateHashValue
+            ) {
                 return Some(format!(
                     "the server ended the TLS handshake with {alert:?}: it may require a client certificate"
                 ));

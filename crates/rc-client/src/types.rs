@@ -168,17 +168,17 @@ impl RoomKind {
             RoomKind::Group => "groups",
         }
     }
+    /// The answer's field holding the room (`channel` / `group`).
+    pub fn field(self) -> &'static str {
+        match self {
+            RoomKind::Channel => "channel",
+            RoomKind::Group => "group",
+        }
+    }
     pub fn noun(self) -> &'static str {
         match self {
             RoomKind::Channel => "public channel",
             RoomKind::Group => "private group",
-        }
-    }
-    pub fn of(room: &Room) -> Option<RoomKind> {
-        match room.t.as_str() {
-            "c" => Some(RoomKind::Channel),
-            "p" => Some(RoomKind::Group),
-            _ => None,
         }
     }
 }
@@ -207,7 +207,7 @@ mod tests {
     fn room_and_subscription_defaults() {
         let r: Room = serde_json::from_value(serde_json::json!({"_id": "r", "t": "p"})).unwrap();
         assert!(!r.ro && r.muted.is_empty());
-        assert_eq!(RoomKind::of(&r), Some(RoomKind::Group));
+        assert_eq!(r.t, "p");
         let s: Subscription =
             serde_json::from_value(serde_json::json!({"rid": "r", "roles": ["moderator"]}))
                 .unwrap();

@@ -5,9 +5,9 @@ use crate::{run, Config};
 use clap::Parser;
 use rc_client::{normalize_base_url, Session};
 use sidecar::report::Report;
-use sidecar::{duration, secret, Failure};
+use sidecar::Failure;
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const LONG_ABOUT: &str = "\
 HEALTHCHECK for the bot's side of Rocket.Chat: exits 0 only when Rocket.Chat answers, the bot can
@@ -36,8 +36,29 @@ Exit codes:
   2  usage: bad flag, URL, duration or unreadable secret file
   3  refused: wrong password, 2FA on the bot, room missing, bot not a member or may not post
 
-Secrets: prefer ROCKETCHAT_PASSWORD_FILE / RC_PROBE_AUTH_TOKEN_FILE to values; they are never
-printed.";
+Secrets: prefer ROCKETCHAT_PASSWORD_FILE / RC_PROBE_AUTH_TOKEN_FILE / RC_PROBE_WEBHOOK_URL_FILE to
+values; they are never printed. A secret value given as a flag (--password, --auth-token,
+--webhook-url) works but prints one warning line on stderr: the command line is visible in ps.
+Every flag has its environment variable (shown below); flags win, an empty variable is unset.";
+
+sidecar::common_flags! {
+    Shared for Args, prefix = "RC_PROBE", timeout = "5s", timeout_help = "Overall deadline, e.g. 5s, 1500ms",
+    json_help = "One JSON object on stdout"
+}
+sidecar::secret_flags! {
+    Password { password, password_file }, long = "password", env = "ROCKETCHAT_PASSWORD",
+    help = "The bot's password",
+    file_help = "File holding the bot's password (a Docker/Kubernetes secret)"
+}
+sidecar::secret_flags! {
+    AuthToken { auth_token, auth_token_file }, long = "auth-token", env = "RC_PROBE_AUTH_TOKEN",
+    help = "Auth token going with --user-id", file_help = "File holding that auth token"
+}
+sidecar::secret_flags! {
+    WebhookUrl { webhook_url, webhook_url_file }, long = "webhook-url",
+    env = "RC_PROBE_WEBHOOK_URL", help = "Incoming webhook URL to validate (without posting)",
+    file_help = "File holding the webhook URL (what rc-bootstrap --webhook-url-file writes)"
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,11 +74,8 @@ pub struct Args {
     /// The bot's username.
     #[arg(long, env = "ROCKETCHAT_USER")]
     pub user: Option<String>,
-    /// The bot's password (prefer --password-file).
-    #[arg(long, env = "ROCKETCHAT_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    #[arg(long, env = "ROCKETCHAT_PASSWORD_FILE")]
-    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: Password,
     /// Room(s) the bot must be able to post in, comma-separated, without '#'.
     #[arg(long, env = "ROCKETCHAT_ROOM")]
     pub room: String,
@@ -69,31 +87,21 @@ pub struct Args {
     )]
     pub token_cache: PathBuf,
     /// Do not cache the token (each run logs in and out: costs a login per run).
-    #[arg(long)]
+    #[arg(long, env = "RC_PROBE_NO_TOKEN_CACHE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_token_cache: bool,
     /// Use this user id + auth token instead of logging in.
     #[arg(long, env = "RC_PROBE_USER_ID")]
     pub user_id: Option<String>,
-    #[arg(long, env = "RC_PROBE_AUTH_TOKEN", hide_env_values = true)]
-    pub auth_token: Option<String>,
-    #[arg(long, env = "RC_PROBE_AUTH_TOKEN_FILE")]
-    pub auth_token_file: Option<PathBuf>,
-    /// Incoming webhook URL to validate (without posting).
-    #[arg(long, env = "RC_PROBE_WEBHOOK_URL", hide_env_values = true)]
-    pub webhook_url: Option<String>,
-    /// File holding the webhook URL (what rc-bootstrap --webhook-url-file writes).
-    #[arg(long, env = "RC_PROBE_WEBHOOK_URL_FILE")]
-    pub webhook_url_file: Option<PathBuf>,
-    /// Overall deadline, e.g. 5s, 1500ms.
-    #[arg(long, env = "RC_PROBE_TIMEOUT", default_value = "5s", value_parser = duration::parse_timeout)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub auth_token: AuthToken,
+    #[command(flatten)]
+    pub webhook_url: WebhookUrl,
+    #[command(flatten)]
+    pub common: Shared,
     /// Hubot's live connection: `required` (the bot's own users.getPresence must say
     /// connectionStatus online; skipped with a note before Rocket.Chat 6.10) or `off` (account only).
     #[arg(long, env = "RC_PROBE_PRESENCE", value_enum, default_value_t = crate::presence::Mode::Required)]
     pub presence: crate::presence::Mode,
-    /// One JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
     #[command(flatten)]
     pub tls: rc_client::tls::CaArgs,
 }
@@ -101,16 +109,8 @@ pub struct Args {
 pub fn config(args: Args) -> Result<Config, Failure> {
     let url = normalize_base_url(&args.url)?;
     args.tls.install()?;
-    let password = secret::resolve(
-        args.password,
-        args.password_file.as_deref(),
-        "--password / --password-file (ROCKETCHAT_PASSWORD[_FILE])",
-    )?;
-    let token = secret::resolve(
-        args.auth_token,
-        args.auth_token_file.as_deref(),
-        "--auth-token / --auth-token-file",
-    )?;
+    let password = args.password.resolve()?;
+    let token = args.auth_token.resolve()?;
     let given = match (args.user_id, token) {
         (Some(user_id), Some(token)) => Some(Session { user_id, token }),
         (None, None) => None,
@@ -120,11 +120,7 @@ pub fn config(args: Args) -> Result<Config, Failure> {
             ))
         }
     };
-    let webhook_url = secret::resolve(
-        args.webhook_url,
-        args.webhook_url_file.as_deref(),
-        "--webhook-url / --webhook-url-file",
-    )?;
+    let webhook_url = args.webhook_url.resolve()?;
     if let Some(url) = &webhook_url {
         check_webhook_url(url.expose())?;
     }
@@ -132,12 +128,7 @@ pub fn config(args: Args) -> Result<Config, Failure> {
     if let Some(path) = &token_cache {
         crate::cache::check(path)?;
     }
-    let rooms: Vec<String> = args
-        .room
-        .split(',')
-        .map(|r| r.trim().trim_start_matches('#').to_string())
-        .filter(|r| !r.is_empty())
-        .collect();
+    let rooms = rc_client::rules::parse_rooms(&args.room);
     if rooms.is_empty() {
         return Err(Failure::usage(
             "--room (ROCKETCHAT_ROOM) is empty: name the room(s) the bot must post in",
@@ -170,31 +161,16 @@ fn check_webhook_url(url: &str) -> Result<(), Failure> {
         sidecar::redact::register(token);
     }
     rc_client::client::webhook_info_url(url).ok_or_else(shape)?;
-    normalize_base_url(&url[..pos])
-        .map(|_| ())
-        .map_err(|f| Failure::usage(f.message.replace("--url", "--webhook-url")))
+    rc_client::normalize_base_url_as(&url[..pos], "--webhook-url").map(|_| ())
 }
 
-pub fn main() -> i32 {
-    sidecar::cli::main(
-        "rc-probe",
-        true,
-        std::env::args_os(),
-        |args: Args, deadline, _reporter| {
-            rc_client::waiting_for(&args.url);
-            match config(args) {
-                Ok(cfg) => run(&cfg, deadline).unwrap_or_else(Report::from),
-                Err(f) => Report::from(f),
-            }
-        },
-    )
-}
-
-impl sidecar::cli::CommonArgs for Args {
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-    fn json(&self) -> bool {
-        self.json
-    }
+/// Parses `argv` and runs; returns the exit code.
+pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
+    sidecar::cli::main("rc-probe", true, argv, |args: Args, deadline, _reporter| {
+        rc_client::waiting_for(&args.url);
+        match config(args) {
+            Ok(cfg) => run(&cfg, deadline).unwrap_or_else(Report::from),
+            Err(f) => Report::from(f),
+        }
+    })
 }

@@ -14,7 +14,8 @@ pub mod presence;
 pub use rc_client::refusal;
 
 pub use cache::{load_cache, save_cache, Cached};
-use rc_client::{Client, RcError, Room, Session};
+use rc_client::rules::{self, Account, LoginRefusal, PostBlocks};
+use rc_client::{Client, RcError, Session};
 use serde_json::{json, Value};
 use sidecar::report::Report;
 use sidecar::{Deadline, Failure, Secret};
@@ -248,28 +249,10 @@ fn same_user(actual: &Option<String>, wanted: &str) -> bool {
 }
 
 fn login_failure(user: &str, e: &RcError) -> Failure {
-    if let Some(what) = e.login_block() {
-        let setting = if what == "ip" { "By_Ip" } else { "By_User" };
-        return Failure::refused(format!(
-            "login as {user} is blocked by Rocket.Chat's brute-force protection ({}): too many failed logins; it lifts \
-             Block_Multiple_Failed_Logins_Time_To_Unblock_{setting}_In_Minutes (5 minutes by default) after the last \
-             failures; fix the password and wait",
-            e.error
-        ));
+    match LoginRefusal::of(e, false) {
+        Some(refusal) => refusal.failure(Account::Bot, user, e),
+        None => e.failure(&format!("login as {user}")),
     }
-    if e.is_totp_required() {
-        return Failure::refused(format!(
-            "login as {user} answers totp-required: the bot has two-factor auth on (a verified email with \
-             Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In turns email 2FA on); unverify the bot's \
-             email or disable its 2FA (rc-bootstrap creates bots unverified)"
-        ));
-    }
-    if e.is_auth_failure() {
-        return Failure::refused(format!(
-            "login as {user} refused: wrong --user/--password, or the account is deactivated or has 2FA: {e}"
-        ));
-    }
-    e.failure(&format!("login as {user}"))
 }
 
 fn check_rooms_and_hook(
@@ -296,13 +279,12 @@ fn check_rooms_and_hook(
                     auth.username
                 ))
             })?;
-        may_post(
+        PostBlocks::of(
             &room,
-            name,
             &auth.username,
-            auth.is_admin,
-            sub.may_post_readonly(),
-        )?;
+            auth.is_admin || sub.may_post_readonly(),
+        )
+        .check(name, &auth.username)?;
         checked.push(name.clone());
     }
     let webhook = match &cfg.webhook_url {
@@ -315,41 +297,9 @@ fn check_rooms_and_hook(
 /// rooms.info refuses an archived room before anything else on 6.x/7.x (`error-room-archived`).
 fn room_lookup_failure(name: &str, e: &RcError) -> Failure {
     if e.error == "error-room-archived" {
-        return Failure::refused(format!(
-            "#{name} is archived: nobody can post; unarchive it"
-        ));
+        return rules::archived(name);
     }
     e.failure(&format!("looking up room #{name}"))
-}
-
-/// canSendMessage (apps/meteor/app/authorization/server/functions/canSendMessage.ts): archived
-/// rooms refuse; read-only rooms need `post-readonly` (admin, or room owner/moderator) or an
-/// explicit unmute; muted users cannot post.
-pub fn may_post(
-    room: &Room,
-    name: &str,
-    username: &str,
-    is_admin: bool,
-    room_moderator: bool,
-) -> Result<(), Failure> {
-    if room.archived {
-        return Err(Failure::refused(format!(
-            "#{name} is archived: nobody can post; unarchive it"
-        )));
-    }
-    let unmuted = room.unmuted.iter().any(|u| u == username);
-    if room.ro && !(is_admin || room_moderator || unmuted) {
-        return Err(Failure::refused(format!(
-            "#{name} is read-only and {username} lacks post-readonly: make it moderator/owner of the room \
-             (rc-bootstrap does) or unmute it there"
-        )));
-    }
-    if room.muted.iter().any(|u| u == username) {
-        return Err(Failure::refused(format!(
-            "{username} is muted in #{name}: unmute it"
-        )));
-    }
-    Ok(())
 }
 
 fn check_webhook(client: &Client, url: &Secret) -> Result<String, Failure> {
@@ -361,7 +311,7 @@ fn check_webhook(client: &Client, url: &Secret) -> Result<String, Failure> {
         // Since Restivus was removed, an unknown id/token makes authenticatedRoute throw outside
         // the route's try/catch and the router answers a bare 500 (ApiClass.ts, Hono's default
         // error handler); the REST API answered this very run, so it is the hook that is wrong.
-        Err(e) if e.status == 500 && e.message == "Internal Server Error" => Err(Failure::refused(format!(
+        Err(e) if e.is_bare_server_error() => Err(Failure::refused(format!(
             "the webhook URL is not valid (integration removed, disabled or token changed; rerun rc-bootstrap): {e} \
              (Rocket.Chat answers a bare 500 for an unknown webhook id or token)"
         ))),
@@ -376,26 +326,6 @@ fn check_webhook(client: &Client, url: &Secret) -> Result<String, Failure> {
 mod tests {
     use super::*;
     use sidecar::Exit;
-
-    fn room(ro: bool, muted: &[&str], unmuted: &[&str]) -> Room {
-        serde_json::from_value(json!({
-            "_id": "r1", "t": "c", "name": "ops", "ro": ro, "muted": muted, "unmuted": unmuted
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn posting_rules_follow_can_send_message() {
-        assert!(may_post(&room(false, &[], &[]), "ops", "bot", false, false).is_ok());
-        let ro = may_post(&room(true, &[], &[]), "ops", "bot", false, false).unwrap_err();
-        assert_eq!(ro.exit, Exit::Refused);
-        assert!(ro.message.contains("read-only"), "{}", ro.message);
-        assert!(may_post(&room(true, &[], &[]), "ops", "bot", false, true).is_ok());
-        assert!(may_post(&room(true, &[], &[]), "ops", "bot", true, false).is_ok());
-        assert!(may_post(&room(true, &[], &["bot"]), "ops", "bot", false, false).is_ok());
-        let muted = may_post(&room(false, &["bot"], &[]), "ops", "bot", false, true).unwrap_err();
-        assert!(muted.message.contains("muted"), "{}", muted.message);
-    }
 
     #[test]
     fn cache_round_trip_is_private_and_keyed_by_url_and_user() {
@@ -447,25 +377,5 @@ mod tests {
         )
         .is_err());
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn totp_and_wrong_password_are_explained() {
-        let totp = RcError::from_body(
-            "POST /api/v1/login",
-            401,
-            r#"{"status":"error","success":false,"error":"totp-required","message":"TOTP Required"}"#,
-        );
-        let f = login_failure("bot", &totp);
-        assert_eq!(f.exit, Exit::Refused);
-        assert!(f.message.contains("totp-required") && f.message.contains("verified email"));
-        let wrong = RcError::from_body(
-            "POST /api/v1/login",
-            401,
-            r#"{"success":false,"error":"unauthorized"}"#,
-        );
-        assert!(login_failure("bot", &wrong)
-            .message
-            .contains("wrong --user/--password"));
     }
 }

@@ -9,6 +9,7 @@
 //! * [`report`] — the final line (or `--json` object) and progress lines;
 //! * [`host`] — host names no resolver can find are usage errors;
 //! * [`file`] — secret-holding files written atomically, mode 0600;
+//! * [`flags`] — the shared flags (`--timeout`, `--json`, a secret and its `--x-file`), defined once;
 //! * [`redact`] — every secret the process holds is masked in every line it prints;
 //! * [`text`] — server-provided text escaped and bounded;
 //! * [`watchdog`] — a last-resort timer that ends the process at its deadline, whatever blocks.
@@ -18,6 +19,7 @@ pub mod deadline;
 pub mod duration;
 pub mod exit;
 pub mod file;
+pub mod flags;
 pub mod host;
 pub mod redact;
 pub mod report;

@@ -71,7 +71,7 @@ pub fn mask(text: &str) -> String {
 
 /// Hides the password of anything shaped like `[scheme:][//]user:password@host` in free text,
 /// however malformed (`mongodb:/`, `mongodb//`, no scheme, `@` in the user, `/`, `?`, `#` in the
-/// password): within a word (split at whitespace; a quoted value, as clap quotes an argument,
+/// password): within a word (split at whitespace; a quoted value on one line, as clap quotes an argument,
 /// is one word even with spaces), everything between the first ':' after the scheme and the
 /// LAST '@' becomes `***`.
 pub fn userinfo(text: &str) -> String {
@@ -83,7 +83,10 @@ pub fn userinfo(text: &str) -> String {
         out.push(c);
         rest = &rest[start + c.len_utf8()..];
         if !c.is_whitespace() {
-            if let Some(end) = rest.find(c) {
+            // A quote groups only up to its mate on the same line (clap quotes one argument):
+            // an apostrophe in prose ("the bot's password") must not join lines into a "word".
+            let line = rest.find('\n').unwrap_or(rest.len());
+            if let Some(end) = rest[..line].find(c) {
                 out.push_str(&in_url(&rest[..end]));
                 out.push(c);
                 rest = &rest[end + c.len_utf8()..];
@@ -114,6 +117,11 @@ pub fn register_userinfo(value: &str) {
             register(&value[start..start + at]);
         }
     }
+}
+
+/// Whether `value` is shaped like `[scheme:][//]user:password@host` (see [`userinfo`]).
+pub fn has_password(value: &str) -> bool {
+    password_span(value).is_some_and(|(start, end)| end > start)
 }
 
 /// Where the password of `[scheme:][//]user:password@host` is: from the first ':' after the
@@ -177,6 +185,13 @@ mod tests {
         register_userinfo("http://u/x:Zq'cut[,pw@h:99999\n\0@x");
         let shown = mask("unexpected argument 'http://u/x:Zq'cut[,pw@h:99999");
         assert!(!shown.contains("cut[,pw"), "{shown}");
+    }
+
+    #[test]
+    fn an_apostrophe_in_prose_does_not_join_lines() {
+        let help = "File holding the bot's password\n  [env: X_FILE]\n  Default: <bot>@localhost\n  without '#'";
+        assert_eq!(userinfo(help), help);
+        assert_eq!(userinfo("'mongodb://u:pw@h'"), "'mongodb://u:***@h'");
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Reporter {
     /// A progress line on stderr (suppressed by `quiet`); never the final result.
     pub fn progress(&self, message: impl AsRef<str>) {
         if !self.quiet {
+            crate::cli::flush_argv_warnings(false);
             let _ = writeln!(
                 std::io::stderr(),
                 "{}: {}",
@@ -70,6 +71,7 @@ impl Reporter {
         if REPORTED.swap(true, Ordering::SeqCst) {
             return report.exit.code();
         }
+        crate::cli::flush_argv_warnings(report.exit == Exit::Usage);
         let line = self.render(report, elapsed);
         if self.json || report.exit == Exit::Ok {
             let _ = writeln!(std::io::stdout(), "{line}");

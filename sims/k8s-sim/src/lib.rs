@@ -6,105 +6,88 @@
 //! "scales" by writing that file (what `kubectl scale` does through the scale subresource).
 //! Absent file: the StatefulSet does not exist (404). One JSON log line per request on stdout.
 
+use clap::Parser;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
+use sim_util::cli::Parsed;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub const USAGE: &str = "\
-k8s-sim: test-only fake Kubernetes API (GET one StatefulSet), HTTPS with a fresh test CA
-
-USAGE: k8s-sim --ca-out PATH --token-file PATH --replicas-file PATH [options]
-
-  --listen IP:PORT        listen there (default 127.0.0.1:0; the port is logged)
-  --ca-out PATH           write the test CA certificate (PEM) there: the client's ca.crt
-  --token-file PATH       the one bearer token accepted (a service account's token)
-  --replicas-file PATH    spec.replicas of the StatefulSet, re-read at every request;
-                          absent: the StatefulSet does not exist (404 NotFound)
-  --namespace NS          the StatefulSet's namespace (default coquelicot)
-  --statefulset NAME      its name (default mongo); the Role allows `get` on it only
-  --service NAME          its spec.serviceName (default mongo)
-  --service-account NAME  the caller's service account, for 403 messages (default mongo-rs-follow)
-  --role-missing          its RoleBinding names a Role that does not exist: every request is
-                          403 with the RBAC reason (role ... not found)
-  --internal-error        an allowed GET answers 500 InternalError (etcd timed out)
-  --reflect-auth          error messages echo the request's Authorization header (a broken
-                          proxy; the client must never print the token)
-No token (or an empty one) is system:anonymous (--anonymous-auth=true), denied with 403.
-Exit codes: 0 ok, 2 usage, 3 cannot listen or write the CA.
-";
-
-#[derive(Debug, Clone)]
+/// k8s-sim: test-only fake Kubernetes API (GET one StatefulSet), HTTPS with a fresh test CA.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "k8s-sim",
+    after_help = "No token (or an empty one) is system:anonymous (--anonymous-auth=true), denied with 403.\n\
+                  Exit codes: 0 ok, 2 usage, 3 cannot listen or write the CA.",
+    args_override_self = true,
+    max_term_width = 100
+)]
 pub struct Options {
+    /// Listen there (port 0: any free port; the port is logged).
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// Write the test CA certificate (PEM) there: the client's ca.crt.
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
     pub ca_out: PathBuf,
+    /// The one bearer token accepted (a service account's token).
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
     pub token_file: PathBuf,
+    /// spec.replicas of the StatefulSet, re-read at every request; absent: the StatefulSet does
+    /// not exist (404 NotFound).
+    #[arg(long, value_name = "PATH", value_parser = non_empty_path)]
     pub replicas_file: PathBuf,
+    /// The StatefulSet's namespace.
+    #[arg(long, value_name = "NS", default_value = "coquelicot")]
     pub namespace: String,
+    /// Its name; the Role allows `get` on it only.
+    #[arg(long, value_name = "NAME", default_value = "mongo")]
     pub statefulset: String,
+    /// Its spec.serviceName.
+    #[arg(long, value_name = "NAME", default_value = "mongo")]
     pub service: String,
+    /// The caller's service account, for 403 messages.
+    #[arg(long, value_name = "NAME", default_value = "mongo-rs-follow")]
     pub service_account: String,
+    /// Its RoleBinding names a Role that does not exist: every request is 403 with the RBAC
+    /// reason (role ... not found).
+    #[arg(long)]
     pub role_missing: bool,
+    /// An allowed GET answers 500 InternalError (etcd timed out).
+    #[arg(long)]
     pub internal_error: bool,
+    /// Error messages echo the request's Authorization header (a broken proxy; the client must
+    /// never print the token).
+    #[arg(long)]
     pub reflect_auth: bool,
 }
 
-pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        listen: "127.0.0.1:0".into(),
-        ca_out: PathBuf::new(),
-        token_file: PathBuf::new(),
-        replicas_file: PathBuf::new(),
-        namespace: "coquelicot".into(),
-        statefulset: "mongo".into(),
-        service: "mongo".into(),
-        service_account: "mongo-rs-follow".into(),
-        role_missing: false,
-        internal_error: false,
-        reflect_auth: false,
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut val = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--listen" => o.listen = val()?,
-            "--ca-out" => o.ca_out = val()?.into(),
-            "--token-file" => o.token_file = val()?.into(),
-            "--replicas-file" => o.replicas_file = val()?.into(),
-            "--namespace" => o.namespace = val()?,
-            "--statefulset" => o.statefulset = val()?,
-            "--service" => o.service = val()?,
-            "--service-account" => o.service_account = val()?,
-            "--role-missing" => o.role_missing = true,
-            "--internal-error" => o.internal_error = true,
-            "--reflect-auth" => o.reflect_auth = true,
-            other => return Err(format!("unknown flag {other}")),
+fn non_empty_path(v: &str) -> Result<PathBuf, String> {
+    if v.is_empty() {
+        return Err("an empty path; give a file path".into());
+    }
+    Ok(PathBuf::from(v))
+}
+
+/// Parses argv (without the program name); `Ok(None)`: `--help` was printed.
+pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
+    match sim_util::cli::parse::<Options>("k8s-sim", args)? {
+        Parsed::Run(o) => Ok(Some(o)),
+        Parsed::Help(text) => {
+            print!("{text}");
+            Ok(None)
         }
     }
-    for (name, p) in [
-        ("--ca-out", &o.ca_out),
-        ("--token-file", &o.token_file),
-        ("--replicas-file", &o.replicas_file),
-    ] {
-        if p.as_os_str().is_empty() {
-            return Err(format!("{name} is required"));
-        }
-    }
-    Ok(o)
 }
 
 pub fn main_with(args: Vec<String>) -> i32 {
     let o = match parse(&args) {
-        Ok(o) => o,
+        Ok(Some(o)) => o,
+        Ok(None) => return 0,
         Err(e) => {
-            eprintln!("k8s-sim: {e}\n{USAGE}");
+            eprintln!("k8s-sim: {e}");
             return 2;
         }
     };
@@ -576,6 +559,7 @@ mod tests {
             "chat".into(),
         ])
         .unwrap()
+        .unwrap()
     }
 
     const P: &str = "/apis/apps/v1/namespaces/chat/statefulsets/mongo";
@@ -710,5 +694,7 @@ mod tests {
     fn usage() {
         assert!(parse(&["--bogus".into()]).is_err());
         assert!(parse(&[]).unwrap_err().contains("--ca-out"));
+        let e = parse(&["--ca-out".into(), "".into()]).unwrap_err();
+        assert!(e.contains("--ca-out") && !e.contains('\n'), "{e}");
     }
 }

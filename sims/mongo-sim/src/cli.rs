@@ -1,6 +1,8 @@
-//! Command line of the emulator. Usage errors exit with code 2 (one line on stderr).
+//! Command line of the emulator (clap): [`Options`], the typed config the server runs with. Usage errors exit with code 2 (one line on stderr).
 
 use crate::parse_duration;
+use clap::{CommandFactory, Parser};
+use sim_util::cli::Parsed;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,45 +10,106 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_LISTEN: i32 = 3;
 pub const EXIT_DATA_DIR: i32 = 4;
 
-pub const USAGE: &str = "\
-mongo-sim: test-only mongod emulator (replica set, SCRAM auth, faults)
-
-USAGE: mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [options]
-
-  --member ADV[=LISTEN]   a member, reached as ADV (host:port) inside the network; listens on
-                          LISTEN (default 127.0.0.1:<ADV port>). Repeat for each member.
-  --repl-set NAME         run members with --replSet NAME (otherwise each is a standalone mongod)
-  --auth                  require authentication (SCRAM-SHA-256 / SCRAM-SHA-1)
-  --user NAME:PASSWORD[:ROLE]  user in the admin db (ROLE default root); repeatable
-  --users-file PATH       file with one NAME:PASSWORD[:ROLE] per line (keeps secrets out of argv)
-  --user-mechanisms LIST  mechanisms the --user users have credentials for (createUser's
-                          `mechanisms`): SCRAM-SHA-1,SCRAM-SHA-256 (default) or one of them
-  --tls-cert-key-file PEM serve TLS only (net.tls.mode requireTLS) with this certificate + key
-  --tls-ca-file PEM       verify client certificates against this CA (net.tls.CAFile); they
-                          are then required unless --tls-allow-connections-without-certificates
-  --tls-allow-connections-without-certificates
-  --x509-user SUBJECT     a $external user (MONGODB-X509), its RFC 2253 subject, role root;
-                          repeatable
-  --data-dir DIR          persist the accepted replica-set config; reload it at start
-  --election-delay DUR    SECONDARY -> PRIMARY delay after initiate (default 300ms)
-  --drain-delay DUR       PRIMARY drain mode (not writable) duration (default 200ms)
-  --startup2-delay DUR    STARTUP2 -> SECONDARY delay (default 100ms)
-  --config-commit-delay DUR  time a new config takes to reach the other members (heartbeats);
-                          it is committed once a majority of voters has it (default 150ms)
-  --quorum-check-delay DUR   time a reconfig spends in its quorum check; other reconfigs get
-                          109 ConfigurationInProgress meanwhile (default 20ms)
-  --version-string V      buildInfo version (default 7.0.14)
-  --log-commands          log every command received (emulator-only line, for request counts)
-faults:
-  --listen-delay DUR      bind only after DUR (connection refused meanwhile)
-  --stall                 accept and read, never answer
-  --slow DUR              delay every reply by DUR
-  --reset                 read the request, then close without answering
-  --down HOST:PORT        that member never listens (unreachable); repeatable
-  --member-state HOST:PORT=STATE  once it has a config, that member enters STATE instead of
-                          SECONDARY: ARBITER, RECOVERING, ROLLBACK or REMOVED; repeatable
-DUR: 500ms, 2s, 1m.  Exit codes: 0 ok, 2 usage, 3 cannot listen, 4 data dir error.
-";
+/// mongo-sim: test-only mongod emulator (replica set, SCRAM auth, faults).
+#[derive(Parser, Debug, Clone, PartialEq)]
+#[command(
+    name = "mongo-sim",
+    override_usage = "mongo-sim --member HOST:PORT[=LISTEN_IP:PORT] [--member ...] [OPTIONS]",
+    after_help = "DUR: 500ms, 2s, 1m30s (a bare number is seconds, as in the sidecars).\n\
+                  Exit codes: 0 ok, 2 usage, 3 cannot listen, 4 data dir error.",
+    args_override_self = true,
+    max_term_width = 100
+)]
+pub struct Options {
+    /// A member, reached as ADV (host:port) inside the network; listens on LISTEN (default
+    /// 127.0.0.1:<ADV port>). Repeat for each member.
+    #[arg(long = "member", value_name = "ADV[=LISTEN]", value_parser = parse_member)]
+    pub members: Vec<MemberSpec>,
+    /// Run members with --replSet NAME (otherwise each is a standalone mongod).
+    #[arg(long, value_name = "NAME", value_parser = parse_set_name)]
+    pub repl_set: Option<String>,
+    /// Require authentication (SCRAM-SHA-256 / SCRAM-SHA-1).
+    #[arg(long)]
+    pub auth: bool,
+    /// User in the admin db (ROLE default root); repeatable.
+    #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLE]")]
+    user_specs: Vec<String>,
+    /// The users of --user and --users-file, parsed.
+    #[arg(skip)]
+    pub users: Vec<User>,
+    /// File with one NAME:PASSWORD[:ROLE] per line (keeps secrets out of argv).
+    #[arg(long, value_name = "PATH")]
+    users_file: Option<PathBuf>,
+    /// Mechanisms the --user users have credentials for (createUser's `mechanisms`):
+    /// SCRAM-SHA-1,SCRAM-SHA-256 (default) or one of them.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "SCRAM-SHA-1,SCRAM-SHA-256",
+        value_parser = parse_mechanism
+    )]
+    pub user_mechanisms: Vec<String>,
+    /// Serve TLS only (net.tls.mode requireTLS) with this certificate + key.
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert_key_file: Option<PathBuf>,
+    /// Verify client certificates against this CA (net.tls.CAFile); they are then required
+    /// unless --tls-allow-connections-without-certificates.
+    #[arg(long, value_name = "PEM")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// With --tls-ca-file: clients without a certificate are accepted.
+    #[arg(long = "tls-allow-connections-without-certificates")]
+    pub tls_allow_without_cert: bool,
+    /// A $external user (MONGODB-X509), its RFC 2253 subject, role root; repeatable.
+    #[arg(long = "x509-user", value_name = "SUBJECT")]
+    pub x509_users: Vec<String>,
+    /// Persist the accepted replica-set config; reload it at start.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// SECONDARY -> PRIMARY delay after initiate.
+    #[arg(long, value_name = "DUR", default_value = "300ms", value_parser = parse_duration)]
+    pub election_delay: Duration,
+    /// PRIMARY drain mode (not writable) duration.
+    #[arg(long, value_name = "DUR", default_value = "200ms", value_parser = parse_duration)]
+    pub drain_delay: Duration,
+    /// STARTUP2 -> SECONDARY delay.
+    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    pub startup2_delay: Duration,
+    /// Time a new config takes to reach the other members (heartbeats); it is committed once a
+    /// majority of voters has it.
+    #[arg(long, value_name = "DUR", default_value = "150ms", value_parser = parse_duration)]
+    pub config_commit_delay: Duration,
+    /// Time a reconfig spends in its quorum check; other reconfigs get 109
+    /// ConfigurationInProgress meanwhile.
+    #[arg(long, value_name = "DUR", default_value = "20ms", value_parser = parse_duration)]
+    pub quorum_check_delay: Duration,
+    /// buildInfo version.
+    #[arg(long = "version-string", value_name = "V", default_value = "7.0.14")]
+    pub version: String,
+    /// Log every command received (emulator-only line, for request counts).
+    #[arg(long)]
+    pub log_commands: bool,
+    /// Bind only after DUR (connection refused meanwhile).
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration, help_heading = "Faults")]
+    pub listen_delay: Duration,
+    /// Accept and read, never answer.
+    #[arg(long, help_heading = "Faults")]
+    pub stall: bool,
+    /// Delay every reply by DUR.
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration, help_heading = "Faults")]
+    pub slow: Duration,
+    /// Read the request, then close without answering.
+    #[arg(long, help_heading = "Faults")]
+    pub reset: bool,
+    /// That member never listens (unreachable); repeatable.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port, help_heading = "Faults")]
+    pub down: Vec<String>,
+    /// Once it has a config, that member enters STATE instead of SECONDARY: ARBITER,
+    /// RECOVERING, ROLLBACK or REMOVED; repeatable.
+    #[arg(long = "member-state", value_name = "HOST:PORT=STATE", value_parser = parse_member_state, help_heading = "Faults")]
+    /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
+    pub member_states: Vec<(String, String)>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberSpec {
@@ -61,64 +124,6 @@ pub struct User {
     pub name: String,
     pub password: String,
     pub role: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    pub members: Vec<MemberSpec>,
-    pub repl_set: Option<String>,
-    pub auth: bool,
-    pub users: Vec<User>,
-    pub data_dir: Option<PathBuf>,
-    pub election_delay: Duration,
-    pub drain_delay: Duration,
-    pub startup2_delay: Duration,
-    pub config_commit_delay: Duration,
-    pub quorum_check_delay: Duration,
-    pub version: String,
-    pub listen_delay: Duration,
-    pub stall: bool,
-    pub slow: Duration,
-    pub reset: bool,
-    pub down: Vec<String>,
-    /// `--member-state HOST:PORT=STATE` (state name as in member_state.h).
-    pub member_states: Vec<(String, String)>,
-    pub log_commands: bool,
-    pub user_mechanisms: Vec<String>,
-    pub tls_cert_key_file: Option<PathBuf>,
-    pub tls_ca_file: Option<PathBuf>,
-    pub tls_allow_without_cert: bool,
-    pub x509_users: Vec<String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            members: Vec::new(),
-            repl_set: None,
-            auth: false,
-            users: Vec::new(),
-            data_dir: None,
-            election_delay: Duration::from_millis(300),
-            drain_delay: Duration::from_millis(200),
-            startup2_delay: Duration::from_millis(100),
-            config_commit_delay: Duration::from_millis(150),
-            quorum_check_delay: Duration::from_millis(20),
-            version: "7.0.14".into(),
-            listen_delay: Duration::ZERO,
-            stall: false,
-            slow: Duration::ZERO,
-            reset: false,
-            down: Vec::new(),
-            member_states: Vec::new(),
-            log_commands: false,
-            user_mechanisms: vec!["SCRAM-SHA-1".into(), "SCRAM-SHA-256".into()],
-            tls_cert_key_file: None,
-            tls_ca_file: None,
-            tls_allow_without_cert: false,
-            x509_users: Vec::new(),
-        }
-    }
 }
 
 pub fn split_host_port(s: &str) -> Result<(String, u16), String> {
@@ -194,107 +199,33 @@ fn is_role(r: &str) -> bool {
     )
 }
 
-/// Parses argv (without the program name). `Ok(None)` means `--help` was printed.
+/// Parses argv (without the program name). `Ok(None)` means `--help` was asked for ([`help`]).
 pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
-    let mut o = Options::default();
-    let mut i = 0;
-    let value = |i: &mut usize, flag: &str| -> Result<String, String> {
-        *i += 1;
-        args.get(*i)
-            .cloned()
-            .ok_or_else(|| format!("{flag} needs a value; see --help"))
-    };
-    while i < args.len() {
-        let a = args[i].as_str();
-        // Accept --flag=value too.
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") && f != "--member" => (f, Some(v.to_string())),
-            _ => (a, None),
-        };
-        let val = |i: &mut usize| match &inline {
-            Some(v) => Ok(v.clone()),
-            None => value(i, flag),
-        };
-        match flag {
-            "-h" | "--help" => return Ok(None),
-            "--member" => {
-                let v = match a.strip_prefix("--member=") {
-                    Some(v) => v.to_string(),
-                    None => value(&mut i, "--member")?,
-                };
-                o.members
-                    .push(parse_member(&v).map_err(|e| format!("--member: {e}"))?);
-            }
-            "--repl-set" => {
-                let v = val(&mut i)?;
-                if v.is_empty() || v.contains('/') {
-                    return Err("--repl-set needs a set name without '/'".into());
-                }
-                o.repl_set = Some(v);
-            }
-            "--auth" => o.auth = true,
-            "--log-commands" => o.log_commands = true,
-            "--user" => o
-                .users
-                .push(parse_user(&val(&mut i)?).map_err(|e| format!("--user: {e}"))?),
-            "--users-file" => {
-                let path = val(&mut i)?;
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("--users-file {path}: {e}"))?;
-                for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                    o.users
-                        .push(parse_user(l).map_err(|e| format!("--users-file {path}: {e}"))?);
-                }
-            }
-            "--user-mechanisms" => {
-                let v = val(&mut i)?;
-                let list: Vec<String> = v.split(',').map(str::to_string).collect();
-                if list.is_empty()
-                    || list
-                        .iter()
-                        .any(|m| m != "SCRAM-SHA-1" && m != "SCRAM-SHA-256")
-                {
-                    return Err("--user-mechanisms: SCRAM-SHA-1 and/or SCRAM-SHA-256".into());
-                }
-                o.user_mechanisms = list;
-            }
-            "--tls-cert-key-file" => o.tls_cert_key_file = Some(PathBuf::from(val(&mut i)?)),
-            "--tls-ca-file" => o.tls_ca_file = Some(PathBuf::from(val(&mut i)?)),
-            "--tls-allow-connections-without-certificates" => o.tls_allow_without_cert = true,
-            "--x509-user" => o.x509_users.push(val(&mut i)?),
-            "--data-dir" => o.data_dir = Some(PathBuf::from(val(&mut i)?)),
-            "--election-delay" => o.election_delay = dur(flag, &val(&mut i)?)?,
-            "--drain-delay" => o.drain_delay = dur(flag, &val(&mut i)?)?,
-            "--startup2-delay" => o.startup2_delay = dur(flag, &val(&mut i)?)?,
-            "--config-commit-delay" => o.config_commit_delay = dur(flag, &val(&mut i)?)?,
-            "--quorum-check-delay" => o.quorum_check_delay = dur(flag, &val(&mut i)?)?,
-            "--version-string" => o.version = val(&mut i)?,
-            "--listen-delay" => o.listen_delay = dur(flag, &val(&mut i)?)?,
-            "--stall" => o.stall = true,
-            "--slow" => o.slow = dur(flag, &val(&mut i)?)?,
-            "--reset" => o.reset = true,
-            "--down" => {
-                let v = val(&mut i)?;
-                split_host_port(&v).map_err(|e| format!("--down: {e}"))?;
-                o.down.push(v);
-            }
-            "--member-state" => {
-                let v = val(&mut i)?;
-                let (hp, state) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--member-state {v}: expected HOST:PORT=STATE"))?;
-                split_host_port(hp).map_err(|e| format!("--member-state: {e}"))?;
-                if crate::repl::MemberState::forced(state).is_none() {
-                    return Err(format!(
-                        "--member-state {v}: STATE must be ARBITER, RECOVERING, ROLLBACK or REMOVED"
-                    ));
-                }
-                o.member_states
-                    .push((hp.to_string(), state.to_ascii_uppercase()));
-            }
-            other => return Err(format!("unknown argument '{other}'; see --help")),
+    match sim_util::cli::parse::<Options>("mongo-sim", args)? {
+        Parsed::Help(_) => Ok(None),
+        Parsed::Run(o) => resolve(o).map(Some),
+    }
+}
+
+/// The `--help` text.
+pub fn help() -> String {
+    Options::command().render_long_help().to_string()
+}
+
+/// The users file, and the checks that span several flags.
+fn resolve(mut o: Options) -> Result<Options, String> {
+    for u in &o.user_specs {
+        o.users
+            .push(parse_user(u).map_err(|e| format!("--user: {e}"))?);
+    }
+    if let Some(path) = &o.users_file {
+        let shown = path.display();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("--users-file {shown}: {e}"))?;
+        for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            o.users
+                .push(parse_user(l).map_err(|e| format!("--users-file {shown}: {e}"))?);
         }
-        i += 1;
     }
     if o.members.is_empty() {
         return Err("at least one --member HOST:PORT is required; see --help".into());
@@ -325,7 +256,35 @@ pub fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             ));
         }
     }
-    Ok(Some(o))
+    Ok(o)
+}
+
+fn parse_set_name(v: &str) -> Result<String, String> {
+    if v.is_empty() || v.contains('/') {
+        return Err("--repl-set needs a set name without '/'".into());
+    }
+    Ok(v.to_string())
+}
+
+fn parse_mechanism(v: &str) -> Result<String, String> {
+    match v {
+        "SCRAM-SHA-1" | "SCRAM-SHA-256" => Ok(v.to_string()),
+        _ => Err("use SCRAM-SHA-1 and/or SCRAM-SHA-256".into()),
+    }
+}
+
+fn parse_host_port(v: &str) -> Result<String, String> {
+    split_host_port(v).map(|_| v.to_string())
+}
+
+/// `HOST:PORT=STATE`, the state upper-cased as member_state.h names it.
+fn parse_member_state(v: &str) -> Result<(String, String), String> {
+    let (hp, state) = v.split_once('=').ok_or("expected HOST:PORT=STATE")?;
+    split_host_port(hp)?;
+    if crate::repl::MemberState::forced(state).is_none() {
+        return Err("STATE must be ARBITER, RECOVERING, ROLLBACK or REMOVED".into());
+    }
+    Ok((hp.to_string(), state.to_ascii_uppercase()))
 }
 
 /// Whether mongod VERSION needs a CA file for TLS: 4.4.29+, 5.0.25+, 6.0.14+, 7.0.6+, 7.1+.
@@ -345,10 +304,6 @@ fn chain_of_trust_required(version: &str) -> bool {
         (7, 0) => c >= 6,
         _ => (a, b) > (7, 0),
     }
-}
-
-fn dur(flag: &str, v: &str) -> Result<Duration, String> {
-    parse_duration(v).map_err(|e| format!("{flag}: {e}"))
 }
 
 #[cfg(test)]
@@ -435,5 +390,48 @@ mod tests {
         .unwrap();
         assert_eq!(o.member_states, vec![("h:1".into(), "RECOVERING".into())]);
         assert_eq!(parse_args(&args(&["--help"])).unwrap(), None);
+        // Usage errors stay one line (clap's report is a paragraph).
+        let e = parse_args(&args(&["--member", "h:1", "--slow", "soon"])).unwrap_err();
+        assert!(
+            e.contains("--slow") && e.contains("e.g. 500ms") && !e.contains('\n'),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn repeated_flags_accumulate_or_the_last_wins() {
+        let o = parse_args(&args(&[
+            "--member",
+            "h:1",
+            "--member",
+            "h:2",
+            "--auth",
+            "--auth",
+            "--x509-user",
+            "CN=a",
+            "--repl-set",
+            "a",
+            "--repl-set",
+            "b",
+            "--slow",
+            "2",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.members.len(), 2);
+        assert_eq!(o.repl_set.as_deref(), Some("b"));
+        // A bare number is seconds, as in the sidecars (it was milliseconds before sim-util).
+        assert_eq!(o.slow, Duration::from_secs(2));
+        assert!(o.auth);
+        assert_eq!(o.user_mechanisms, ["SCRAM-SHA-1", "SCRAM-SHA-256"]);
+        let one = parse_args(&args(&[
+            "--member",
+            "h:1",
+            "--user-mechanisms",
+            "SCRAM-SHA-1",
+        ]));
+        assert_eq!(one.unwrap().unwrap().user_mechanisms, ["SCRAM-SHA-1"]);
+        let e = parse_args(&args(&["--member", "h:1", "--user-mechanisms", "MD5"])).unwrap_err();
+        assert!(e.contains("SCRAM-SHA-1 and/or SCRAM-SHA-256"), "{e}");
     }
 }

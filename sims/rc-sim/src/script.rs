@@ -172,12 +172,12 @@ impl Engine {
 }
 
 /// ScriptEngine.ts integrationHasValidScript(): `scriptEnabled && scriptCompiled.trim() !== ''`.
-pub fn has_valid_script(integ: &Value) -> bool {
-    integ["scriptEnabled"] == json!(true)
-        && integ["scriptCompiled"]
-            .as_str()
-            .map(|s| !s.trim().is_empty())
-            .unwrap_or(false)
+pub fn has_valid_script(integ: &crate::Integration) -> bool {
+    integ.script_on()
+        && integ
+            .script_compiled
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
 }
 
 /// JS truthiness of a JSON value (`if (!result)` in executeIntegrationRest).

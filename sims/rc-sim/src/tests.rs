@@ -119,7 +119,13 @@ fn script_flags() {
 
 #[test]
 fn webhook_message_follows_process_webhook_message() {
-    let integ = json!({"_id": "i1", "alias": "Def", "emoji": ":robot:", "avatar": ""});
+    let integ = Integration {
+        id: "i1".into(),
+        alias: Some(json!("Def")),
+        emoji: Some(json!(":robot:")),
+        avatar: Some(json!("")),
+        ..Integration::default()
+    };
     // username beats alias, icon_url beats emoji, attachments disable parseUrls.
     let (text, m) = webhook_message(
         &json!({"msg": " hi ", "username": "U", "alias": "A", "icon_url": "http://x/a.png",
@@ -150,18 +156,28 @@ fn js_truthiness_and_valid_script() {
     for v in [json!(true), json!(1), json!("x"), json!({}), json!([])] {
         assert!(script::truthy(&v), "{v}");
     }
-    assert!(script::has_valid_script(
-        &json!({"scriptEnabled": true, "scriptCompiled": "class Script {}"})
-    ));
-    assert!(!script::has_valid_script(
-        &json!({"scriptEnabled": false, "scriptCompiled": "class Script {}"})
-    ));
-    assert!(!script::has_valid_script(
-        &json!({"scriptEnabled": true, "scriptCompiled": "  "})
-    ));
-    assert!(!script::has_valid_script(
-        &json!({"scriptEnabled": true, "script": "class Script {}"})
-    ));
+    let integ = |enabled: bool, compiled: Option<&str>, script: Option<&str>| Integration {
+        script_enabled: json!(enabled),
+        script_compiled: compiled.map(String::from),
+        script: script.map(|s| json!(s)),
+        ..Integration::default()
+    };
+    assert!(script::has_valid_script(&integ(
+        true,
+        Some("class Script {}"),
+        None
+    )));
+    assert!(!script::has_valid_script(&integ(
+        false,
+        Some("class Script {}"),
+        None
+    )));
+    assert!(!script::has_valid_script(&integ(true, Some("  "), None)));
+    assert!(!script::has_valid_script(&integ(
+        true,
+        None,
+        Some("class Script {}")
+    )));
 }
 
 #[test]
@@ -241,26 +257,80 @@ fn unauthorized_shape_changes_in_8() {
     );
 }
 
+/// REST login failures per release (reviews/rc-rest-login.md): Meteor's handler errors,
+/// rewritten by Rocket.Chat's loginErrorMessageOverride (a no-op on 6.13, whose sync wrapper
+/// meets Meteor's async `_runLoginHandlers`), then by the route's catch ("User not found" ->
+/// `Unauthorized`). Was: 7.10 wrong password -> 403 "Incorrect password", 8.1 a bare
+/// `unauthorized`; both misread the override and the 8.1 `applyBreakingChanges` flag.
 #[test]
 fn wrong_password_and_unknown_user() {
-    let s = sim("7.10.0", ADMIN, &[]);
-    let r = s.handle(&req(
-        "POST",
-        "/api/v1/login",
-        json!({"username": "boss", "password": "nope"}),
-        None,
-    ));
-    assert_eq!(
-        (r.status, body(&r)["message"].clone()),
-        (401, json!("Incorrect password"))
-    );
-    let r = s.handle(&req(
-        "POST",
-        "/api/v1/login",
-        json!({"username": "ghost", "password": "nope"}),
-        None,
-    ));
-    assert_eq!(body(&r)["error"], "Unauthorized");
+    let unauth = json!(["Unauthorized", "Unauthorized"]);
+    let incorrect = json!([401, "Incorrect login or password"]);
+    for (v, wrong, no_pw) in [
+        (
+            "6.13.0",
+            json!([403, "Incorrect password"]),
+            json!([403, "User has no password set"]),
+        ),
+        ("7.10.0", unauth.clone(), unauth.clone()),
+        ("8.1.0", incorrect.clone(), incorrect.clone()),
+    ] {
+        let s = sim(v, ADMIN, &["--setting", "API_Enable_Rate_Limiter=false"]);
+        let login = |b: Value| {
+            let r = s.handle(&req("POST", "/api/v1/login", b, None));
+            assert_eq!(r.status, 401, "{v}: {}", r.body);
+            let b = body(&r);
+            assert_eq!(b["status"], "error", "{v}");
+            assert_eq!(b.get("success"), (v != "6.13.0").then_some(&json!(false)));
+            json!([b["error"], b["message"]])
+        };
+        assert_eq!(
+            login(json!({"username": "boss", "password": "nope"})),
+            wrong
+        );
+        let ghost = login(json!({"username": "ghost", "password": "nope"}));
+        assert_eq!(
+            ghost,
+            if v == "8.1.0" { &incorrect } else { &unauth }.clone()
+        );
+        {
+            let mut st = s.lock();
+            let i = st.user_idx_by_username("boss").unwrap();
+            st.users[i].password_digest = None;
+        }
+        assert_eq!(login(json!({"username": "boss", "password": "x"})), no_pw);
+    }
+}
+
+/// Errors thrown by validateLoginAttempt (after the handler) are not rewritten: a deactivated
+/// user with the right password gets `error-user-is-not-activated` with its details.
+#[test]
+fn deactivated_user_is_told_so_on_every_line() {
+    for v in ["6.13.0", "7.10.0", "8.1.0"] {
+        let s = sim(v, ADMIN, &[]);
+        {
+            let mut st = s.lock();
+            let i = st.user_idx_by_username("boss").unwrap();
+            st.users[i].active = false;
+        }
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/login",
+            json!({"username": "boss", "password": "Sup3r-Secret!pw"}),
+            None,
+        ));
+        let b = body(&r);
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            (&b["error"], &b["message"], &b["details"]),
+            (
+                &json!("error-user-is-not-activated"),
+                &json!("User is not activated"),
+                &json!({"function": "Accounts.validateLoginAttempt"})
+            ),
+            "{v}"
+        );
+    }
 }
 
 #[test]
@@ -715,11 +785,8 @@ fn brute_force_block_per_version_reply() {
             None,
         ));
         assert_eq!(r.status, 401);
-        if v == "8.1.0" {
-            assert_eq!(body(&r), json!({"success": false, "error": "unauthorized"}));
-        } else {
-            assert_eq!(body(&r)["error"], "error-login-blocked-for-user");
-        }
+        // 8.1 too: `applyBreakingChanges` is shouldBreakInVersion('9.0.0') there.
+        assert_eq!(body(&r)["error"], "error-login-blocked-for-user", "{v}");
         let r = s.handle(&req(
             "POST",
             "/api/v1/login",

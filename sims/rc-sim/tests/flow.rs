@@ -57,8 +57,9 @@ fn call(r: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value, Opti
 
 #[test]
 fn bootstrap_flow_over_http() {
+    // 6.13: the release that answers before initialData created the admin (src/startup.rs).
     let sim = start(
-        &["--admin-delay", "300ms"],
+        &["--version", "6.13.0", "--admin-delay", "300ms"],
         &[
             ("ADMIN_USERNAME", "boss"),
             ("ADMIN_PASS", "Adm1n-Passw0rd!"),
@@ -158,4 +159,30 @@ fn bad_flag_exits_2_with_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1);
     assert!(err.contains("--version '5.0.0' is not emulated"));
+}
+
+#[test]
+fn help_exits_0_and_names_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rc-sim"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--port",
+        "--bind",
+        "--version",
+        "--root-url",
+        "--listen-delay",
+        "--admin-delay",
+        "--setting",
+        "--rate-limit-calls",
+        "--rate-limit-window",
+        "--node",
+        "--script-timeout",
+        "--tls-cert-key-file",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
 }

@@ -4,6 +4,7 @@
 //! The binaries come from `target/<profile>/`, built by `cargo build --workspace` before
 //! `cargo test` (Cargo cannot depend on another package's binaries yet).
 
+pub mod expect;
 pub mod hostile;
 pub mod mongo;
 pub mod rc;
@@ -119,13 +120,18 @@ impl Drop for Proc {
     }
 }
 
-/// What a finished run of a binary under test printed, and how long it took.
+/// What a finished run of a binary under test printed, and how long it took. Its fluent
+/// assertions (`r.exits(3).line_has("refused")`) live in [`expect`].
 #[derive(Debug)]
 pub struct Run {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// The program and its arguments (no environment: it may hold secrets), for failures.
+    pub command: String,
+    /// What the test was varying (a server version, a loop's case), shown on failure.
+    pub note: String,
 }
 
 impl Run {
@@ -171,7 +177,14 @@ pub fn run(mut cmd: Command, limit: Duration) -> Run {
         std::thread::sleep(Duration::from_millis(2));
     };
     let elapsed = start.elapsed();
+    let command = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
     Run {
+        command,
+        note: String::new(),
         status,
         stdout: out_reader.join().unwrap(),
         stderr: err_reader.join().unwrap(),

@@ -418,8 +418,7 @@ fn api_refusals_are_final_and_say_what_to_fix() {
     };
     // One pass initiates the 1-member set and exits 0.
     let r = once(&c, &[]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert_eq!(r.json()["replicas"], 1);
+    r.exits(0).json_field("replicas", 1);
     c.wait_members(&c.hosts(0..1), Duration::from_secs(5));
     let r = once(&c, &[]);
     assert_eq!(
@@ -432,9 +431,9 @@ fn api_refusals_are_final_and_say_what_to_fix() {
     std::fs::write(c.path("bad-token"), "not-the-token").unwrap();
     let bad = c.path("bad-token");
     let r = run(follower_with_token(&c, &bad), Duration::from_secs(30));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("401 Unauthorized"), "{r:?}");
-    assert!(!r.stderr.contains("not-the-token") && !r.stdout.contains("not-the-token"));
+    r.exits(3)
+        .stderr_has("401 Unauthorized")
+        .lacks("not-the-token");
 
     // The token file is re-read at every pass (the kubelet rotates projected tokens): a loop
     // started with a good token notices the file changing under it.
@@ -459,23 +458,12 @@ fn api_refusals_are_final_and_say_what_to_fix() {
 
     // Another StatefulSet than the Role allows: 403 with the RBAC hint.
     let r = once(&c, &["--statefulset", "other"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("Role allowing `get`"),
-        "{r:?}"
-    );
+    r.exits(3).json_has("reason", "Role allowing `get`");
 
     // The StatefulSet is gone: 404, exit 3.
     std::fs::remove_file(c.path("replicas")).unwrap();
     let r = once(&c, &[]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.json()["reason"].as_str().unwrap().contains("not found"),
-        "{r:?}"
-    );
+    r.exits(3).json_has("reason", "not found");
 
     // A CA that did not sign the server's certificate: the TLS handshake fails (exit 1).
     c.scale(1);
@@ -488,8 +476,7 @@ fn api_refusals_are_final_and_say_what_to_fix() {
     let mut other = Proc::spawn(other);
     other.wait_for_line("listening", Duration::from_secs(10));
     let r = run(follower_with_ca(&c, &other_ca), Duration::from_secs(30));
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.stderr.contains("unreachable"), "{r:?}");
+    r.exits(1).stderr_has("unreachable");
 }
 
 fn follower_with(c: &Cluster, token: &Path, ca: &Path) -> Command {
@@ -538,29 +525,16 @@ fn a_leaving_primary_is_stepped_down_first_never_removed_as_primary() {
     ])
     .args(["--timeout", "20s"]);
     let r = run(init, Duration::from_secs(30));
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(
-        r.stdout.contains(&format!("PRIMARY {}", c.pods[3].addr)),
-        "{r:?}"
-    );
+    r.exits(0)
+        .stdout_has(&format!("PRIMARY {}", c.pods[3].addr));
     c.scale(3);
     let before = c.sim.count(RECONFIG_RECEIVED);
     let mut once = c.follower_cmd(&["--once", "--timeout", "5s", "--json"]);
     once.env_remove("MONGO_RS_FOLLOW_INTERVAL");
     let r = run(once, Duration::from_secs(30));
-    assert_ne!(r.code(), 0, "{r:?}");
-    assert!(
-        r.stderr
-            .contains(&format!("stepping down PRIMARY {}", c.pods[3].addr)),
-        "{r:?}"
-    );
-    assert!(
-        r.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("replSetStepDown"),
-        "{r:?}"
-    );
+    r.fails()
+        .stderr_has(&format!("stepping down PRIMARY {}", c.pods[3].addr))
+        .json_has("reason", "replSetStepDown");
     assert_eq!(
         c.sim.count(RECONFIG_RECEIVED),
         before,
@@ -616,17 +590,7 @@ fn with_authentication_the_follower_logs_in_and_never_shows_the_password() {
         c.follower_cmd(&["--once", "--timeout", "10s", "--json"]),
         Duration::from_secs(30),
     );
-    assert_eq!(
-        r.code(),
-        0,
-        "no change needed: no command that needs a login: {r:?}"
-    );
-    assert_eq!(r2.code(), 3, "{r2:?}");
-    assert!(
-        r2.json()["reason"]
-            .as_str()
-            .unwrap()
-            .contains("authentication"),
-        "{r2:?}"
-    );
+    // No change needed: no command that needs a login.
+    r.exits(0);
+    r2.exits(3).json_has("reason", "authentication");
 }

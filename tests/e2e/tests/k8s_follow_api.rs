@@ -61,13 +61,11 @@ fn a_long_forbidden_message_keeps_its_rbac_reason() {
     let sa = format!("mongo-rs-follow-{}", "x".repeat(180));
     let a = api("rbac", &["--role-missing", "--service-account", &sa]);
     let r = once(&a, &["--json"]);
-    assert_eq!(r.code(), 3, "{r:?}");
+    r.exits(3)
+        .json_has("reason", "RBAC: role.rbac.authorization.k8s.io")
+        .json_has("reason", "not found")
+        .json_has("reason", "Role allowing `get`");
     let reason = r.json()["reason"].as_str().unwrap().to_string();
-    assert!(
-        reason.contains("RBAC: role.rbac.authorization.k8s.io") && reason.contains("not found"),
-        "{reason}"
-    );
-    assert!(reason.contains("Role allowing `get`"), "{reason}");
     assert!(!reason.contains('\n'), "{reason}");
 }
 
@@ -77,14 +75,11 @@ fn a_long_forbidden_message_keeps_its_rbac_reason() {
 fn an_empty_service_name_is_refused_with_what_to_set() {
     let a = api("svc", &["--service", ""]);
     let r = once(&a, &["--json"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    let reason = r.json()["reason"].as_str().unwrap().to_string();
-    assert!(
-        reason.contains("statefulset chat/mongo") && reason.contains("spec.serviceName"),
-        "{reason}"
-    );
-    assert!(reason.contains("--member-host"), "{reason}");
-    assert!(r.elapsed < Duration::from_secs(5), "{r:?}");
+    r.exits(3)
+        .json_has("reason", "statefulset chat/mongo")
+        .json_has("reason", "spec.serviceName")
+        .json_has("reason", "--member-host")
+        .within(Duration::from_secs(5));
 }
 
 /// The API (a broken proxy in front of it) echoes the Authorization header in its error
@@ -115,7 +110,7 @@ fn the_token_is_never_shown_even_when_the_api_reflects_it() {
                 extra.push("--json");
             }
             let r = once(&a, &extra);
-            assert_eq!(r.code(), 3, "{r:?}");
+            r.exits(3);
             let all = format!("{}{}", r.stdout, r.stderr);
             assert!(all.contains("403"), "{r:?}");
             for part in [TOKEN, &TOKEN[..4], &TOKEN[TOKEN.len() - 4..]] {
@@ -126,7 +121,7 @@ fn the_token_is_never_shown_even_when_the_api_reflects_it() {
     }
     let a = api("reflect-500", &["--reflect-auth", "--internal-error"]);
     let r = once(&a, &["--json"]);
-    assert_eq!(r.code(), 1, "{r:?}");
+    r.exits(1);
     let all = format!("{}{}", r.stdout, r.stderr);
     assert!(
         all.contains("InternalError") && all.contains("***"),
@@ -172,10 +167,7 @@ fn empty_variables_are_unset_and_the_password_flag_wins() {
         .args(["--ca-file", a.dir.join("ca.crt").to_str().unwrap()]);
     let r = run(cmd, Duration::from_secs(30));
     // Parsed, prepared and at the API: its 403 (exit 3), not a usage error (exit 2).
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.stderr.starts_with("mongo-rs-follow: not allowed to get"),
-        "{r:?}"
-    );
-    assert!(!r.stderr.contains("pw-"), "{r:?}");
+    r.exits(3)
+        .stderr_starts("mongo-rs-follow: not allowed to get")
+        .stderr_lacks("pw-");
 }

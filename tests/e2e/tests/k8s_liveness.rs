@@ -11,10 +11,9 @@ fn alive_accepts_any_state_that_answers() {
     let sim = Sim::set(1, &[]);
     let uri = sim.uri_of(0);
     let ready = probe(&["--uri", &uri, "--allow-secondary", "--timeout", "2s"]);
-    assert_eq!(ready.code(), 1, "{ready:?}");
+    ready.exits(1);
     let alive = probe(&["--uri", &uri, "--alive", "--timeout", "2s", "--json"]);
-    assert_eq!(alive.code(), 0, "{alive:?}");
-    assert_eq!(alive.json()["state"], "NOT_INITIATED", "{alive:?}");
+    alive.exits(0).json_field("state", "NOT_INITIATED");
     // A SECONDARY of a set is alive too.
     let set = Sim::set(2, &[]);
     initiate(&set);
@@ -26,16 +25,16 @@ fn alive_accepts_any_state_that_answers() {
         "2s",
         "--json",
     ]);
-    assert_eq!(second.code(), 0, "{second:?}");
+    second.exits(0);
 }
 
 #[test]
 fn alive_fails_on_a_wedged_mongod_within_its_timeout() {
     let sim = Sim::set(1, &["--stall"]);
     let r = probe(&["--uri", &sim.uri_of(0), "--alive", "--timeout", "1s"]);
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.stderr.contains("timed out"), "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+    r.exits(1)
+        .stderr_has("timed out")
+        .within(Duration::from_secs(3));
     // Nothing listening at all: not alive either.
     let port = e2e::free_port();
     let r = probe(&[
@@ -45,5 +44,5 @@ fn alive_fails_on_a_wedged_mongod_within_its_timeout() {
         "--timeout",
         "1s",
     ]);
-    assert_eq!(r.code(), 1, "{r:?}");
+    r.exits(1);
 }

@@ -3,10 +3,8 @@
 //! usage errors, that no password ever reaches the output, and --reconcile (scaling the set's
 //! members with one replSetReconfig per member).
 
-use e2e::mongo::{
-    forwarder, init, init_cmd, init_env, last_line, probe, secret_file, Sim, AUTO_RECONFIG,
-    CONFIG_DELIVERED, INITIATE_ACCEPTED, INITIATE_RECEIVED, RECONFIG_ACCEPTED, RECONFIG_RECEIVED,
-};
+// A glob: tests added on other branches may use any helper (last_line, ...).
+use e2e::mongo::*;
 use e2e::{free_port, run};
 use std::time::Duration;
 
@@ -20,7 +18,7 @@ fn settle(sim: &mut Sim) {
 fn one_member_initiates_and_becomes_writable() {
     let mut sim = Sim::set(1, &[]);
     let r = init(&["--uri", &sim.uri(), "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let line = r.stdout.trim();
     assert!(
         line.starts_with("mongo-rs-init: replica set rs0 ready"),
@@ -31,43 +29,34 @@ fn one_member_initiates_and_becomes_writable() {
         "{line}"
     );
     assert!(line.contains("initiated in"), "{line}");
-    assert!(
-        r.stderr.contains("initiating replica set rs0"),
-        "progress: {}",
-        r.stderr
-    );
+    r.stderr_has("initiating replica set rs0");
     settle(&mut sim);
     assert_eq!(sim.count(INITIATE_ACCEPTED), 1);
-    assert_eq!(probe(&["--uri", &sim.uri_of(0)]).code(), 0);
+    probe(&["--uri", &sim.uri_of(0)]).exits(0);
 }
 
 #[test]
 fn three_members_and_a_rerun_does_not_initiate_again() {
     let mut sim = Sim::set(3, &[]);
     let r = init(&["--uri", &sim.uri(), "--timeout", "20s", "--json"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let j = r.json();
-    assert_eq!(j["initiated"], true);
-    assert_eq!(j["setName"], "rs0");
-    assert_eq!(j["primary"], sim.members[0].as_str());
+    r.json_field("initiated", true)
+        .json_field("setName", "rs0")
+        .json_field("primary", sim.members[0].as_str());
     assert_eq!(j["members"].as_array().unwrap().len(), 3);
     settle(&mut sim);
     assert_eq!(sim.count(INITIATE_RECEIVED), 1);
 
     let again = init(&["--uri", &sim.uri(), "--timeout", "20s", "--json"]);
-    assert_eq!(again.code(), 0, "{again:?}");
-    assert_eq!(again.json()["initiated"], false);
-    assert!(again.json()["reason"]
-        .as_str()
-        .unwrap()
-        .contains("was already initiated"));
+    again
+        .exits(0)
+        .json_field("initiated", false)
+        .json_has("reason", "was already initiated");
     settle(&mut sim);
     assert_eq!(sim.count(INITIATE_RECEIVED), 1, "no second replSetInitiate");
     // The other members followed: one is SECONDARY.
-    assert_eq!(
-        probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).code(),
-        0
-    );
+    probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).exits(0);
 }
 
 #[test]
@@ -83,7 +72,7 @@ fn members_from_the_environment() {
             ("MONGO_RS_INIT_JSON", "1"),
         ],
     );
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_eq!(r.json()["members"].as_array().unwrap().len(), 2);
 }
 
@@ -99,8 +88,7 @@ fn concurrent_inits_initiate_exactly_once_and_both_succeed() {
         .collect();
     for h in runs {
         let r = h.join().unwrap();
-        assert_eq!(r.code(), 0, "{r:?}");
-        assert!(r.stdout.contains("ready"), "{r:?}");
+        r.exits(0).stdout_has("ready");
     }
     settle(&mut sim);
     // The loser may have sent its own initiate and got 23; only one config was accepted.
@@ -111,20 +99,19 @@ fn concurrent_inits_initiate_exactly_once_and_both_succeed() {
 fn slow_start_is_retried_until_mongod_listens() {
     let sim = Sim::set(1, &["--listen-delay", "1500ms"]);
     let r = init(&["--uri", &sim.uri(), "--timeout", "30s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stderr.contains("refused the connection"), "{}", r.stderr);
-    assert!(r.stderr.contains("attempt 1"), "{}", r.stderr);
+    r.exits(0)
+        .stderr_has("refused the connection")
+        .stderr_has("attempt 1");
 }
 
 #[test]
 fn nothing_listening_gives_up_at_the_deadline() {
     let uri = format!("mongodb://127.0.0.1:{}/?replicaSet=rs0", free_port());
     let r = init(&["--uri", &uri, "--timeout", "1s"]);
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.elapsed < Duration::from_millis(1500), "{:?}", r.elapsed);
-    let line = last_line(&r);
-    assert!(line.contains("gave up after"), "{line}");
-    assert!(line.contains("refused"), "{line}");
+    r.exits(1)
+        .within(Duration::from_millis(1500))
+        .line_has("gave up after")
+        .line_has("refused");
 }
 
 #[test]
@@ -135,15 +122,14 @@ fn restart_with_data_dir_keeps_the_config() {
     let data = dir.to_str().unwrap();
     let ports = [free_port(), free_port()];
     let mut first = Sim::on_ports(&ports, &["--repl-set", "rs0", "--data-dir", data]);
-    assert_eq!(init(&["--uri", &first.uri(), "--timeout", "20s"]).code(), 0);
+    init(&["--uri", &first.uri(), "--timeout", "20s"]).exits(0);
     settle(&mut first);
     assert_eq!(first.count(INITIATE_ACCEPTED), 1);
     drop(first);
 
     let mut second = Sim::on_ports(&ports, &["--repl-set", "rs0", "--data-dir", data]);
     let r = init(&["--uri", &second.uri(), "--timeout", "20s", "--json"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert_eq!(r.json()["initiated"], false);
+    r.exits(0).json_field("initiated", false);
     settle(&mut second);
     assert_eq!(second.count(INITIATE_RECEIVED), 0, "restart: no initiate");
     let _ = std::fs::remove_dir_all(&dir);
@@ -163,16 +149,11 @@ fn member_host_that_is_not_the_node_fails_fast_naming_it() {
         "--timeout",
         "60s",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.elapsed < Duration::from_secs(10),
-        "fail fast: {:?}",
-        r.elapsed
-    );
-    let line = last_line(&r);
-    assert!(line.contains(&alias), "{line}");
-    assert!(line.contains("compose service name"), "{line}");
-    assert!(line.contains("InvalidReplicaSetConfig"), "{line}");
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .line_has(&alias)
+        .line_has("compose service name")
+        .line_has("InvalidReplicaSetConfig");
 }
 
 #[test]
@@ -192,15 +173,10 @@ fn member_unreachable_from_the_first_member_fails_fast_naming_it() {
         "--timeout",
         "60s",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.elapsed < Duration::from_secs(10),
-        "fail fast: {:?}",
-        r.elapsed
-    );
-    let line = last_line(&r);
-    assert!(line.contains(&format!("cannot reach {stranger}")), "{line}");
-    assert!(line.contains("NodeNotFound"), "{line}");
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .line_has(&format!("cannot reach {stranger}"))
+        .line_has("NodeNotFound");
 }
 
 #[test]
@@ -214,13 +190,9 @@ fn standalone_mongod_fails_fast() {
         "--timeout",
         "60s",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(10));
-    assert!(
-        last_line(&r).contains("not started with --replSet: add `--replSet rs0`"),
-        "{}",
-        last_line(&r)
-    );
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .line_has("not started with --replSet: add `--replSet rs0`");
 }
 
 #[test]
@@ -236,12 +208,11 @@ fn set_name_mismatch_fails_fast() {
         "--timeout",
         "60s",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    let line = last_line(&r);
-    assert!(line.contains("set-name mismatch"), "{line}");
-    assert!(line.contains("use --replica-set rs0"), "{line}");
+    r.exits(3)
+        .line_has("set-name mismatch")
+        .line_has("use --replica-set rs0");
     // Initiated as rs0: we see it in hello and refuse before sending anything.
-    assert_eq!(init(&["--uri", &sim.uri(), "--timeout", "20s"]).code(), 0);
+    init(&["--uri", &sim.uri(), "--timeout", "20s"]).exits(0);
     let r = init(&[
         "--uri",
         &sim.uri_of(0),
@@ -250,12 +221,7 @@ fn set_name_mismatch_fails_fast() {
         "--timeout",
         "60s",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    let line = last_line(&r);
-    assert!(
-        line.contains("set-name mismatch") && line.contains("\"rs0\""),
-        "{line}"
-    );
+    r.exits(3).line_has("set-name mismatch").line_has("\"rs0\"");
 }
 
 const PASSWORD: &str = "Sup3r-S3cret-pw";
@@ -266,10 +232,7 @@ fn auth_sim() -> Sim {
 }
 
 fn assert_no_secret(r: &e2e::Run) {
-    assert!(
-        !r.stdout.contains(PASSWORD) && !r.stderr.contains(PASSWORD),
-        "password leaked: {r:?}"
-    );
+    r.lacks(PASSWORD);
 }
 
 #[test]
@@ -286,17 +249,17 @@ fn auth_with_a_password_file_succeeds_and_never_prints_it() {
         "--timeout",
         "20s",
     ]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_no_secret(&r);
     // The probe needs no credentials (hello is allowed before auth)…
-    assert_eq!(probe(&["--uri", &sim.uri_of(0)]).code(), 0);
+    probe(&["--uri", &sim.uri_of(0)]).exits(0);
     // …and credentials in the URI do not make it fail either.
     let with_creds = format!(
         "mongodb://admin:{PASSWORD}@{}/?authSource=admin",
         sim.members[0]
     );
     let p = probe(&["--uri", &with_creds, "--json"]);
-    assert_eq!(p.code(), 0, "{p:?}");
+    p.exits(0);
     assert_no_secret(&p);
 }
 
@@ -308,7 +271,7 @@ fn credentials_in_the_uri_work_and_are_redacted() {
         sim.members[0]
     );
     let r = init(&["--uri", &uri, "--timeout", "20s", "--json"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_no_secret(&r);
 }
 
@@ -326,25 +289,20 @@ fn wrong_password_is_refused_fast() {
         "--timeout",
         "60s",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
-    let line = last_line(&r);
-    assert!(line.contains("AuthenticationFailed"), "{line}");
-    assert!(!r.stderr.contains("not-the-password") && !r.stdout.contains("not-the-password"));
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .line_has("AuthenticationFailed")
+        .lacks("not-the-password");
 }
 
 #[test]
 fn no_credentials_against_auth_gets_the_localhost_exception_hint() {
     let sim = auth_sim();
     let r = init(&["--uri", &sim.uri(), "--timeout", "60s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(10));
-    let line = last_line(&r);
-    assert!(
-        line.contains("localhost exception does not reach a separate container"),
-        "{line}"
-    );
-    assert!(line.contains("--username/--password-file"), "{line}");
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .line_has("localhost exception does not reach a separate container")
+        .line_has("--username/--password-file");
 }
 
 #[test]
@@ -399,24 +357,21 @@ fn usage_errors_are_one_line_exit_2() {
         (vec!["--replica-set", "rs0"], "--uri"),
     ] {
         let r = init(&args);
-        assert_eq!(r.code(), 2, "{args:?}: {r:?}");
-        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {:?}", r.stderr);
-        assert!(r.stderr.contains(want), "{args:?}: {:?}", r.stderr);
-        assert!(!r.stderr.contains("hunter2"));
+        r.exits(2).one_line().stderr_has(want).stderr_lacks("hunter2");
     }
 }
 
 #[test]
 fn help_teaches() {
     let r = init(&["--help"]);
-    assert_eq!(r.code(), 0);
+    r.exits(0);
     for needle in [
         "Exit codes",
         "MONGO_RS_INIT_MEMBERS",
         "compose service names",
         "--member",
     ] {
-        assert!(r.stdout.contains(needle), "{needle}");
+        r.stdout_has(needle);
     }
 }
 
@@ -445,12 +400,12 @@ fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing
     let owned = sim.members.clone();
     let m: Vec<&str> = owned.iter().map(String::as_str).collect();
     let r = init_members(&sim, &m[..1], &["--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     settle(&mut sim);
     assert_eq!(sim.config_now(), (vec![m[0].to_string()], 1));
 
     let r = init_members(&sim, &m, &["--reconcile", "--json", "--timeout", "30s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let j = r.json();
     assert_eq!(strings(&j["added"]), [m[1], m[2]]);
     assert!(strings(&j["removed"]).is_empty());
@@ -460,23 +415,12 @@ fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing
     // for the last member landed before that read.
     let v = j["version"].as_i64().unwrap();
     assert!(v == 4 || v == 5, "version {v}");
-    assert_eq!(j["initiated"], false);
-    let reason = j["reason"].as_str().unwrap();
-    assert!(
-        reason.contains(&format!("added {},{}", m[1], m[2])),
-        "{reason}"
-    );
-    assert!(reason.contains(&format!("config version {v}")), "{reason}");
-    assert!(
-        r.stderr.contains("waiting for config version 2"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("waiting for config version 4"),
-        "the second add builds on the automatic reconfig's version 3: {}",
-        r.stderr
-    );
+    r.json_field("initiated", false)
+        .json_has("reason", &format!("added {},{}", m[1], m[2]))
+        .json_has("reason", &format!("config version {v}"))
+        .stderr_has("waiting for config version 2");
+    // The second add builds on the automatic reconfig's version 3.
+    r.stderr_has("waiting for config version 4");
 
     // The sim accepted two reconfigs from the client and made two automatic ones.
     assert_eq!(sim.wait_count(AUTO_RECONFIG, 2, Duration::from_secs(10)), 2);
@@ -511,24 +455,16 @@ fn reconcile_scales_one_to_three_one_voter_per_step_then_a_rerun_changes_nothing
         (m.iter().map(|s| s.to_string()).collect(), 5)
     );
     // The new members joined: the last one is SECONDARY.
-    assert_eq!(
-        probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).code(),
-        0
-    );
+    probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).exits(0);
 
     // Idempotent: the same list again sends no reconfig at all.
     let again = init_members(&sim, &m, &["--reconcile", "--json", "--timeout", "20s"]);
-    assert_eq!(again.code(), 0, "{again:?}");
+    again.exits(0);
     let j = again.json();
     assert!(strings(&j["added"]).is_empty() && strings(&j["removed"]).is_empty());
-    assert_eq!(j["version"], 5);
-    assert!(
-        j["reason"]
-            .as_str()
-            .unwrap()
-            .contains("members already match"),
-        "{j}"
-    );
+    again
+        .json_field("version", 5)
+        .json_has("reason", "members already match");
     settle(&mut sim);
     assert_eq!(sim.count(RECONFIG_RECEIVED), 2, "no reconfig on a rerun");
 }
@@ -549,31 +485,22 @@ fn reconcile_from_the_environment_removes_a_secondary() {
             ("MONGO_RS_INIT_TIMEOUT", "20s"),
         ],
     );
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let j = r.json();
     assert!(strings(&j["added"]).is_empty());
     assert_eq!(strings(&j["removed"]), [m[2].as_str()]);
-    assert_eq!(j["version"], 2);
-    assert!(
-        j["reason"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("removed {}", m[2])),
-        "{j}"
-    );
+    r.json_field("version", 2)
+        .json_has("reason", &format!("removed {}", m[2]));
     settle(&mut sim);
     assert_eq!(sim.count(RECONFIG_ACCEPTED), 1);
     assert_eq!(sim.config_now(), (m[..2].to_vec(), 2));
     // The removed member knows it: its probe no longer passes.
-    assert_ne!(
-        probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).code(),
-        0
-    );
+    probe(&["--uri", &sim.uri_of(2), "--allow-secondary"]).fails();
 }
 
 fn initiate_all(sim: &Sim) {
     let r = init(&["--uri", &sim.uri(), "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
 }
 
 #[test]
@@ -581,9 +508,9 @@ fn without_reconcile_a_difference_is_only_reported() {
     let mut sim = Sim::set(3, &[]);
     let owned = sim.members.clone();
     let m: Vec<&str> = owned.iter().map(String::as_str).collect();
-    assert_eq!(init_members(&sim, &m[..1], &["--timeout", "20s"]).code(), 0);
+    init_members(&sim, &m[..1], &["--timeout", "20s"]).exits(0);
     let r = init_members(&sim, &m, &["--timeout", "20s", "--json"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let notes: Vec<&str> = r
         .stderr
         .lines()
@@ -609,15 +536,11 @@ fn reconcile_waits_for_an_unreachable_new_member_until_the_deadline() {
     let first = sim.members[0].clone();
     initiate_all(&sim);
     let r = init_members(&sim, &[&first, &ghost], &["--reconcile", "--timeout", "2s"]);
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
-    let line = last_line(&r);
-    assert!(line.contains("gave up after"), "{line}");
-    assert!(
-        line.contains(&format!("{ghost} refused the connection")),
-        "{line}"
-    );
-    assert!(r.stderr.contains("attempt 2"), "retried: {}", r.stderr);
+    r.exits(1)
+        .within(Duration::from_secs(5))
+        .line_has("gave up after")
+        .line_has(&format!("{ghost} refused the connection"))
+        .stderr_has("attempt 2");
     settle(&mut sim);
     assert_eq!(sim.count(RECONFIG_RECEIVED), 0, "never reconfigured");
 }
@@ -642,20 +565,11 @@ fn reconcile_refuses_to_remove_the_primary_fast() {
         "60s",
         "--json",
     ]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.elapsed < Duration::from_secs(10),
-        "fail fast: {:?}",
-        r.elapsed
-    );
-    let j = r.json();
-    let reason = j["reason"].as_str().unwrap();
-    assert!(
-        reason.contains(&format!("refusing to remove {}", m[0])),
-        "{reason}"
-    );
-    assert!(reason.contains("step it down first"), "{reason}");
-    assert_eq!(j["primary"], m[0].as_str());
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .json_has("reason", &format!("refusing to remove {}", m[0]))
+        .json_has("reason", "step it down first")
+        .json_field("primary", m[0].as_str());
     settle(&mut sim);
     assert_eq!(sim.count(RECONFIG_RECEIVED), 0);
     assert_eq!(sim.config_now(), (m.clone(), 1));
@@ -676,21 +590,17 @@ fn reconcile_authenticates_like_initiate_and_hints_without_credentials() {
     ];
     let mut flags = vec!["--timeout", "20s"];
     flags.extend_from_slice(&creds);
-    assert_eq!(init_members(&sim, &m[..1], &flags).code(), 0);
+    init_members(&sim, &m[..1], &flags).exits(0);
 
     // hello needs no credentials, replSetGetConfig does: refused fast with the hint.
     let r = init_members(&sim, &m, &["--reconcile", "--timeout", "60s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
-    assert!(
-        last_line(&r).contains("localhost exception"),
-        "{}",
-        last_line(&r)
-    );
+    r.exits(3)
+        .within(Duration::from_secs(10))
+        .line_has("localhost exception");
 
     flags.extend_from_slice(&["--reconcile", "--json"]);
     let r = init_members(&sim, &m, &flags);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_no_secret(&r);
     assert_eq!(strings(&r.json()["added"]), [m[1]]);
     // Version 2 adds the member as newlyAdded, the automatic reconfig (version 3) drops it.
@@ -721,9 +631,9 @@ fn reconcile_meets_configuration_in_progress_retries_and_succeeds() {
     let owned = sim.members.clone();
     let m: Vec<&str> = owned.iter().map(String::as_str).collect();
     let r = init_members(&sim, &m[..1], &["--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let r = init_members(&sim, &m, &["--reconcile", "--json", "--timeout", "40s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_eq!(strings(&r.json()["added"]), [m[1], m[2]]);
     assert!(
         sim.reconfig_failures(109) >= 1,
@@ -757,7 +667,7 @@ fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
     let owned = sim.members.clone();
     let m: Vec<&str> = owned.iter().map(String::as_str).collect();
     let r = init_members(&sim, &m[..2], &["--timeout", "30s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let uri = format!("{}/?connectTimeoutMS=500", sim.uri_of(0));
     let list = m.join(",");
     let r = init(&[
@@ -772,7 +682,7 @@ fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
         "--timeout",
         "40s",
     ]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_eq!(strings(&r.json()["added"]), [m[2]]);
     // It waited: when it exited, the added config had reached the other members (the sim
     // logs that 2s after installing it) and the new member answered as SECONDARY.
@@ -794,7 +704,7 @@ fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
         "exited before config version {version} was committed: {}",
         r.stderr
     );
-    assert_eq!(p.json()["state"], "SECONDARY", "{p:?}");
+    p.json_field("state", "SECONDARY");
     assert!(
         sim.reconfig_failures(50) >= 1,
         "the add should have met 50 MaxTimeMSExpired: {}",
@@ -811,4 +721,73 @@ fn reconcile_waits_when_a_reconfig_is_installed_but_slow_to_commit() {
     assert_eq!(&sizes[..2], &[2, 3], "{sizes:?}");
     assert!(sizes[2..].iter().all(|&n| n == 3), "{sizes:?}");
     assert_eq!(sim.config_now().0, owned);
+}
+
+/// The hello commands mongo-sim received, per member, as (plain, awaitable) counts, from its
+/// own `--log-commands` lines.
+fn hellos(sim: &mut Sim) -> Vec<(usize, usize)> {
+    settle(sim);
+    let members = sim.members.clone();
+    let lines = sim.proc.drain().to_vec();
+    members
+        .iter()
+        .map(|m| {
+            let mut n = (0, 0);
+            for l in &lines {
+                let v: serde_json::Value = match serde_json::from_str(l) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                };
+                let a = &v["attr"];
+                if v["msg"] == "Command received (mongo-sim)"
+                    && a["command"] == "hello"
+                    && a["member"] == m.as_str()
+                {
+                    if a["awaitable"] == true {
+                        n.1 += 1;
+                    } else {
+                        n.0 += 1;
+                    }
+                }
+            }
+            n
+        })
+        .collect()
+}
+
+#[test]
+fn a_fresh_set_streams_only_the_member_it_initiated() {
+    let mut sim = Sim::set(3, &["--log-commands"]);
+    init(&["--uri", &sim.uri(), "--timeout", "20s"]).exits(0);
+    let h = hellos(&mut sim);
+    // Discovery asks every member once; then only the first member (initiated, elected) is
+    // streamed: its awaitable hellos follow its own transitions (initiate, SECONDARY, PRIMARY,
+    // writable) plus at most a couple of maxAwaitTimeMS expiries on a loaded machine.
+    assert_eq!(h[1], (1, 0), "{h:?}");
+    assert_eq!(h[2], (1, 0), "{h:?}");
+    assert_eq!(h[0].0, 1, "one plain hello, then the stream: {h:?}");
+    assert!((1..=7).contains(&h[0].1), "{h:?}");
+}
+
+#[test]
+fn a_rerun_on_a_ready_set_asks_each_member_at_most_once() {
+    let mut sim = Sim::set(3, &["--log-commands"]);
+    init(&["--uri", &sim.uri(), "--timeout", "20s"]).exits(0);
+    hellos(&mut sim);
+    let before = hellos(&mut sim);
+    let r = init(&["--uri", &sim.uri(), "--timeout", "20s"]);
+    r.exits(0);
+    let after = hellos(&mut sim);
+    // The writable PRIMARY's first answer ends the run: one plain hello per member at most,
+    // no SECONDARY is streamed, and the PRIMARY gets at most the one awaitable hello sent if a
+    // SECONDARY's answer (naming it) came before its own.
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        assert!(a.0 - b.0 <= 1, "{before:?} -> {after:?}");
+        let streamed = a.1 - b.1;
+        assert!(
+            streamed <= usize::from(i == 0),
+            "{before:?} -> {after:?}: {}",
+            r.stderr
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //! not retried), tlsAllowInvalidHostnames, the MONGO_TLS_* twins, MONGODB-X509 with a client
 //! certificate, and SCRAM-SHA-1 chosen by saslSupportedMechs negotiation.
 
-use e2e::mongo::{init, init_env, last_line, probe, probe_env, Sim};
+// A glob: tests added on other branches may use any helper (last_line, ...).
+use e2e::mongo::*;
 use e2e::tls::{Pki, CLIENT_SUBJECT};
 use std::time::{Duration, Instant};
 
@@ -37,18 +38,17 @@ fn a_private_ca_is_trusted_and_the_pair_works_over_tls() {
     let mut sim = tls_sim(&pki, &pki.server, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let p = probe(&["--uri", &uri]);
-    assert_eq!(p.code(), 0, "{p:?}");
-    assert!(p.stdout.contains("is PRIMARY of rs0, writable"), "{p:?}");
+    p.exits(0).stdout_has("is PRIMARY of rs0, writable");
     // The environment twins instead of URI options.
     let plain = format!("mongodb://{}/?replicaSet=rs0", sim.members[0]);
     let ca = pki.ca.pem.to_str().unwrap();
     let p = probe_env(&["--uri", &plain], &[("MONGO_TLS_CA_FILE", ca)]);
-    assert_eq!(p.code(), 0, "{p:?}");
+    p.exits(0);
     // Without TLS the TLS-only member closes the connection: retryable, like mongod.
     let p = probe(&["--uri", &plain, "--timeout", "500ms"]);
-    assert_eq!(p.code(), 1, "{p:?}");
+    p.exits(1);
     assert!(
         sim.count("The server is configured to only allow SSL connections") >= 1,
         "mongod's requireTLS refusal logged"
@@ -63,19 +63,15 @@ fn an_unknown_ca_is_final_and_named() {
     let uri = tls_uri(&sim, &pki, "");
     let start = Instant::now();
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
+    r.exits(3);
     assert!(start.elapsed() < Duration::from_secs(10), "not retried");
-    let line = last_line(&r);
-    assert!(line.contains("unknown issuer"), "{line}");
-    assert!(line.contains("tlsCAFile"), "{line}");
+    r.line_has("unknown issuer").line_has("tlsCAFile");
     let p = probe(&["--uri", &uri]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("unknown issuer"), "{p:?}");
+    p.exits(3).line_has("unknown issuer");
     // The bundled public roots do not know a private CA either.
     let public = format!("mongodb://{}/?tls=true", sim.members[0]);
     let p = probe(&["--uri", &public]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("unknown issuer"), "{p:?}");
+    p.exits(3).line_has("unknown issuer");
 }
 
 #[test]
@@ -84,15 +80,10 @@ fn a_hostname_mismatch_is_final_unless_allowed_loudly() {
     let sim = tls_sim(&pki, &pki.wrong_name, &[]);
     let uri = tls_uri(&sim, &pki, "");
     let p = probe(&["--uri", &uri]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("hostname mismatch"), "{p:?}");
+    p.exits(3).line_has("hostname mismatch");
     let allowed = tls_uri(&sim, &pki, "&tlsAllowInvalidHostnames=true");
     let r = init(&["--uri", &allowed, "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(
-        r.stderr.contains("WARNING: tlsAllowInvalidHostnames"),
-        "{r:?}"
-    );
+    r.exits(0).stderr_has("WARNING: tlsAllowInvalidHostnames");
     // The chain is still checked with the name check off: another CA (same name, other key)
     // is refused.
     let other = Pki::new("mismatch-other");
@@ -102,15 +93,13 @@ fn a_hostname_mismatch_is_final_unless_allowed_loudly() {
         other.ca.pem.display()
     );
     let p = probe(&["--uri", &wrong_ca]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("bad signature"), "{p:?}");
+    p.exits(3).line_has("bad signature");
     // tlsInsecure through its twin: nothing verified, one warning line.
     let p = probe_env(
         &["--uri", &format!("mongodb://{}/?tls=true", sim.members[0])],
         &[("MONGO_TLS_INSECURE", "true")],
     );
-    assert_eq!(p.code(), 0, "{p:?}");
-    assert!(p.stderr.contains("NOT verified"), "{p:?}");
+    p.exits(0).stderr_has("NOT verified");
 }
 
 #[test]
@@ -118,8 +107,7 @@ fn an_expired_certificate_is_named() {
     let pki = Pki::new("expired");
     let sim = tls_sim(&pki, &pki.expired, &[]);
     let p = probe(&["--uri", &tls_uri(&sim, &pki, "")]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("expired"), "{p:?}");
+    p.exits(3).line_has("expired");
 }
 
 #[test]
@@ -127,8 +115,7 @@ fn tls_against_a_plain_server_is_final() {
     let sim = Sim::set(1, &[]);
     let uri = format!("mongodb://{}/?tls=true", sim.members[0]);
     let p = probe(&["--uri", &uri]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(last_line(&p).contains("TLS"), "{p:?}");
+    p.exits(3).line_has("TLS");
 }
 
 #[test]
@@ -147,9 +134,7 @@ fn usage_errors_of_the_tls_options() {
         ),
     ] {
         let p = probe(&["--uri", uri]);
-        assert_eq!(p.code(), 2, "{uri}: {p:?}");
-        assert!(last_line(&p).contains(want), "{uri}: {p:?}");
-        assert!(!p.stderr.contains("k3y-s3cret"), "{p:?}");
+        p.exits(2).line_has(want).stderr_lacks("k3y-s3cret");
     }
 }
 
@@ -171,7 +156,7 @@ fn x509_authentication_with_the_client_certificate() {
         ),
     );
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     assert_eq!(
         sim.count("Successfully authenticated"),
         1,
@@ -184,16 +169,13 @@ fn x509_authentication_with_the_client_certificate() {
         &["--uri", &bare, "--timeout", "20s"],
         &[("MONGO_TLS_CERTIFICATE_KEY_FILE", client)],
     );
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     // Without a certificate: as mongod, the member completes the handshake, then logs the
     // refusal and closes; the client names the likely cause, final (exit 3).
     let p = probe(&["--uri", &tls_uri(&sim, &pki, "")]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(
-        last_line(&p).contains("right after the TLS handshake")
-            && last_line(&p).contains("tlsCertificateKeyFile"),
-        "{p:?}"
-    );
+    p.exits(3)
+        .line_has("right after the TLS handshake")
+        .line_has("tlsCertificateKeyFile");
     assert!(
         sim.count("no SSL certificate provided by peer; connection rejected") >= 1,
         "mongod's refusal logged"
@@ -205,19 +187,14 @@ fn x509_authentication_with_the_client_certificate() {
         &format!("&tlsCertificateKeyFile={}", pki.unknown_ca.display()),
     );
     let p = probe(&["--uri", &stranger]);
-    assert_eq!(p.code(), 3, "{p:?}");
-    assert!(
-        last_line(&p).contains("may not accept our client certificate"),
-        "{p:?}"
-    );
+    p.exits(3).line_has("may not accept our client certificate");
     assert!(
         sim.count("SSL peer certificate validation failed") >= 1,
         "mongod's refusal logged"
     );
     // X.509 without a certificate configured is a usage error.
     let r = init(&["--uri", &bare, "--timeout", "5s"]);
-    assert_eq!(r.code(), 2, "{r:?}");
-    assert!(last_line(&r).contains("tlsCertificateKeyFile"), "{r:?}");
+    r.exits(2).line_has("tlsCertificateKeyFile");
 }
 
 #[test]
@@ -244,13 +221,10 @@ fn x509_user_unknown_to_the_server_is_refused() {
         ),
     );
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
+    r.exits(3);
     // mongod rethrows UserNotFound (11) here, not AuthenticationFailed.
-    assert!(last_line(&r).contains("UserNotFound"), "{r:?}");
-    assert!(
-        last_line(&r).contains(&format!("createUser: \"{CLIENT_SUBJECT}\"")),
-        "{r:?}"
-    );
+    r.line_has("UserNotFound")
+        .line_has(&format!("createUser: \"{CLIENT_SUBJECT}\""));
 }
 
 const PASSWORD: &str = "Sha1-0nly-pw";
@@ -273,8 +247,7 @@ fn scram_sha1_is_negotiated_for_a_sha1_only_user() {
         sim.members[0]
     );
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(!r.stderr.contains(PASSWORD) && !r.stdout.contains(PASSWORD));
+    r.exits(0).lacks(PASSWORD);
     let ok = sim
         .proc
         .drain()
@@ -304,8 +277,7 @@ fn scram_sha1_is_negotiated_for_a_sha1_only_user() {
         sim.members[0]
     );
     let r = init(&["--uri", &forced, "--timeout", "20s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(last_line(&r).contains("SCRAM-SHA-256"), "{r:?}");
+    r.exits(3).line_has("SCRAM-SHA-256");
 }
 
 #[test]
@@ -317,7 +289,7 @@ fn scram_sha256_is_preferred_when_offered() {
         sim.members[0]
     );
     let r = init(&["--uri", &uri, "--timeout", "20s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let ok: Vec<String> = sim
         .proc
         .drain()

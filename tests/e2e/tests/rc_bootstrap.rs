@@ -12,7 +12,8 @@ fn with(mut env: Vec<(String, String)>, k: &str, v: &str) -> Vec<(String, String
 
 #[test]
 fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts() {
-    let sim = Sim::start(&["--admin-delay", "1500ms"]);
+    // 6.13: the release whose server answers before initialData created the admin (startup.rs).
+    let sim = Sim::start(&["--version", "6.13.0", "--admin-delay", "1500ms"]);
     let dir = temp_dir("fresh");
     let url_file = dir.join("webhook-url");
     let env = env(&sim.url);
@@ -22,18 +23,16 @@ fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts()
         &env,
         &["--webhook-url-file", url_file_s, "--timeout", "60s"],
     );
-    assert_eq!(first.code(), 0, "{first:?}");
-    assert!(
-        first.stderr.contains("admin login as root refused"),
-        "waited for the admin: {first:?}"
-    );
+    first.exits(0);
+    // It waited for the admin.
+    first.stderr_has("admin login as root refused");
     for step in [
         "bot created",
         "room created",
         "webhook created",
         "url_file written",
     ] {
-        assert!(first.stdout.contains(step), "{step}: {first:?}");
+        first.stdout_has(step);
     }
 
     // Webhook URL: 0600, the integration's id and token, token masked in the output.
@@ -50,10 +49,7 @@ fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts()
         integ["token"].as_str().unwrap(),
     );
     assert_eq!(hook_url, format!("{}/hooks/{id}/{token}", sim.url));
-    assert!(
-        !first.stdout.contains(token) && !first.stderr.contains(token),
-        "token printed: {first:?}"
-    );
+    first.lacks(token);
     assert_eq!(integ["username"], BOT);
     assert_eq!(integ["scriptEnabled"], true);
     assert!(integ["script"].as_str().unwrap().contains("class Script"));
@@ -69,9 +65,9 @@ fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts()
 
     // Second run: nothing changes.
     let second = bootstrap(&env, &["--webhook-url-file", url_file_s, "--json"]);
-    assert_eq!(second.code(), 0, "{second:?}");
+    second.exits(0);
     let v = second.json();
-    assert_eq!(v["changed"], 0, "{v}");
+    second.json_field("changed", 0);
     for (k, status) in v["objects"].as_object().unwrap() {
         assert!(
             status.as_str().unwrap().starts_with("unchanged"),
@@ -82,7 +78,7 @@ fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts()
 
     // --show-token prints the full URL once.
     let shown = bootstrap(&env, &["--show-token"]);
-    assert!(shown.stdout.contains(&hook_url), "{shown:?}");
+    shown.stdout_has(&hook_url);
 
     // A GitLab event posted to the published URL lands in the room as the bot.
     let path = hook_url.trim_start_matches(&sim.url).to_string();
@@ -112,10 +108,9 @@ fn fresh_server_waits_for_admin_then_second_run_is_unchanged_and_webhook_posts()
 fn dry_run_changes_nothing() {
     let sim = Sim::start(&[]);
     let r = bootstrap(&env(&sim.url), &["--dry-run", "--json"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    let v = r.json();
-    assert_eq!(v["objects"]["bot"], "would create", "{v}");
-    assert_eq!(v["objects"]["webhook"], "would create", "{v}");
+    r.exits(0)
+        .json_field("/objects/bot", "would create")
+        .json_field("/objects/webhook", "would create");
     let (status, _) = http_json(&sim.url, "GET", &format!("/_sim/users/{BOT}"), &[], None);
     assert_eq!(status, 404, "dry run created the bot");
 }
@@ -128,8 +123,7 @@ fn retries_until_the_server_listens() {
         false,
     );
     let r = bootstrap(&env(&sim.url), &["--timeout", "60s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stderr.contains("attempt 1"), "{r:?}");
+    r.exits(0).stderr_has("attempt 1");
 }
 
 #[test]
@@ -139,8 +133,7 @@ fn gives_up_with_exit_1_when_nothing_answers() {
         &env(&format!("http://127.0.0.1:{port}")),
         &["--timeout", "2s"],
     );
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.elapsed < std::time::Duration::from_secs(5), "{r:?}");
+    r.exits(1).within(std::time::Duration::from_secs(5));
 }
 
 #[test]
@@ -148,15 +141,14 @@ fn read_only_room_makes_the_bot_moderator_and_probe_agrees() {
     let sim = Sim::start(&[]);
     let env = env(&sim.url);
     let r = bootstrap(&env, &["--read-only"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stdout.contains("post_rights moderator granted"), "{r:?}");
+    r.exits(0).stdout_has("post_rights moderator granted");
     let (_, room) = http_json(&sim.url, "GET", &format!("/_sim/rooms/{ROOM}"), &[], None);
     assert_eq!(room["ro"], true, "{room}");
     let again = bootstrap(&env, &["--read-only", "--json"]);
-    assert_eq!(again.json()["objects"]["post_rights"], "unchanged");
+    again.json_field("/objects/post_rights", "unchanged");
     let dir = temp_dir("ro");
     let p = probe(&env, &["--token-cache", dir.join("tok").to_str().unwrap()]);
-    assert_eq!(p.code(), 0, "{p:?}");
+    p.exits(0);
 }
 
 #[test]
@@ -164,18 +156,13 @@ fn private_group() {
     let sim = Sim::start(&["--version", "6.13.0"]);
     let env = env(&sim.url);
     let r = bootstrap(&env, &["--private"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stdout.contains("room created (private group)"), "{r:?}");
+    r.exits(0).stdout_has("room created (private group)");
     let dir = temp_dir("group");
     let p = probe(&env, &["--token-cache", dir.join("tok").to_str().unwrap()]);
-    assert_eq!(p.code(), 0, "{p:?}");
+    p.exits(0);
     // Asking for a public channel of that name is a clear refusal, not a duplicate.
     let wrong = bootstrap(&env, &[]);
-    assert_eq!(wrong.code(), 3, "{wrong:?}");
-    assert!(
-        wrong.stderr.contains("exists as a private group"),
-        "{wrong:?}"
-    );
+    wrong.exits(3).stderr_has("exists as a private group");
 }
 
 #[test]
@@ -186,8 +173,7 @@ fn registers_the_admin_when_none_exists_and_registration_is_open() {
         true,
     );
     let r = bootstrap(&env(&sim.url), &["--admin-wait", "500ms"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stdout.contains("admin registered"), "{r:?}");
+    r.exits(0).stdout_has("admin registered");
     let admin = sim.user(ADMIN);
     assert!(
         admin["roles"].as_array().unwrap().contains(&json!("admin")),
@@ -222,13 +208,9 @@ fn registering_the_admin_waits_out_the_one_per_window_register_rule() {
         &env(&sim.url),
         &["--admin-wait", "500ms", "--timeout", "30s"],
     );
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stdout.contains("admin registered"), "{r:?}");
-    assert!(
-        r.stderr
-            .contains("rate limited on POST /api/v1/users.register"),
-        "{r:?}"
-    );
+    r.exits(0)
+        .stdout_has("admin registered")
+        .stderr_has("rate limited on POST /api/v1/users.register");
 }
 
 #[test]
@@ -236,8 +218,7 @@ fn blocked_admin_usernames_are_refused_clearly() {
     let sim = Sim::start(&[]);
     let blocked = with(env(&sim.url), "ADMIN_USERNAME", "administrator");
     let r = bootstrap(&blocked, &[]);
-    assert_eq!(r.code(), 2, "{r:?}");
-    assert!(r.stderr.contains("blocked username"), "{r:?}");
+    r.exits(2).stderr_has("blocked username");
 
     // "admin" is fine through ADMIN_* but cannot be registered.
     let bare = Sim::start_env(
@@ -247,28 +228,25 @@ fn blocked_admin_usernames_are_refused_clearly() {
     );
     let admin = with(env(&bare.url), "ADMIN_USERNAME", "admin");
     let r = bootstrap(&admin, &["--admin-wait", "300ms"]);
-    assert_eq!(r.code(), 2, "{r:?}");
-    assert!(r.stderr.contains("cannot be registered"), "{r:?}");
+    r.exits(2).stderr_has("cannot be registered");
 }
 
 #[test]
 fn bot_password_drift_is_reported_then_fixed_with_fix_drift() {
     let sim = Sim::start(&[]);
     let env = env(&sim.url);
-    assert_eq!(bootstrap(&env, &[]).code(), 0);
+    bootstrap(&env, &[]).exits(0);
     let changed = with(env.clone(), "ROCKETCHAT_PASSWORD", "N3w-B0t-Passw0rd!q");
     let drift = bootstrap(&changed, &[]);
-    assert_eq!(drift.code(), 3, "{drift:?}");
-    assert!(drift.stderr.contains("--fix-drift"), "{drift:?}");
+    drift.exits(3).stderr_has("--fix-drift");
     let fixed = bootstrap(&changed, &["--fix-drift"]);
-    assert_eq!(fixed.code(), 0, "{fixed:?}");
-    assert!(fixed.stdout.contains("drift fixed"), "{fixed:?}");
+    fixed.exits(0).stdout_has("drift fixed");
     let dir = temp_dir("drift");
     let p = probe(
         &changed,
         &["--token-cache", dir.join("tok").to_str().unwrap()],
     );
-    assert_eq!(p.code(), 0, "{p:?}");
+    p.exits(0);
 }
 
 #[test]
@@ -288,13 +266,9 @@ fn totp_trap_is_explained() {
     );
     assert_eq!(status, 200, "{v}");
     let r = bootstrap(&env(&sim.url), &[]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.stderr.contains("verified email") && r.stderr.contains("2FA"),
-        "{r:?}"
-    );
+    r.exits(3).stderr_has("verified email").stderr_has("2FA");
     let fixed = bootstrap(&env(&sim.url), &["--fix-drift"]);
-    assert_eq!(fixed.code(), 0, "{fixed:?}");
+    fixed.exits(0);
 }
 
 #[test]
@@ -303,9 +277,9 @@ fn password_policy_names_the_failing_rule() {
     // Not a word of the message: the password itself is masked wherever it appears.
     let env = with(env(&sim.url), "ROCKETCHAT_PASSWORD", "sh0rt");
     let r = bootstrap(&env, &[]);
-    assert_eq!(r.code(), 2, "{r:?}");
-    assert!(r.stderr.contains("password policy"), "{r:?}");
-    assert!(r.stderr.contains("too short"), "{r:?}");
+    r.exits(2)
+        .stderr_has("password policy")
+        .stderr_has("too short");
 }
 
 #[test]
@@ -315,7 +289,7 @@ fn survives_the_rate_limiter() {
     let mut waited = false;
     for _ in 0..3 {
         let r = bootstrap(&env, &["--timeout", "60s"]);
-        assert_eq!(r.code(), 0, "{r:?}");
+        r.exits(0);
         waited |= r.stderr.contains("rate limited");
     }
     assert!(
@@ -341,13 +315,12 @@ fn secrets_from_files_and_usage_errors() {
         b.to_str().unwrap().into(),
     ));
     let r = bootstrap(&env, &[]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let missing = bootstrap(
         &with(env.clone(), "ADMIN_PASS_FILE", "/nonexistent/pw"),
         &[],
     );
-    assert_eq!(missing.code(), 2, "{missing:?}");
-    assert!(missing.stderr.contains("cannot read"), "{missing:?}");
+    missing.exits(2).stderr_has("cannot read");
     let bad_url = bootstrap(&with(env, "ROCKETCHAT_URL", "rocketchat:3000"), &[]);
-    assert_eq!(bad_url.code(), 2, "{bad_url:?}");
+    bad_url.exits(2);
 }

@@ -19,8 +19,8 @@ fn ready(version: &str, tag: &str) -> (Sim, Vec<(String, String)>, PathBuf, Path
     let env = env(&sim.url);
     let dir = temp_dir(tag);
     let url_file = dir.join("webhook-url");
-    let r = bootstrap(&env, &["--webhook-url-file", url_file.to_str().unwrap()]);
-    assert_eq!(r.code(), 0, "{version}: {r:?}");
+    let r = bootstrap(&env, &["--webhook-url-file", url_file.to_str().unwrap()]).noting(version);
+    r.exits(0);
     (sim, env, dir.join("token"), url_file)
 }
 
@@ -43,9 +43,8 @@ fn webhook_check_passes_on_every_router_and_a_bad_token_is_still_refused() {
             url_file.to_str().unwrap(),
             "--json",
         ];
-        let r = probe(&env, &args);
-        assert_eq!(r.code(), 0, "{v}: {r:?}");
-        assert_eq!(r.json()["webhook"], "valid", "{v}: {r:?}");
+        let r = probe(&env, &args).noting(v);
+        r.exits(0).json_field("webhook", "valid");
         assert_eq!(sim.messages(ROOM).to_string(), before, "{v}: posted");
         let url = std::fs::read_to_string(&url_file).unwrap();
         let (head, _) = url.trim().rsplit_once('/').unwrap();
@@ -54,9 +53,8 @@ fn webhook_check_passes_on_every_router_and_a_bad_token_is_still_refused() {
             "RC_PROBE_WEBHOOK_URL",
             &format!("{head}/wrong"),
         );
-        let r = probe(&bad, &["--token-cache", cache.to_str().unwrap()]);
-        assert_eq!(r.code(), 3, "{v}: {r:?}");
-        assert!(r.stderr.contains("webhook URL is not valid"), "{v}: {r:?}");
+        let r = probe(&bad, &["--token-cache", cache.to_str().unwrap()]).noting(v);
+        r.exits(3).stderr_has("webhook URL is not valid");
     }
 }
 
@@ -67,7 +65,7 @@ fn wrong_admin_password_spends_few_logins_and_leaves_the_admin_unblocked() {
     let env = with(env(&sim.url), "ADMIN_PASS", "Not-The-Passw0rd!x");
     let env = with(env, "RC_BOOTSTRAP_ADMIN_WAIT", "20s");
     let r = bootstrap(&env, &["--timeout", "60s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
+    r.exits(3);
     let n = logins(&sim);
     assert!(n <= 5, "{n} login attempts: {r:?}");
     // The real admin can still log in: no block.
@@ -101,13 +99,9 @@ fn blocked_admin_is_reported_as_blocked() {
         );
     }
     let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.stderr
-            .contains("blocked by Rocket.Chat's brute-force protection")
-            && r.stderr.contains("5 minutes"),
-        "{r:?}"
-    );
+    r.exits(3)
+        .stderr_has("blocked by Rocket.Chat's brute-force protection")
+        .stderr_has("5 minutes");
     assert_eq!(logins(&sim), 11, "one attempt only: {r:?}");
 }
 
@@ -119,17 +113,14 @@ fn probe_never_retries_a_refused_password() {
     let wrong = with(env.clone(), "ROCKETCHAT_PASSWORD", "Wr0ng-Passw0rd!xyz");
     for _ in 0..12 {
         let r = probe(&wrong, &["--token-cache", cache.to_str().unwrap()]);
-        assert_eq!(r.code(), 3, "{r:?}");
+        r.exits(3);
     }
     let r = probe(&wrong, &["--token-cache", cache.to_str().unwrap()]);
-    assert!(
-        r.stderr.contains("not retrying it until it changes"),
-        "{r:?}"
-    );
+    r.stderr_has("not retrying it until it changes");
     assert_eq!(logins(&sim) - base, 1, "logins spent");
     // The bot is not blocked, and the right password works at once.
     let r = probe(&env, &["--token-cache", cache.to_str().unwrap()]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
 }
 
 /// Restarts (`restart: on-failure`) with a wrong bot password spend one bot login, not one per
@@ -140,20 +131,19 @@ fn bootstrap_restarts_with_a_wrong_bot_password_spend_one_bot_login() {
     // restarts are spaced by the engine's back-off.
     let sim = Sim::start(&["--setting", "API_Enable_Rate_Limiter=false"]);
     let env = env(&sim.url);
-    assert_eq!(bootstrap(&env, &[]).code(), 0);
+    bootstrap(&env, &[]).exits(0);
     let failed = |sim: &Sim| {
         let (_, v) = http_json(&sim.url, "GET", "/_sim/logins", &[], None);
         v["failed"].as_u64().unwrap()
     };
     let base = failed(&sim);
     let wrong = with(env.clone(), "ROCKETCHAT_PASSWORD", "Wr0ng-Passw0rd!xyz");
-    for i in 0..12 {
+    for _ in 0..12 {
         let r = bootstrap(&wrong, &["--timeout", "30s"]);
-        assert_eq!(r.code(), 3, "run {i}: {r:?}");
-        assert!(r.stderr.contains("--fix-drift"), "run {i}: {r:?}");
+        r.exits(3).stderr_has("--fix-drift");
     }
     let r = bootstrap(&wrong, &["--timeout", "30s"]);
-    assert!(r.stderr.contains("not retried until it changes"), "{r:?}");
+    r.stderr_has("not retried until it changes");
     assert_eq!(failed(&sim) - base, 1, "failed logins spent");
     // The bot is not blocked: its real password still works.
     let (status, v) = http_json(
@@ -166,9 +156,9 @@ fn bootstrap_restarts_with_a_wrong_bot_password_spend_one_bot_login() {
     assert_eq!(status, 200, "bot blocked: {v}");
     // --fix-drift resets the password to the configured one and forgets the refusal.
     let r = bootstrap(&wrong, &["--fix-drift", "--timeout", "30s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let r = bootstrap(&wrong, &["--json", "--timeout", "30s"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
 }
 
 /// Bug 3: rooms.info error fields are swapped and archived rooms are refused first (6.x/7.x).
@@ -187,18 +177,18 @@ fn rooms_info_errors_as_the_server_sends_them() {
         let r = probe(
             &with(env.clone(), "ROCKETCHAT_ROOM", "secret"),
             &["--token-cache", cache.to_str().unwrap()],
-        );
-        assert_eq!(r.code(), 3, "{v}: {r:?}");
-        assert!(r.stderr.contains("room #secret not found"), "{v}: {r:?}");
+        )
+        .noting(v);
+        r.exits(3).stderr_has("room #secret not found");
         let r = probe(
             &with(env.clone(), "ROCKETCHAT_ROOM", "nowhere"),
             &["--token-cache", cache.to_str().unwrap()],
-        );
-        assert!(r.stderr.contains("room #nowhere not found"), "{v}: {r:?}");
+        )
+        .noting(v);
+        r.stderr_has("room #nowhere not found");
         http_json(&sim.url, "GET", "/_sim/rooms/ops/archive", &[], None);
-        let r = probe(&env, &["--token-cache", cache.to_str().unwrap()]);
-        assert_eq!(r.code(), 3, "{v}: {r:?}");
-        assert!(r.stderr.contains("#ops is archived"), "{v}: {r:?}");
+        let r = probe(&env, &["--token-cache", cache.to_str().unwrap()]).noting(v);
+        r.exits(3).stderr_has("#ops is archived");
     }
 }
 
@@ -210,14 +200,12 @@ fn uncompilable_script_exits_3_with_the_compile_error() {
     let script = dir.join("bad.js");
     std::fs::write(&script, "class Script { process_incoming_request( {").unwrap();
     let r = bootstrap(&env(&sim.url), &["--script", script.to_str().unwrap()]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.stderr.contains("could not compile its script") && r.stderr.contains("SyntaxError"),
-        "{r:?}"
-    );
+    r.exits(3)
+        .stderr_has("could not compile its script")
+        .stderr_has("SyntaxError");
     // A rerun sees the same broken hook: still exit 3, not "unchanged".
     let r = bootstrap(&env(&sim.url), &["--script", script.to_str().unwrap()]);
-    assert_eq!(r.code(), 3, "{r:?}");
+    r.exits(3);
 }
 
 /// Bug 5: logout answers without `success` (6.x/7.x) or an empty 200 (8.x).
@@ -225,12 +213,10 @@ fn uncompilable_script_exits_3_with_the_compile_error() {
 fn logout_shapes_leave_no_misleading_line() {
     for v in VERSIONS {
         let sim = Sim::start(&["--version", v]);
-        let r = bootstrap(&env(&sim.url), &[]);
-        assert_eq!(r.code(), 0, "{v}: {r:?}");
-        assert!(
-            !r.stderr.contains("not JSON") && !r.stderr.contains("could not log the admin out"),
-            "{v}: {r:?}"
-        );
+        let r = bootstrap(&env(&sim.url), &[]).noting(v);
+        r.exits(0)
+            .stderr_lacks("not JSON")
+            .stderr_lacks("could not log the admin out");
         assert_eq!(sim.login_tokens(ADMIN), 0, "{v}: admin token left behind");
     }
 }
@@ -240,7 +226,7 @@ fn logout_shapes_leave_no_misleading_line() {
 fn webhook_is_found_beyond_the_first_page() {
     let sim = Sim::start(&[]);
     let env = env(&sim.url);
-    assert_eq!(bootstrap(&env, &[]).code(), 0);
+    bootstrap(&env, &[]).exits(0);
     let admin = sim.session(ADMIN, ADMIN_PASS);
     for i in 0..105 {
         let (st, v) = sim.api(
@@ -260,8 +246,7 @@ fn webhook_is_found_beyond_the_first_page() {
         (Some(50), Some(106))
     );
     let r = bootstrap(&env, &[]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stdout.contains("webhook unchanged"), "{r:?}");
+    r.exits(0).stdout_has("webhook unchanged");
 }
 
 /// Bug 6: from 7.x the posting user is updated in place (same URL); 6.x recreates the hook.
@@ -274,15 +259,11 @@ fn changing_the_bot_updates_the_hook_where_the_server_allows() {
     ] {
         let sim = Sim::start(&["--version", v]);
         let env = env(&sim.url);
-        assert_eq!(bootstrap(&env, &[]).code(), 0);
+        bootstrap(&env, &[]).exits(0);
         let (_, before) = http_json(&sim.url, "GET", "/_sim/integrations", &[], None);
         let other = with(env.clone(), "ROCKETCHAT_USER", "gitbot");
-        let r = bootstrap(&other, &[]);
-        assert_eq!(r.code(), 0, "{v}: {r:?}");
-        assert!(
-            r.stdout.contains(&format!("webhook {expect}")),
-            "{v}: {r:?}"
-        );
+        let r = bootstrap(&other, &[]).noting(v);
+        r.exits(0).stdout_has(&format!("webhook {expect}"));
         let (_, after) = http_json(&sim.url, "GET", "/_sim/integrations", &[], None);
         let same = before["integrations"][0]["_id"] == after["integrations"][0]["_id"];
         assert_eq!(same, expect == "updated", "{v}: {after}");

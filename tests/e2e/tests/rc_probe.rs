@@ -12,7 +12,7 @@ fn ready(args: &[&str], tag: &str) -> (Sim, Vec<(String, String)>, PathBuf, Path
     let dir = temp_dir(tag);
     let url_file = dir.join("webhook-url");
     let r = bootstrap(&env, &["--webhook-url-file", url_file.to_str().unwrap()]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     (sim, env, dir.join("token"), url_file)
 }
 
@@ -34,11 +34,10 @@ fn healthy_with_webhook_check_that_posts_nothing() {
             "--json",
         ],
     );
-    assert_eq!(r.code(), 0, "{r:?}");
-    let v = r.json();
-    assert_eq!(v["ok"], true);
-    assert_eq!(v["webhook"], "valid", "{v}");
-    assert_eq!(v["session"], "login");
+    r.exits(0)
+        .json_field("ok", true)
+        .json_field("webhook", "valid")
+        .json_field("session", "login");
     assert_eq!(
         sim.messages(ROOM).to_string(),
         before,
@@ -51,13 +50,9 @@ fn healthy_with_webhook_check_that_posts_nothing() {
         0o600
     );
     let again = probe(&env, &["--token-cache", cache.to_str().unwrap(), "--json"]);
-    assert_eq!(again.json()["session"], "cached", "{again:?}");
+    again.json_field("session", "cached");
     let text = probe(&env, &cache_arg(&cache));
-    assert!(
-        text.stdout
-            .starts_with("rc-probe: ok: hubot can post in #ops"),
-        "{text:?}"
-    );
+    text.stdout_starts("rc-probe: ok: hubot can post in #ops");
 }
 
 #[test]
@@ -74,8 +69,7 @@ fn invalid_webhook_token_is_refused() {
         format!("{}/hooks/{id}/not-the-token", sim.url),
     ));
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("webhook URL is not valid"), "{r:?}");
+    r.exits(3).stderr_has("webhook URL is not valid");
 }
 
 #[test]
@@ -84,8 +78,7 @@ fn missing_room() {
     env.push(("ROCKETCHAT_ROOM".into(), "nowhere".into()));
     env.retain(|(k, v)| k != "ROCKETCHAT_ROOM" || v == "nowhere");
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("#nowhere not found"), "{r:?}");
+    r.exits(3).stderr_has("#nowhere not found");
 }
 
 #[test]
@@ -102,8 +95,7 @@ fn bot_not_member() {
     env.retain(|(k, _)| k != "ROCKETCHAT_ROOM");
     env.push(("ROCKETCHAT_ROOM".into(), "ops,elsewhere".into()));
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("not a member of #elsewhere"), "{r:?}");
+    r.exits(3).stderr_has("not a member of #elsewhere");
 }
 
 #[test]
@@ -120,15 +112,13 @@ fn read_only_room_without_the_right() {
     );
     assert_eq!(status, 200, "{v}");
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(
-        r.stderr.contains("read-only") && r.stderr.contains("post-readonly"),
-        "{r:?}"
-    );
+    r.exits(3)
+        .stderr_has("read-only")
+        .stderr_has("post-readonly");
     // rc-bootstrap repairs it (moderator), then the probe is healthy.
     let fix = bootstrap(&env, &[]);
-    assert_eq!(fix.code(), 0, "{fix:?}");
-    assert_eq!(probe(&env, &cache_arg(&cache)).code(), 0);
+    fix.exits(0);
+    probe(&env, &cache_arg(&cache)).exits(0);
 }
 
 #[test]
@@ -146,8 +136,7 @@ fn muted_bot() {
     );
     assert_eq!(status, 200, "{v}");
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("muted"), "{r:?}");
+    r.exits(3).stderr_has("muted");
 }
 
 /// A read-only room refuses the bot (no moderator role) until an admin unmutes it there:
@@ -165,8 +154,7 @@ fn bot_unmuted_in_a_read_only_room_may_post() {
     );
     assert_eq!(status, 200, "{v}");
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("read-only"), "{r:?}");
+    r.exits(3).stderr_has("read-only");
     let ddp = json!({"msg": "method", "id": "1", "method": "unmuteUserInRoom",
                      "params": [{"rid": room["_id"], "username": BOT}]});
     let (status, v) = sim.api(
@@ -177,7 +165,7 @@ fn bot_unmuted_in_a_read_only_room_may_post() {
     );
     assert_eq!(status, 200, "{v}");
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
 }
 
 #[test]
@@ -186,8 +174,7 @@ fn wrong_password_is_refused_with_exit_3() {
     env.retain(|(k, _)| k != "ROCKETCHAT_PASSWORD");
     env.push(("ROCKETCHAT_PASSWORD".into(), "Wr0ng-Passw0rd!zz".into()));
     let r = probe(&env, &cache_arg(&cache));
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("login as hubot refused"), "{r:?}");
+    r.exits(3).stderr_has("login as hubot refused");
 }
 
 #[test]
@@ -203,8 +190,7 @@ fn server_down_is_exit_1_within_the_timeout() {
             dir.join("t").to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(4), "{r:?}");
+    r.exits(1).within(Duration::from_secs(4));
     // A server that accepts but never answers: the deadline still holds.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
@@ -217,8 +203,7 @@ fn server_down_is_exit_1_within_the_timeout() {
             dir.join("t").to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code(), 1, "{r:?}");
-    assert!(r.elapsed < Duration::from_secs(3), "{r:?}");
+    r.exits(1).within(Duration::from_secs(3));
 }
 
 #[test]
@@ -233,9 +218,9 @@ fn operator_given_token() {
     env.push(("RC_PROBE_AUTH_TOKEN".into(), bot[1].1.clone()));
     let before = sim.login_tokens(BOT);
     let r = probe(&env, &["--json"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert_eq!(r.json()["session"], "given");
-    assert!(!r.stdout.contains(&bot[1].1), "token printed");
+    r.exits(0)
+        .json_field("session", "given")
+        .stdout_lacks(&bot[1].1);
     assert_eq!(
         sim.login_tokens(BOT),
         before,
@@ -249,16 +234,12 @@ fn operator_given_token() {
 fn a_thousand_probes_keep_one_session_and_never_hit_429() {
     let (sim, env, cache, _) = ready(&[], "thousand");
     let first = probe(&env, &cache_arg(&cache));
-    assert_eq!(first.code(), 0, "{first:?}");
+    first.exits(0);
     let tokens = sim.login_tokens(BOT);
     assert_eq!(tokens, 1, "one cached session");
-    for i in 0..1000 {
+    for _ in 0..1000 {
         let r = probe(&env, &cache_arg(&cache));
-        assert_eq!(r.code(), 0, "run {i}: {r:?}");
-        assert!(
-            !r.stderr.contains("rate limited") && !r.stdout.contains("rate limited"),
-            "run {i}: {r:?}"
-        );
+        r.exits(0).lacks("rate limited");
     }
     assert_eq!(
         sim.login_tokens(BOT),
@@ -273,8 +254,7 @@ fn unwritable_cache_logs_out_after_each_run() {
     let before = sim.login_tokens(BOT);
     for _ in 0..3 {
         let r = probe(&env, &["--token-cache", "/nonexistent-dir/rc-probe.token"]);
-        assert_eq!(r.code(), 0, "{r:?}");
-        assert!(r.stdout.contains("not writable"), "{r:?}");
+        r.exits(0).stdout_has("not writable");
     }
     assert_eq!(sim.login_tokens(BOT), before, "no token piles up");
 }

@@ -20,15 +20,14 @@ fn a_private_ca_makes_both_binaries_work_over_https() {
     let env = env(&url);
     let ca = pki.ca.pem.to_str().unwrap();
     let r = bootstrap(&env, &["--ca-file", ca]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
     let r = probe(&env, &["--ca-file", ca, "--no-token-cache"]);
-    assert_eq!(r.code(), 0, "{r:?}");
-    assert!(r.stdout.starts_with("rc-probe: ok"), "{r:?}");
+    r.exits(0).stdout_starts("rc-probe: ok");
     // The environment twin.
     let mut with_env = env.clone();
     with_env.push(("ROCKETCHAT_CA_FILE".into(), ca.into()));
     let r = probe(&with_env, &["--no-token-cache"]);
-    assert_eq!(r.code(), 0, "{r:?}");
+    r.exits(0);
 }
 
 #[test]
@@ -46,17 +45,16 @@ fn an_unknown_ca_is_refused_for_good_and_named() {
             "20s",
         ],
     );
-    assert_eq!(r.code(), 3, "{r:?}");
+    r.exits(3);
     assert!(
         start.elapsed() < Duration::from_secs(10),
         "not retried: {r:?}"
     );
-    assert!(r.stderr.contains("unknown issuer"), "{r:?}");
+    r.stderr_has("unknown issuer");
     // Without --ca-file the bundled public roots do not know a private CA either.
     let (_sim2, url2) = https_sim(&pki.server);
     let r = probe(&e2e::rc::env(&url2), &["--no-token-cache"]);
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("--ca-file"), "{r:?}");
+    r.exits(3).stderr_has("--ca-file");
 }
 
 #[test]
@@ -71,8 +69,7 @@ fn a_hostname_mismatch_is_named() {
             "--no-token-cache",
         ],
     );
-    assert_eq!(r.code(), 3, "{r:?}");
-    assert!(r.stderr.contains("hostname mismatch"), "{r:?}");
+    r.exits(3).stderr_has("hostname mismatch");
 }
 
 #[test]
@@ -83,7 +80,6 @@ fn an_unusable_ca_file_is_a_usage_error() {
     let env = env("https://localhost:1");
     for bin_run in [bootstrap, probe] {
         let r = bin_run(&env, &["--ca-file", junk.to_str().unwrap()]);
-        assert_eq!(r.code(), 2, "{r:?}");
-        assert!(r.stderr.contains("no CERTIFICATE"), "{r:?}");
+        r.exits(2).stderr_has("no CERTIFICATE");
     }
 }

@@ -174,3 +174,11 @@ impl Sim {
         log::line("I", "ACCESS", id, &format!("conn{}", conn.id), msg, attr);
     }
 }
+
+fn payload_bytes(body: &Document) -> Vec<u8> {
+    match body.get("payload") {
+        Some(Bson::Binary(b)) => b.bytes.clone(),
+        Some(Bson::String(s)) => s.clone().into_bytes(),
+        _ => Vec::new(),
+    }
+}

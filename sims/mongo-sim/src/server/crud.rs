@@ -1,4 +1,4 @@
-//! Minimal in-memory insert / find.
+//! Minimal in-memory insert / find, and listDatabases over what was inserted.
 
 use super::*;
 
@@ -111,5 +111,26 @@ impl Sim {
             }
         }
         Ok(doc! {"cursor": {"firstBatch": batch, "id": Bson::Int64(0), "ns": ns}, "ok": 1.0})
+    }
+}
+
+impl Sim {
+    pub(super) fn list_databases(&self) -> Document {
+        let st = self.lock();
+        let mut dbs: Vec<String> = st
+            .store
+            .keys()
+            .filter_map(|ns| ns.split_once('.').map(|(d, _)| d.to_string()))
+            .collect();
+        dbs.dedup();
+        let list: Vec<Bson> = dbs
+            .iter()
+            .map(|d| {
+                Bson::Document(
+                    doc! {"name": d.clone(), "sizeOnDisk": Bson::Int64(8192), "empty": false},
+                )
+            })
+            .collect();
+        doc! {"databases": list, "totalSize": Bson::Int64(8192 * dbs.len() as i64), "totalSizeMb": Bson::Int64(0), "ok": 1.0}
     }
 }

@@ -1,4 +1,6 @@
-//! hello / legacy isMaster, awaitable (https://www.mongodb.com/docs/manual/reference/command/hello/).
+//! The handshake: hello / legacy isMaster, awaitable
+//! (https://www.mongodb.com/docs/manual/reference/command/hello/), and buildInfo / getParameter
+//! (at the end).
 //!
 //! Read upstream (mongodb/mongo@d4d4a26801f7, src/mongo/db/repl/replication_coordinator_impl.cpp;
 //! @610d9be50d6e, src/mongo/db/repl/topology_coordinator.cpp):
@@ -14,7 +16,9 @@
 //!   error 31382; below → answer now; equal → wait for the next topology change, or answer at
 //!   `maxAwaitTimeMS` with the same topologyVersion.
 
-use super::{election_id, Conn, Sim, MAX_BSON_OBJECT_SIZE, MAX_WIRE_VERSION, MAX_WRITE_BATCH_SIZE};
+use super::{
+    election_id, fail, Conn, Sim, MAX_BSON_OBJECT_SIZE, MAX_WIRE_VERSION, MAX_WRITE_BATCH_SIZE,
+};
 use crate::repl::{self, CmdError, MemberState};
 use crate::wire::{self, Request};
 use bson::{doc, Bson, DateTime, Document, Timestamp};
@@ -229,5 +233,49 @@ impl Sim {
         d.insert("readOnly", false);
         d.insert("ok", 1.0);
         Ok(d)
+    }
+}
+
+/// buildInfo and getParameter: what drivers and our probes ask at connect.
+impl Sim {
+    pub(super) fn build_info(&self) -> Document {
+        let va: Vec<Bson> = self
+            .opts
+            .version
+            .split('.')
+            .map(|p| Bson::Int32(p.parse().unwrap_or(0)))
+            .chain(std::iter::once(Bson::Int32(0)))
+            .take(4)
+            .collect();
+        doc! {
+            "version": self.opts.version.clone(),
+            "gitVersion": "0000000000000000000000000000000000000000",
+            "versionArray": va,
+            "bits": 64,
+            "debug": false,
+            "maxBsonObjectSize": MAX_BSON_OBJECT_SIZE,
+            "storageEngines": ["devnull", "wiredTiger"],
+            "ok": 1.0,
+        }
+    }
+
+    pub(super) fn get_parameter(&self, req: &Request) -> Result<Document, CmdError> {
+        let all = matches!(req.body.get("getParameter"), Some(Bson::String(s)) if s == "*");
+        let mut out = Document::new();
+        if all || req.body.contains_key("featureCompatibilityVersion") {
+            out.insert("featureCompatibilityVersion", doc! {"version": "7.0"});
+        }
+        if all || req.body.contains_key("authenticationMechanisms") {
+            out.insert(
+                "authenticationMechanisms",
+                vec!["SCRAM-SHA-1", "SCRAM-SHA-256"],
+            );
+        }
+        if out.is_empty() {
+            // server_parameters: getParameter with no known option.
+            return Err(fail(72, "no option found to get"));
+        }
+        out.insert("ok", 1.0);
+        Ok(out)
     }
 }

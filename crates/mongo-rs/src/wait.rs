@@ -1,10 +1,16 @@
 //! Waiting on the members: who answers, whether the set is initiated, when a PRIMARY is writable.
-//! Every wait watches all members with awaitable hello ([`mongo_rs::monitor::Watch`]): a state
-//! change on any member wakes us at once, and only connection failures cost a pause.
+//! The waits watch members with awaitable hello ([`crate::monitor::Watch`]): a state change
+//! wakes us at once, and only connection failures cost a pause. Only members that can decide
+//! the current wait are asked: discovery needs one answer per member; the wait for a writable
+//! PRIMARY streams the member that will report it (the PRIMARY named by a hello, else the
+//! member we initiated or found initiated) and falls back to every member when that one
+//! fails. Each request to a member that cannot matter is load on the set for nothing.
 
-use crate::InitConfig;
-use mongo_rs::monitor::Watch;
-use mongo_rs::{plan, Hello, MemberState, Plan};
+use crate::errors::classify;
+use crate::init::InitConfig;
+use crate::monitor::{Mode, Watch};
+use crate::progress::Attempts;
+use crate::{plan, Hello, MemberState, Plan};
 use mongo_wire::HostPort;
 use sidecar::report::Reporter;
 use sidecar::{duration, Deadline, Failure};
@@ -43,26 +49,41 @@ fn gave_up(deadline: Deadline, what: &str, w: &Watch, seen: &Seen) -> Failure {
     ))
 }
 
-/// Steps 1-2 of a default run: whether to initiate. An already-initiated set is recognised from
-/// ANY member that answers with the set's name (members down are fine); only a decision to
-/// initiate needs every member's answer (none may have a config). Final problems (standalone,
-/// mongos, other set name, not a mongod) fail at once.
 /// The watch and what each member said last, shared by the steps of one run so the monitors'
 /// connections (and their awaitable hellos) carry over from one step to the next.
 pub struct Members {
     w: Watch,
     seen: Seen,
+    /// The member whose answers decide the wait for a PRIMARY, if one is known: the PRIMARY a
+    /// hello named, or the member discovery found initiated (or that we initiate). `None`:
+    /// every member is streamed.
+    lead: Option<usize>,
 }
 
 impl Members {
+    /// Every member, each asked once until a step says more ([`discover`] needs one answer
+    /// per member; [`wait_for_primary`] chooses whom to stream).
     pub fn watch(p: &InitConfig, deadline: Deadline) -> Members {
         Members {
-            w: Watch::start(&p.members, deadline, p.cap),
+            w: Watch::start(&p.members, deadline, p.cap, Mode::Once),
             seen: Seen::new(),
+            lead: None,
+        }
+    }
+
+    /// Streams the lead alone, or every member when there is none.
+    fn refocus(&self) {
+        match self.lead {
+            Some(i) => self.w.focus(&[i]),
+            None => self.w.focus(&(0..self.w.hosts().len()).collect::<Vec<_>>()),
         }
     }
 }
 
+/// Steps 1-2 of a default run: whether to initiate. An already-initiated set is recognised from
+/// ANY member that answers with the set's name (members down are fine); only a decision to
+/// initiate needs every member's answer (none may have a config). Final problems (standalone,
+/// mongos, other set name, not a mongod) fail at once.
 pub fn discover(
     m: &mut Members,
     p: &InitConfig,
@@ -74,8 +95,8 @@ pub fn discover(
         p.member_names().join(", "),
         duration::display(deadline.budget())
     ));
-    let Members { w, seen } = m;
-    let mut attempts = BTreeMap::new();
+    let Members { w, seen, lead } = m;
+    let mut attempts: BTreeMap<usize, Attempts> = BTreeMap::new();
     loop {
         let Some(ev) = w.next(deadline) else {
             return Err(gave_up(deadline, "not every member answered", w, seen));
@@ -91,19 +112,16 @@ pub fn discover(
                         .iter()
                         .filter_map(|(i, r)| Some((w.hosts()[*i].to_string(), r.clone().ok()?)))
                         .collect();
+                    *lead = Some(ev.index);
                     return plan(&answered, &p.set_name);
                 }
             }
             Err(e) => {
-                let f = mongo_rs::classify(&e, &p.context(&ev.host));
+                let f = classify(&e, &p.context(&ev.host));
                 if !f.is_retryable() {
                     return Err(f);
                 }
-                let n: &mut u32 = attempts.entry(ev.index).or_insert(0);
-                *n += 1;
-                if *n == 1 || n.is_power_of_two() {
-                    reporter.progress(format!("{f} (attempt {n}, retrying)"));
-                }
+                attempts.entry(ev.index).or_default().failed(&f, reporter);
                 seen.insert(ev.index, Err(f.message));
             }
         }
@@ -112,6 +130,9 @@ pub fn discover(
                 .iter()
                 .map(|(i, r)| (w.hosts()[*i].to_string(), r.clone().unwrap()))
                 .collect();
+            // We initiate on the first member: it reports its own election, or names the
+            // PRIMARY once another member wins.
+            *lead = Some(0);
             return plan(&all, &p.set_name);
         }
     }
@@ -125,19 +146,35 @@ pub fn wait_for_primary(
     p: &InitConfig,
     deadline: Deadline,
     reporter: Reporter,
-) -> Result<String, Failure> {
+) -> Result<HostPort, Failure> {
     reporter.progress("waiting for a writable PRIMARY");
-    let Members { w, seen } = m;
+    // Answers already queued (discovery returns at its first initiated answer) count first.
+    while let Some(ev) = m.w.try_next() {
+        if let Ok(h) = ev.result {
+            m.seen.insert(ev.index, Ok(h));
+        }
+    }
     // What the members said before this step may already answer it.
-    for (i, r) in seen.iter() {
+    for (i, r) in m.seen.iter() {
         if let Ok(h) = r {
             if h.state == (MemberState::Primary { writable: true })
                 && h.set_name.as_deref() == Some(&p.set_name)
             {
-                return Ok(w.hosts()[*i].to_string());
+                return Ok(m.w.hosts()[*i].clone());
             }
         }
     }
+    // A PRIMARY named by an answer decides the wait, rather than the member that named it.
+    let named: Option<HostPort> = m.seen.values().find_map(|r| {
+        let h = r.as_ref().ok()?;
+        (h.set_name.as_deref() == Some(&p.set_name)).then_some(())?;
+        HostPort::parse(h.primary.as_deref()?).ok()
+    });
+    if let Some(hp) = named {
+        m.lead = Some(m.w.add(hp, Mode::Pause));
+    }
+    m.refocus();
+    let Members { w, seen, lead } = m;
     loop {
         let Some(ev) = w.next(deadline) else {
             return Err(gave_up(deadline, "no writable PRIMARY", w, seen));
@@ -151,10 +188,14 @@ pub fn wait_for_primary(
                     )));
                 }
                 if h.state == (MemberState::Primary { writable: true }) {
-                    return Ok(ev.host);
+                    return Ok(w.hosts()[ev.index].clone());
                 }
                 if let Some(hint) = h.primary.as_deref().and_then(|s| HostPort::parse(s).ok()) {
-                    w.add(hint);
+                    let i = w.add(hint, Mode::Stream);
+                    if *lead != Some(i) {
+                        *lead = Some(i);
+                        w.focus(&[i]);
+                    }
                 }
                 let changed = !matches!(seen.get(&ev.index), Some(Ok(old)) if old.state == h.state);
                 if changed {
@@ -165,6 +206,12 @@ pub fn wait_for_primary(
             Err(e) => {
                 if !matches!(seen.get(&ev.index), Some(Err(_))) {
                     reporter.progress(format!("{} unreachable ({e}), retrying", ev.host));
+                }
+                // The member that was to report the PRIMARY is gone: ask every member again
+                // (the failing one keeps retrying at its backoff).
+                if *lead == Some(ev.index) {
+                    *lead = None;
+                    w.focus(&(0..w.hosts().len()).collect::<Vec<_>>());
                 }
                 seen.insert(ev.index, Err(format!("{} unreachable ({e})", ev.host)));
             }
@@ -181,28 +228,26 @@ pub fn wait_answer(
     reporter: Reporter,
 ) -> Result<Hello, Failure> {
     let hp = HostPort::parse(host).map_err(|e| Failure::usage(format!("member {host}: {e}")))?;
-    let w = Watch::start(&[hp], deadline, p.cap);
+    let w = Watch::start(&[hp], deadline, p.cap, Mode::Once);
     let mut last: Option<Failure> = None;
-    let mut n = 0u32;
+    let mut attempts = Attempts::default();
     loop {
         let Some(ev) = w.next(deadline) else {
             // The caller's retry adds "gave up after …": say only what happened here.
             let why = last.map_or_else(|| format!("{host} did not answer"), |f| f.message);
             return Err(Failure::unavailable(format!(
-                "new member not answering after {n} attempt(s): {why}"
+                "new member not answering after {} attempt(s): {why}",
+                attempts.count()
             )));
         };
         match ev.result {
             Ok(h) => return Ok(h),
             Err(e) => {
-                let f = mongo_rs::classify(&e, &p.context(host));
+                let f = classify(&e, &p.context(host));
                 if !f.is_retryable() {
                     return Err(f);
                 }
-                n += 1;
-                if n == 1 || n.is_power_of_two() {
-                    reporter.progress(format!("{f} (attempt {n}, retrying)"));
-                }
+                attempts.failed(&f, reporter);
                 last = Some(f);
             }
         }

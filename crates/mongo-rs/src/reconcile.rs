@@ -5,12 +5,16 @@
 //! next read then finds nothing to change, and we still wait for that config to commit (and its
 //! new member to be SECONDARY) before reporting success.
 
-use crate::{announce, InitConfig};
-use mongo_rs::monitor::Watch;
-use mongo_rs::reconfig::{self, Change, Step};
+use crate::client::get_config;
+use crate::errors::{classify, classify_reconfig};
+use crate::init::InitConfig;
+use crate::monitor::{Mode, Watch};
+use crate::progress::{self, announce};
+use crate::reconfig::{self, Change, Step};
+use crate::wait;
 use mongo_wire::{Connection, Doc, HostPort};
 use sidecar::report::Reporter;
-use sidecar::retry::{retry, Backoff};
+use sidecar::retry::retry;
 use sidecar::{Deadline, Failure};
 use std::time::Duration;
 
@@ -22,66 +26,17 @@ pub struct Reconciled {
     pub version: i64,
 }
 
-/// A connection to `host`, authenticated when credentials are given.
-fn admin_conn(
-    p: &InitConfig,
-    host: &str,
-    deadline: Deadline,
-    fail: &dyn Fn(mongo_wire::Error) -> Failure,
-) -> Result<Connection, Failure> {
-    let hp = HostPort::parse(host).map_err(|e| {
-        Failure::refused(format!(
-            "the PRIMARY names itself {host:?}, which we cannot use: {e}"
-        ))
-    })?;
-    // replSetReconfig runs a quorum check and waits for the config to propagate: give it more
-    // than a plain connect (still bounded by the deadline).
-    let mut conn =
-        Connection::connect(&hp, deadline, p.cap.max(Duration::from_secs(30))).map_err(fail)?;
-    if let Some(cred) = &p.cred {
-        conn.authenticate(cred).map_err(fail)?;
-    }
-    Ok(conn)
-}
-
-fn get_config(conn: &mut Connection, host: &str) -> Result<Doc, mongo_wire::Error> {
-    // commitmentStatus (4.4+, primary only) says whether the last reconfig is committed.
-    let reply = conn.command(
-        "admin",
-        Doc::new()
-            .with("replSetGetConfig", 1)
-            .with("commitmentStatus", true),
-    )?;
-    match reply.get_doc("config") {
-        Some(c) => {
-            let mut c = c.clone();
-            if let Some(committed) = reply.get_bool("commitmentStatus") {
-                c.insert("$commitmentStatus", committed);
-            }
-            Ok(c)
-        }
-        None => Err(mongo_wire::Error::Protocol {
-            host: host.to_string(),
-            detail: "replSetGetConfig reply has no config".into(),
-        }),
-    }
-}
-
 /// Step 4 (--reconcile): one replSetReconfig per member to add or remove, on the PRIMARY, each
 /// committed before the next. Every attempt re-reads the config, so retries, a concurrent run
 /// or a rerun never apply a change twice.
 pub fn reconcile(
     p: &InitConfig,
-    primary: &str,
+    primary: &HostPort,
     deadline: Deadline,
     reporter: Reporter,
 ) -> (Reconciled, Result<(), Failure>) {
     let wanted = p.member_names();
-    let quick = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_secs(1),
-    };
-    let mut primary = primary.to_string();
+    let mut primary = primary.clone();
     let mut initial: Option<Vec<String>> = None;
     let mut latest: Option<Doc> = None;
     let mut unconfirmed: Option<Step> = None;
@@ -89,9 +44,7 @@ pub fn reconcile(
         let (Some(before), Some(now)) = (initial, latest) else {
             return Reconciled::default();
         };
-        let now_hosts: Vec<String> = reconfig::members(now).into_iter().map(|m| m.host).collect();
-        let (added, removed) =
-            reconfig::diff(&Doc::new().with("members", hosts_doc(before)), &now_hosts);
+        let (added, removed) = reconfig::diff(before, &reconfig::hosts(now));
         Reconciled {
             added,
             removed,
@@ -102,22 +55,17 @@ pub fn reconcile(
         // Read, plan and send one step (retrying "not now" answers, re-finding the PRIMARY).
         let sent = retry(
             &deadline,
-            quick,
+            progress::RECONFIG,
             |n| {
                 if n > 1 {
-                    let mut watched = crate::wait::Members::watch(p, deadline);
-                    primary = crate::wait::wait_for_primary(&mut watched, p, deadline, reporter)?;
+                    let mut watched = wait::Members::watch(p, deadline);
+                    primary = wait::wait_for_primary(&mut watched, p, deadline, reporter)?;
                 }
-                let ctx = p.context(&primary);
-                let fail = |e: mongo_wire::Error| mongo_rs::classify_reconfig(&e, &ctx);
-                let mut conn = admin_conn(p, &primary, deadline, &fail)?;
-                let config = get_config(&mut conn, &primary).map_err(fail)?;
-                initial.get_or_insert_with(|| {
-                    reconfig::members(&config)
-                        .into_iter()
-                        .map(|m| m.host)
-                        .collect()
-                });
+                let ctx = p.context(&primary.to_string());
+                let fail = |e: mongo_wire::Error| classify_reconfig(&e, &ctx);
+                let mut conn = p.admin_conn(&primary, deadline, &fail)?;
+                let config = get_config(&mut conn, &primary).map_err(fail)?.doc;
+                initial.get_or_insert_with(|| reconfig::hosts(&config));
                 latest = Some(config.clone());
                 let Some(step) = reconfig::next_step(&config, &wanted, &primary)? else {
                     // Nothing left to change: if our last reconfig's outcome is unknown, it is
@@ -129,10 +77,8 @@ pub fn reconcile(
                     }));
                 };
                 if let Change::Add(h) = &step.change {
-                    crate::wait::wait_answer(p, h, deadline, reporter)?;
+                    wait::wait_answer(p, h, deadline, reporter)?;
                 }
-                let mut to_send = step.config.clone();
-                to_send.0.retain(|(k, _)| k != "$commitmentStatus");
                 reporter.progress(match &step.change {
                     Change::Add(h) => format!(
                         "adding {h} to replica set {} on PRIMARY {primary} (config version {})",
@@ -147,7 +93,7 @@ pub fn reconcile(
                 // answers CurrentConfigNotCommittedYet (retryable) instead of holding us.
                 let max_ms = deadline.timeout(p.cap).as_millis().max(1) as i64;
                 let cmd = Doc::new()
-                    .with("replSetReconfig", to_send)
+                    .with("replSetReconfig", step.config.clone())
                     .with("maxTimeMS", max_ms);
                 // From here on the server may have installed the config even if we never
                 // hear so (50 after installing, a reply lost on the way back).
@@ -176,11 +122,12 @@ pub fn reconcile(
             step.version
         ));
         let committed = wait_committed(p, &primary, &step, deadline, reporter, |conn| {
-            let ctx = p.context(&primary);
+            let ctx = p.context(&primary.to_string());
             // A failed command may have left the connection unusable: drop it (`Broken`).
-            let fail = |e: mongo_wire::Error| Check::Broken(mongo_rs::classify(&e, &ctx));
-            let config = get_config(conn, &primary).map_err(fail)?;
-            if config.get_bool("$commitmentStatus") == Some(false) {
+            let fail = |e: mongo_wire::Error| Check::Broken(classify(&e, &ctx));
+            let running = get_config(conn, &primary).map_err(fail)?;
+            let config = running.doc;
+            if running.committed == Some(false) {
                 return Err(Check::Waiting(Failure::unavailable(format!(
                     "config version {} is not committed yet (commitmentStatus false)",
                     reconfig::version(&config)
@@ -200,13 +147,6 @@ pub fn reconcile(
     }
 }
 
-fn hosts_doc(hosts: &[String]) -> Vec<mongo_wire::Value> {
-    hosts
-        .iter()
-        .map(|h| mongo_wire::Value::Document(Doc::new().with("host", h.as_str())))
-        .collect()
-}
-
 /// Why a commitment check did not pass: still waiting (the connection is fine), or a failed
 /// command (reconnect before the next check).
 enum Check {
@@ -220,7 +160,7 @@ enum Check {
 /// second (or a failed connection) re-checks anyway. One authenticated connection is kept.
 fn wait_committed(
     p: &InitConfig,
-    primary: &str,
+    primary: &HostPort,
     step: &Step,
     deadline: Deadline,
     reporter: Reporter,
@@ -230,22 +170,18 @@ fn wait_committed(
         .iter()
         .filter_map(|m| HostPort::parse(&m.host).ok())
         .collect();
-    let watch = Watch::start(&hosts, deadline, p.cap);
-    let ctx = p.context(primary);
-    let fail = |e: mongo_wire::Error| mongo_rs::classify(&e, &ctx);
+    let watch = Watch::start(&hosts, deadline, p.cap, Mode::Stream);
+    let ctx = p.context(&primary.to_string());
+    let fail = |e: mongo_wire::Error| classify(&e, &ctx);
     let mut conn: Option<Connection> = None;
     let mut last = String::new();
-    let quick = Backoff {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(250),
-    };
     loop {
         let attempt = match conn.take() {
             Some(c) => Ok(c),
             None => retry(
                 &deadline,
-                quick,
-                |_| admin_conn(p, primary, deadline, &fail),
+                progress::MEMBER_ANSWERED,
+                |_| p.admin_conn(primary, deadline, &fail),
                 announce(reporter),
             ),
         }

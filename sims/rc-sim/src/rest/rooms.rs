@@ -1,0 +1,419 @@
+//! REST: channels.*, groups.*, rooms.info, subscriptions.getOne.
+
+use crate::*;
+use serde_json::{json, Value};
+
+/// apps/meteor/app/lib/server/functions/createRoom.ts + app/utils/server/lib/getValidRoomName.ts
+pub(crate) fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, ApiErr> {
+    reject_unknown(
+        &req.body,
+        &[
+            "name",
+            "members",
+            "readOnly",
+            "extraData",
+            "customFields",
+            "excludeSelf",
+        ],
+    )?;
+    let name = str_field(&req.body, "name")
+        .ok_or_else(|| invalid_params("must have required property 'name'"))?;
+    let perm = if t == "c" { "create-c" } else { "create-p" };
+    if !st.has_permission(uid, perm, None) {
+        // channels.ts (id 58521006345): `e.message === 'unauthorized'` → API.v1.forbidden()
+        // (403 `unauthorized`, `forbidden` from 8.0); 6.x: API.v1.unauthorized() (403).
+        let error = if st.version.breaking() {
+            "forbidden"
+        } else {
+            "unauthorized"
+        };
+        return Err(ApiErr {
+            status: 403,
+            body: json!({"success": false, "error": error}),
+        });
+    }
+    // getValidRoomName.ts (id 1338652500): the name regex and validateName() (validateName.ts
+    // @ 462bf029: the lowercased name against Accounts_SystemBlockedUsernameList split on ',')
+    // → error-invalid-room-name; then a room with that name → error-archived-duplicate-name
+    // when archived, else error-duplicate-channel-name.
+    let system = st.setting_str("Accounts_SystemBlockedUsernameList");
+    let lower = name.to_lowercase();
+    let reserved = !system.is_empty() && system.split(',').any(|b| b == lower);
+    let details = json!({"function": "RocketChat.getValidRoomName", "channel_name": name});
+    if !valid_name(&name) || reserved {
+        return Err(meteor_err(
+            "error-invalid-room-name",
+            &format!("{name} is not a valid room name."),
+            Some(details),
+        ));
+    }
+    if let Some(ri) = st.room_idx_by_name(&name) {
+        let (code, reason) = if st.rooms[ri].archived {
+            (
+                "error-archived-duplicate-name",
+                format!("There's an archived channel with name {name}"),
+            )
+        } else {
+            (
+                "error-duplicate-channel-name",
+                format!("A channel with name '{name}' exists"),
+            )
+        };
+        return Err(meteor_err(code, &reason, Some(details)));
+    }
+    let owner = st
+        .user_idx_by_id(uid)
+        .map(|i| st.users[i].username.clone())
+        .unwrap_or_default();
+    let mut members: Vec<String> = vec![];
+    if let Some(arr) = req.body.get("members").and_then(Value::as_array) {
+        for m in arr.iter().filter_map(Value::as_str) {
+            let i = st
+                .user_idx_by_username(m)
+                .ok_or_else(|| meteor_err("error-invalid-user", "Invalid user", None))?;
+            members.push(st.users[i].id.clone());
+        }
+    }
+    let id = random_id(17);
+    st.rooms.push(Room {
+        id: id.clone(),
+        name,
+        t: t.into(),
+        owner: (uid.to_string(), owner),
+        ts: now_ms(),
+        ro: req
+            .body
+            .get("readOnly")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        muted: vec![],
+        unmuted: vec![],
+        default: false,
+        archived: false,
+    });
+    // createRoom(): the creator is subscribed with the owner role.
+    if req.body.get("excludeSelf").and_then(Value::as_bool) != Some(true) {
+        add_sub(st, &id, uid, vec!["owner".into()]);
+    }
+    for m in members {
+        add_sub(st, &id, &m, vec![]);
+    }
+    Ok(st.rooms.len() - 1)
+}
+
+pub(crate) fn h_channels_create(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = create_room(st, req, uid, "c")?;
+    ok(json!({"channel": room_json(st, &st.rooms[i])}))
+}
+
+pub(crate) fn h_groups_create(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = create_room(st, req, uid, "p")?;
+    ok(json!({"group": room_json(st, &st.rooms[i])}))
+}
+
+/// apps/meteor/app/api/server/v1/channels.ts findChannelByIdOrName /
+/// groups.ts findPrivateGroupByIdOrName (a group is only visible to its members).
+pub(crate) fn find_room(st: &State, req: &Req, t: &str, uid: &str) -> Result<usize, ApiErr> {
+    let idx = if let Some(id) = req.param("roomId") {
+        st.room_idx_by_id(&id)
+    } else if let Some(n) = req.param("roomName") {
+        st.room_idx_by_name(&n)
+    } else {
+        return Err(meteor_err(
+            "error-room-param-not-provided",
+            "The parameter \"roomId\" or \"roomName\" is required",
+            None,
+        ));
+    };
+    let what = if t == "c" { "channel" } else { "group" };
+    let not_found = || {
+        meteor_err(
+            "error-room-not-found",
+            &format!(
+                "The required \"roomId\" or \"roomName\" param provided does not match any {what}"
+            ),
+            None,
+        )
+    };
+    let idx = idx.filter(|i| st.rooms[*i].t == t).ok_or_else(not_found)?;
+    if t == "p" && st.sub(&st.rooms[idx].id, uid).is_none() {
+        return Err(not_found());
+    }
+    Ok(idx)
+}
+
+pub(crate) fn h_channels_info(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = find_room(st, req, "c", uid)?;
+    ok(json!({"channel": room_json(st, &st.rooms[i])}))
+}
+
+pub(crate) fn h_groups_info(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = find_room(st, req, "p", uid)?;
+    ok(json!({"group": room_json(st, &st.rooms[i])}))
+}
+
+/// apps/meteor/app/api/server/v1/rooms.ts rooms.info: findRoomByIdOrName() throws
+/// `error-room-not-found` for an unknown room and, with its default `checkedArchived = true`
+/// (6.x, 7.x), `error-room-archived` before any access check; newer code passes
+/// `checkedArchived: false` (here 8.1). Then `API.v1.failure('not-allowed', 'Not Allowed')`
+/// when the caller cannot read it: error and errorType the other way round from a Meteor.Error.
+pub(crate) fn h_rooms_info(
+    sim: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let idx = if let Some(id) = req.param("roomId") {
+        st.room_idx_by_id(&id)
+    } else if let Some(n) = req.param("roomName") {
+        st.room_idx_by_name(&n)
+    } else {
+        return Err(meteor_err(
+            "error-roomid-param-not-provided",
+            "The parameter \"roomId\" or \"roomName\" is required",
+            None,
+        ));
+    };
+    let Some(i) = idx else {
+        return Err(meteor_err(
+            "error-room-not-found",
+            "The required \"roomId\" or \"roomName\" param provided does not match any channel",
+            None,
+        ));
+    };
+    if st.rooms[i].archived && !sim.cfg.version.breaking() {
+        return Err(meteor_err(
+            "error-room-archived",
+            &format!("The channel, {}, is archived", st.rooms[i].name),
+            None,
+        ));
+    }
+    let readable = st.rooms[i].t == "c" || st.sub(&st.rooms[i].id, uid).is_some();
+    if !readable {
+        return Err(ApiErr {
+            status: 400,
+            body: json!({"success": false, "error": "not-allowed", "errorType": "Not Allowed"}),
+        });
+    }
+    ok(json!({"room": room_json(st, &st.rooms[i])}))
+}
+
+/// apps/meteor/app/lib/server/functions/addUserToRoom.ts: adding an existing member is a no-op.
+pub(crate) fn invite(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, ApiErr> {
+    let ri = find_room(st, req, t, uid)?;
+    let rid = st.rooms[ri].id.clone();
+    let target = user_from_params(st, req)?;
+    let tid = st.users[target].id.clone();
+    let any = if t == "c" {
+        "add-user-to-any-c-room"
+    } else {
+        "add-user-to-any-p-room"
+    };
+    let joined_ok = st.sub(&rid, uid).is_some()
+        && st.has_permission(uid, "add-user-to-joined-room", Some(&rid));
+    if !joined_ok && !st.has_permission(uid, any, None) {
+        return Err(meteor_err(
+            "error-not-allowed",
+            "Not allowed",
+            Some(json!({"method": "addUsersToRoom"})),
+        ));
+    }
+    add_sub(st, &rid, &tid, vec![]);
+    Ok(ri)
+}
+
+pub(crate) fn h_channels_invite(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = invite(st, req, uid, "c")?;
+    ok(json!({"channel": room_json(st, &st.rooms[i])}))
+}
+
+pub(crate) fn h_groups_invite(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = invite(st, req, uid, "p")?;
+    ok(json!({"group": room_json(st, &st.rooms[i])}))
+}
+
+/// channels.setReadOnly / groups.setReadOnly -> saveRoomSettings 'readOnly' (set-readonly).
+pub(crate) fn set_ro(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, ApiErr> {
+    let ri = find_room(st, req, t, uid)?;
+    let ro = req
+        .body
+        .get("readOnly")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| invalid_params("must have required property 'readOnly'"))?;
+    let rid = st.rooms[ri].id.clone();
+    if !st.has_permission(uid, "set-readonly", Some(&rid)) {
+        return Err(meteor_err(
+            "error-action-not-allowed",
+            "Editing room is not allowed",
+            Some(json!({"method": "saveRoomSettings", "action": "Editing_room"})),
+        ));
+    }
+    if st.rooms[ri].ro == ro {
+        return Err(failure(
+            "The channel read only setting is the same as what it would be changed to.",
+        ));
+    }
+    st.rooms[ri].ro = ro;
+    Ok(ri)
+}
+
+pub(crate) fn h_channels_ro(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let i = set_ro(st, req, uid, "c")?;
+    ok(json!({"channel": room_json(st, &st.rooms[i])}))
+}
+
+pub(crate) fn h_groups_ro(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
+    let i = set_ro(st, req, uid, "p")?;
+    ok(json!({"group": room_json(st, &st.rooms[i])}))
+}
+
+/// apps/meteor/server/methods/addRoomOwner.ts / addRoomModerator.ts
+pub(crate) fn add_room_role(
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+    t: &str,
+    role: &str,
+) -> Result<Value, ApiErr> {
+    let ri = find_room(st, req, t, uid)?;
+    let rid = st.rooms[ri].id.clone();
+    let target = user_from_params(st, req)?;
+    let tid = st.users[target].id.clone();
+    let perm = if role == "owner" {
+        "set-owner"
+    } else {
+        "set-moderator"
+    };
+    if !st.has_permission(uid, perm, Some(&rid)) {
+        return Err(meteor_err("error-not-allowed", "Not allowed", None));
+    }
+    let Some(si) = st.subs.iter().position(|s| s.rid == rid && s.uid == tid) else {
+        return Err(meteor_err(
+            "error-user-not-in-room",
+            "User is not in this room",
+            None,
+        ));
+    };
+    if st.subs[si].roles.iter().any(|r| r == role) {
+        let (code, msg) = if role == "owner" {
+            ("error-user-already-owner", "User is already an owner")
+        } else {
+            (
+                "error-user-already-moderator",
+                "User is already a moderator",
+            )
+        };
+        return Err(meteor_err(code, msg, None));
+    }
+    st.subs[si].roles.push(role.to_string());
+    ok(json!({}))
+}
+
+pub(crate) fn h_c_add_owner(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    add_room_role(st, req, uid, "c", "owner")
+}
+
+pub(crate) fn h_g_add_owner(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    add_room_role(st, req, uid, "p", "owner")
+}
+
+pub(crate) fn h_c_add_mod(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
+    add_room_role(st, req, uid, "c", "moderator")
+}
+
+pub(crate) fn h_g_add_mod(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
+    add_room_role(st, req, uid, "p", "moderator")
+}
+
+pub(crate) fn history(st: &State, req: &Req, uid: &str, t: &str) -> Result<Value, ApiErr> {
+    let ri = find_room(st, req, t, uid)?;
+    let rid = &st.rooms[ri].id;
+    let mut msgs: Vec<Value> = st
+        .messages
+        .iter()
+        .filter(|m| &m.rid == rid)
+        .map(message_json)
+        .collect();
+    msgs.reverse(); // newest first, like loadHistory
+    ok(json!({"messages": msgs}))
+}
+
+pub(crate) fn h_channels_history(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    history(st, req, uid, "c")
+}
+
+pub(crate) fn h_groups_history(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    history(st, req, uid, "p")
+}
+
+/// apps/meteor/app/api/server/v1/subscriptions.ts subscriptions.getOne: null when absent.
+pub(crate) fn h_sub_get_one(
+    _: &Sim,
+    st: &mut State,
+    req: &Req,
+    uid: &str,
+) -> Result<Value, ApiErr> {
+    let rid = req
+        .param("roomId")
+        .ok_or_else(|| invalid_params("must have required property 'roomId'"))?;
+    let sub = st
+        .sub(&rid, uid)
+        .map(|s| sub_json(st, s))
+        .unwrap_or(Value::Null);
+    ok(json!({"subscription": sub}))
+}

@@ -1,0 +1,65 @@
+//! rc-bootstrap's wait for a starting Rocket.Chat (issue 10): it polls what costs the server
+//! nothing (`/api/info`) and spends admin logins only where the admin can still be missing.
+
+use e2e::rc::*;
+use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// rc-sim's count of refused logins (test-only route).
+fn failed_logins(sim: &Sim) -> u64 {
+    let (_, v) = http_json(&sim.url, "GET", "/_sim/logins", &[], None);
+    v["failed"].as_u64().expect("failed")
+}
+
+#[test]
+fn late_initial_data_spends_no_admin_login() {
+    // 7.10 (Meteor 3): the server accepts requests only once initialData created the admin.
+    let mut sim = Sim::start_env(
+        &["--admin-delay", "700ms"],
+        &[("ADMIN_USERNAME", ADMIN), ("ADMIN_PASS", ADMIN_PASS)],
+        false,
+    );
+    let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
+    let exited = now_ms();
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(
+        !r.stderr.contains("admin login as root refused"),
+        "no login spent on waiting: {r:?}"
+    );
+    let line = sim
+        .proc
+        .wait_for_line("\"listening\"", Duration::from_secs(5));
+    assert_eq!(
+        failed_logins(&sim),
+        0,
+        "no refused login while the server was starting"
+    );
+    let ready = serde_json::from_str::<Value>(&line).unwrap()["ts_ms"]
+        .as_u64()
+        .expect("listening ts_ms");
+    // Generous (the machine is shared): the 1 s + 5 s login pauses would be far beyond it;
+    // bench/rc_convergence.py measures the real figure.
+    assert!(
+        exited.saturating_sub(ready) < 2_000,
+        "exit {} ms after the server was ready",
+        exited.saturating_sub(ready)
+    );
+}
+
+#[test]
+fn a_6x_late_admin_is_still_waited_for() {
+    // 6.13 (Meteor 2): the server answers while initialData still runs; the admin comes later.
+    let sim = Sim::start(&["--version", "6.13.0", "--admin-delay", "400ms"]);
+    let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stderr.contains("admin login as root refused"), "{r:?}");
+    // One refused admin login, then the next one (after 1 s) finds the admin.
+    assert_eq!(failed_logins(&sim), 1, "{r:?}");
+}
