@@ -273,7 +273,9 @@ def test_version_switch(start, version):
     if version == "8.1.0":
         assert health.json() == {"status": "ok"} and livez.status_code == 200
         assert requests.get(f"{sim.url}/readyz", timeout=TIMEOUT).json()["status"] == "ok"
-        assert unauth.json() == {"success": False, "error": "You must be logged in to do this."}
+        # applyBreakingChanges is shouldBreakInVersion('9.0.0') on 8.0.1+ (PR #38155): legacy fields.
+        assert unauth.json() == {"success": False, "error": "You must be logged in to do this.",
+                                 "status": "error", "message": "You must be logged in to do this."}
         with pytest.raises(RocketApiException) as e:
             rc.users_create(email="p@example.org", name="P", password="short", username="p")
         assert e.value.error_type == "error-password-policy-not-met"
@@ -363,6 +365,19 @@ def test_hook_routes_and_rooms_info_errors_per_version(start, version):
     with pytest.raises(RocketApiException) as e:
         u.rooms_info(room_name="secret")
     assert e.value.response_json == {"success": False, "error": "not-allowed", "errorType": "Not Allowed"}
+    # An archived room: error-room-archived on every line (rooms.info skips the check only
+    # since PR #41085, 2026-06, after 8.1.0).
+    rc.channels_create("attic")
+    assert requests.get(f"{sim.url}/_sim/rooms/attic/archive", timeout=TIMEOUT).ok
+    with pytest.raises(RocketApiException) as e:
+        rc.rooms_info(room_name="attic")
+    assert e.value.error_type == "error-room-archived"
+    # permissionsRequired: [error-unauthorized] (permissions.ts @ a1167b28 on 8.x).
+    with pytest.raises(RocketApiException) as e:
+        list(u.integrations_list())  # a paging generator: iterate to call
+    assert e.value.status_code == 403
+    assert e.value.response_json == {
+        "success": False, "error": "User does not have the permissions required for this action [error-unauthorized]"}
     with pytest.raises(RocketApiException) as e:
         u.users_info(username="nobody")
     assert e.value.response_json == {"success": False, "error": "User not found."}
@@ -392,7 +407,8 @@ def test_second_reading_corrections_with_real_client(start, version):
     with pytest.raises(RocketApiException) as e:
         guest.channels_create("nope")
     assert e.value.status_code == 403
-    assert e.value.response_json == {"success": False, "error": "forbidden" if version == "8.1.0" else "unauthorized"}
+    # forbidden()'s default is `unauthorized` until applyBreakingChanges (9.0.0), 8.1 too.
+    assert e.value.response_json == {"success": False, "error": "unauthorized"}
     # integrations.list: natural (insertion) order.
     for n in ["first", "second", "third"]:
         rc.integrations_create("webhook-incoming", n, True, ADMIN, "#general", False)

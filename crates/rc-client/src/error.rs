@@ -5,9 +5,11 @@
 //! * `API.v1.failure(e.message, e.error, …)` → 400 `{success:false, error:"<reason> [<id>]",
 //!   errorType:"<id>", details}` (a Meteor.Error's `message` is `reason [id]`), or
 //!   `failure("User not found.")` → `{success:false, error:"User not found."}`;
-//! * before 8.0 (`applyBreakingChanges = shouldBreakInVersion('8.0.0')`) the login route and the
-//!   "You must be logged in" answer also carry `status:"error"`, `error:<id or number>`,
-//!   `message`, `details`; from 8.0 on they are only `{success:false, error:"unauthorized"}`.
+//! * while `applyBreakingChanges` is false the login route and the "You must be logged in"
+//!   answer also carry `status:"error"`, `error:<id or number>`, `message`, `details`: on 7.x
+//!   (`shouldBreakInVersion('8.0.0')`) and again from 8.0.1 (`'9.0.0'`, PR #38155), so 8.1 too.
+//!   Only 8.0.0 sent the bare `{success:false, error:"unauthorized"}`, still read here.
+//!   6.x (Restivus) sends `{status:"error", error, message}` without `success`.
 //!
 //! Both are read into [`RcError`] { status, error id, message }.
 
@@ -38,7 +40,8 @@ pub struct RcError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// An HTTP answer; `json`: a JSON object (Rocket.Chat's own shape), not a bare status page.
-    /// `login_refused`: the login route refused the credentials (pre-8.0 answers 403 there).
+    /// `login_refused`: the login route refused the credentials (an HTTP 403 there, see
+    /// [`RcError::refused_login`]).
     Answer { json: bool, login_refused: bool },
     /// No connection at all (refused, unreachable): nothing reached the server.
     NoConnection,
@@ -123,7 +126,8 @@ impl RcError {
         let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
         let error_field = match obj.get("error") {
             Some(Value::String(s)) => Some(s.clone()),
-            // Pre-8.0 login failures carry Meteor's numeric error (403 for a bad password).
+            // Legacy-shape login failures carry Meteor's numeric error: 403 "Incorrect password"
+            // on 6.x, 401 "Incorrect login or password" on 8.1 (loginErrorMessageOverride.ts).
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
@@ -172,8 +176,9 @@ impl RcError {
             || (self.error == "Not Allowed" && self.message == "not-allowed")
     }
 
-    /// Brute-force protection refusing a login before 8.0 (accounts.ts validateLoginAttempt):
-    /// `Some("user")` / `Some("ip")`. 8.x answers a bare `unauthorized`: not recognisable.
+    /// Brute-force protection refusing a login (accounts.ts validateLoginAttempt):
+    /// `Some("user")` / `Some("ip")`, named on 6.x, 7.x and 8.1 (legacy fields). Only 8.0.0's
+    /// bare `unauthorized` hides it: not recognisable there.
     pub fn login_block(&self) -> Option<&'static str> {
         match self.error.as_str() {
             "error-login-blocked-for-user" => Some("user"),
@@ -193,7 +198,8 @@ impl RcError {
     }
 
     /// A lookup that found nothing: `users.info` ("User not found."), `channels.info`
-    /// (error-room-not-found), `rooms.info` (error-room-not-found / not-allowed in 8.x).
+    /// (error-room-not-found), `rooms.info` (error-room-not-found; an unreadable room is
+    /// `not-allowed` on every release: [`RcError::is_not_allowed`]).
     pub fn is_not_found(&self) -> bool {
         if !matches!(self.status, 400 | 404) {
             return false;
@@ -207,7 +213,8 @@ impl RcError {
             || msg.contains("does not match any")
     }
 
-    /// Pre-8.0 login answer for a user whose second factor is required (app/2fa/server/code/index.ts
+    /// Login answer (legacy fields: every release but 8.0.0) for a user whose second factor is
+    /// required (app/2fa/server/code/index.ts
     /// throws `Meteor.Error('totp-required', 'TOTP Required', {method, availableMethods})`).
     pub fn is_totp_required(&self) -> bool {
         self.error == "totp-required" || self.error == "totp-invalid"
@@ -232,8 +239,8 @@ impl RcError {
         self.status == 500 && matches!(self.origin, Origin::Answer { json: false, .. })
     }
 
-    /// A refused login: 401 (every release), or 403 from the login route (pre-8.0 Meteor error
-    /// 403 "Incorrect password"; marked by [`RcError::refused_login`]).
+    /// A refused login: 401 (every release), or an HTTP 403 from the login route (marked by
+    /// [`RcError::refused_login`]).
     pub fn is_auth_failure(&self) -> bool {
         self.status == 401
             || matches!(
@@ -411,6 +418,7 @@ mod tests {
         assert_eq!(numeric.error, "");
         assert_eq!(numeric.message, "Incorrect password");
 
+        // 8.0.0 only (the 9.0.0 threshold came back in 8.0.1).
         let post8 = RcError::from_body(
             "POST /api/v1/login",
             401,

@@ -1,7 +1,6 @@
 //! The REST plumbing every area shares: the request and response values and the error
 //! shapes of api.ts (Meteor.Error, failure(), forbidden()).
 
-use crate::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -40,18 +39,15 @@ pub fn failure(msg: &str) -> ApiErr {
     }
 }
 
-/// Permission failures: api.ts maps `error-unauthorized` to 403 forbidden() before 8.0
-/// and throws `error-forbidden` (also 403) from 8.0 on.
-pub(crate) fn no_permission(v: Version) -> ApiErr {
-    let code = if v.breaking() {
-        "error-forbidden"
-    } else {
-        "error-unauthorized"
-    };
+/// Permission failures on `permissionsRequired` routes: 403 `[error-unauthorized]` on every
+/// emulated line. The 8.x middleware (apps/meteor/server/api/v1/middlewares/permissions.ts
+/// @ a1167b28) sends that text in both `applyBreakingChanges` branches; the 7.x one threw
+/// `error-forbidden` only under the flag, which is false on 7.10 and 8.1 (config.rs).
+pub(crate) fn no_permission() -> ApiErr {
     ApiErr {
         status: 403,
         body: json!({"success": false,
-            "error": format!("User does not have the permissions required for this action [{code}]")}),
+            "error": "User does not have the permissions required for this action [error-unauthorized]"}),
     }
 }
 

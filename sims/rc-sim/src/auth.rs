@@ -72,14 +72,15 @@ impl Sim {
                 json!({"status": "error", "message": "You must be logged in to do this."}),
             );
         }
-        // ApiClass.ts: api.unauthorized('You must be logged in to do this.') plus, before 8.0,
-        // the legacy `status`/`message` fields.
-        let mut b = json!({"success": false, "error": "You must be logged in to do this."});
-        if !self.cfg.version.breaking() {
-            b["status"] = json!("error");
-            b["message"] = json!("You must be logged in to do this.");
-        }
-        Resp::json(401, b)
+        // api.unauthorized('You must be logged in to do this.') plus, while `applyBreakingChanges`
+        // is false (7.10 and 8.1, config.rs), the legacy `status`/`message` fields: 7.x
+        // ApiClass.ts @ 019378e3; 8.x apps/meteor/server/api/v1/middlewares/authenticationHono.ts
+        // @ bec8300d.
+        Resp::json(
+            401,
+            json!({"success": false, "error": "You must be logged in to do this.",
+                "status": "error", "message": "You must be logged in to do this."}),
+        )
     }
 
     /// api.ts authenticatedRoute(): X-User-Id + X-Auth-Token (hashed) must match.

@@ -30,10 +30,11 @@ impl Version {
             Version::V8_1 => "8.1.0",
         }
     }
-    /// apps/meteor/app/api/server/api.ts: `applyBreakingChanges = semver.gte(Info.version, '8.0.0')`.
-    pub fn breaking(self) -> bool {
-        self == Version::V8_1
-    }
+    // No `breaking()` here: `applyBreakingChanges` is `shouldBreakInVersion('8.0.0')` in the 7.x
+    // `apps/meteor/app/api/server/ApiClass.ts` (@ 019378e3, e5433893), bumped to '9.0.0' by the
+    // 8.0.1 release (PR #38155, 2026-01-12; `apps/meteor/server/api/ApiClass.ts` @ 0358e0dc,
+    // b2da2544), before 8.1.0 (2026-02). So only 8.0.0 sent the bare shapes: no emulated line
+    // applies the breaking changes, and every call site answers the legacy way (ledger).
     /// /livez and /readyz came with RocketChat/Rocket.Chat PR #36955 (released in 7.11.0,
     /// see RocketChat/helm-charts issue #205); before that only /health existed.
     pub fn has_livez(self) -> bool {

@@ -246,15 +246,23 @@ fn restivus_logout_sends_the_action_object() {
     );
 }
 
+/// Was `unauthorized_shape_changes_in_8` (8.1 expected the bare `{success, error}`): that read
+/// the 7.x flag `shouldBreakInVersion('8.0.0')`; 8.0.1+ have '9.0.0' (PR #38155,
+/// apps/meteor/server/api/ApiClass.ts @ 0358e0dc), so authenticationHono.ts @ bec8300d adds the
+/// legacy fields on 8.1 as 7.10 does.
 #[test]
-fn unauthorized_shape_changes_in_8() {
-    let s = sim("8.1.0", ADMIN, &[]);
-    let r = s.handle(&req("GET", "/api/v1/me", json!({}), None));
-    assert_eq!(r.status, 401);
-    assert_eq!(
-        body(&r),
-        json!({"success": false, "error": "You must be logged in to do this."})
-    );
+fn unauthorized_shape_keeps_the_legacy_fields_on_7_and_8() {
+    for v in ["7.10.0", "8.1.0"] {
+        let s = sim(v, ADMIN, &[]);
+        let r = s.handle(&req("GET", "/api/v1/me", json!({}), None));
+        assert_eq!(r.status, 401, "{v}");
+        assert_eq!(
+            body(&r),
+            json!({"success": false, "error": "You must be logged in to do this.",
+                "status": "error", "message": "You must be logged in to do this."}),
+            "{v}"
+        );
+    }
 }
 
 /// REST login failures per release (reviews/rc-rest-login.md): Meteor's handler errors,
@@ -729,12 +737,14 @@ fn registration_can_be_disabled() {
     assert_eq!(body(&r)["errorType"], "error-user-registration-disabled");
 }
 
+/// 8.1 expected `[error-forbidden]` (the 7.x flag misread as true on 8.x): the 8.x
+/// permissions middleware (permissions.ts @ a1167b28) sends `[error-unauthorized]`.
 #[test]
 fn permission_failures_are_403_with_the_version_s_error_id() {
     for (v, id) in [
         ("6.13.0", "error-unauthorized"),
         ("7.10.0", "error-unauthorized"),
-        ("8.1.0", "error-forbidden"),
+        ("8.1.0", "error-unauthorized"),
     ] {
         let s = sim(v, ADMIN, &[]);
         let (uid, tok) = login(&s, "boss", "Sup3r-Secret!pw");

@@ -187,13 +187,15 @@ fn restivus_answers_carry_no_success_field() {
     );
 }
 
-/// Row 11: channels.create / groups.create without the permission: API.v1.forbidden().
+/// Row 11: channels.create / groups.create without the permission: API.v1.forbidden(), whose
+/// default error is `unauthorized` until `applyBreakingChanges` (9.0.0 on 8.x: ApiClass.ts
+/// @ 0358e0dc); 8.1 expected `forbidden`, the 7.x flag misread.
 #[test]
 fn room_creation_without_permission_is_forbidden_shape() {
     for (v, error) in [
         ("6.13.0", "unauthorized"),
         ("7.10.0", "unauthorized"),
-        ("8.1.0", "forbidden"),
+        ("8.1.0", "unauthorized"),
     ] {
         let s = sim(v, ADMIN, &["--setting", "API_Enable_Rate_Limiter=false"]);
         let r = admin_call(
@@ -490,4 +492,36 @@ fn room_names_system_blocked_and_archived_duplicates() {
         b["error"],
         "There's an archived channel with name ops [error-archived-duplicate-name]"
     );
+}
+
+/// rooms.info on an archived room: `error-room-archived` on every emulated line. 8.1 used to
+/// answer the room (the newest rooms.ts passes `checkedArchived: false`), but that came with
+/// PR #41085 (merged 2026-06-25), months after 8.1.0; it was never an `applyBreakingChanges` switch.
+#[test]
+fn rooms_info_refuses_an_archived_room_on_every_line() {
+    for v in ["6.13.0", "7.10.0", "8.1.0"] {
+        let s = sim(v, ADMIN, &[]);
+        let (uid, tok) = login(&s, "boss", PW);
+        let r = s.handle(&req(
+            "POST",
+            "/api/v1/channels.create",
+            json!({"name": "ops"}),
+            Some((&uid, &tok)),
+        ));
+        assert_eq!(r.status, 200, "{v}: {}", r.body);
+        s.sim_route("rooms/ops/archive");
+        let r = s.handle(&req(
+            "GET",
+            "/api/v1/rooms.info?roomName=ops",
+            json!({}),
+            Some((&uid, &tok)),
+        ));
+        assert_eq!(r.status, 400, "{v}");
+        assert_eq!(
+            body(&r),
+            json!({"success": false, "errorType": "error-room-archived",
+                "error": "The channel, ops, is archived [error-room-archived]"}),
+            "{v}"
+        );
+    }
 }

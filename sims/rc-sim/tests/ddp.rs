@@ -283,11 +283,13 @@ fn connect_ping_and_version_negotiation() {
 
 #[test]
 fn login_errors_follow_each_lines_override() {
-    // 6.13: loginErrorMessageOverride.js @ 662116cc changes only "Incorrect password".
+    // 6.13: loginErrorMessageOverride.js @ 662116cc would change "Incorrect password", but it
+    // reads `.error` off the Promise Meteor >= 2.9's async `_runLoginHandlers` returns, so it
+    // never applies (PR #32086): Meteor's own texts. (Was: "User not found [403]".)
     let sim = start_version("6.13.0", &[]);
     let mut d = sim.ddp();
     let e = d.login(BOT, "Wr0ng-Passw0rd!zz");
-    assert_eq!(err(&e)["message"], "User not found [403]", "{e}");
+    assert_eq!(err(&e)["message"], "Incorrect password [403]", "{e}");
     let e = d.login("nobody", "x");
     assert_eq!(err(&e)["message"], "User not found [403]", "{e}");
     let e = d.login("rocket.cat", "anything");

@@ -258,3 +258,33 @@ fn unwritable_cache_logs_out_after_each_run() {
     }
     assert_eq!(sim.login_tokens(BOT), before, "no token piles up");
 }
+
+/// 8.1 names a brute-force block as 7.x does (`applyBreakingChanges` is 9.0.0 from 8.0.1 on,
+/// sims/rc-sim/README.md ledger): rc-probe says the bot is blocked, not "refused", even with the
+/// right password.
+#[test]
+fn bot_blocked_by_brute_force_protection_is_named_on_8_1() {
+    let (sim, env, cache, _) = ready(
+        &[
+            "--version",
+            "8.1.0",
+            "--setting",
+            "API_Enable_Rate_Limiter=false",
+        ],
+        "blocked81",
+    );
+    for _ in 0..10 {
+        let (st, _) = http_json(
+            &sim.url,
+            "POST",
+            "/api/v1/login",
+            &[],
+            Some(&json!({"user": BOT, "password": "Wr0ng-Passw0rd!zz"})),
+        );
+        assert_eq!(st, 401);
+    }
+    let r = probe(&env, &cache_arg(&cache));
+    r.exits(3)
+        .stderr_has("blocked by Rocket.Chat's brute-force protection")
+        .stderr_lacks("wrong --user/--password");
+}

@@ -631,21 +631,20 @@ fn login(
 /// Rocket.Chat's apps/meteor/app/lib/server/lib/loginErrorMessageOverride wraps
 /// `Accounts._runLoginHandlers`, so it rewrites what the login handlers answer (password, resume,
 /// "Unrecognized options"), never what validateLoginAttempt throws later (totp-required,
-/// error-user-is-not-activated) nor check()'s Match failed (not a Meteor.Error). Three variants
-/// in commit order; the release boundaries are not established, so each emulated line gets the
-/// variant nearest to it (see the ledger row):
-/// - `.js` @ 662116cc (6.13): only "Incorrect password" → 403 "User not found";
+/// error-user-is-not-activated) nor check()'s Match failed (not a Meteor.Error). Per line:
+/// - 6.13: nothing. The `.js` @ 662116cc reads `result.error` off what `_runLoginHandlers`
+///   returns, a Promise since Meteor 2.9 (async), so its "Incorrect password" → 403 "User not
+///   found" never applies (PR #32086: "thwarting our efforts", fixed for 7.0 only): Meteor's own
+///   403 texts come through, as on REST (auth.rs);
 /// - `.ts` @ aa405742 (7.10): every handler Meteor.Error → 401 "User not found";
-/// - `.ts` @ 37dee7b1 (8.1): every handler Meteor.Error → 401 "Incorrect login or password".
+/// - `.ts` @ 37dee7b1 (8.1): every handler Meteor.Error → 401 "Incorrect login or password"
+///   (that text's release is not dated, see the ledger row).
 fn override_login_error(v: Version, e: Value) -> Value {
     let reason = e["reason"].as_str().unwrap_or("");
     if reason == "Match failed" || !e["error"].is_number() {
         return e;
     }
     match v {
-        Version::V6_13 if reason == "Incorrect password" => {
-            meteor_error(json!(403), "User not found", None)
-        }
         Version::V6_13 => e,
         Version::V7_10 => meteor_error(json!(401), "User not found", None),
         Version::V8_1 => meteor_error(json!(401), "Incorrect login or password", None),

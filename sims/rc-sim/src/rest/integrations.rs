@@ -212,7 +212,7 @@ pub(crate) fn h_int_create(
 /// `items` are the page length, `total` all matches.
 pub(crate) fn h_int_list(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
     if !int_manage_any(st, uid) {
-        return Err(no_permission(st.version));
+        return Err(no_permission());
     }
     // helpers/getPaginationItems.ts @ 721a1541: count absent → 50, above 100 → 100, 0 →
     // unlimited while API_Allow_Infinite_Count (else 50); a negative count passes through
@@ -244,7 +244,7 @@ pub(crate) fn h_int_get(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result
         .param("integrationId")
         .ok_or_else(|| failure("The query parameter \"integrationId\" is required."))?;
     if !int_manage_any(st, uid) {
-        return Err(no_permission(st.version));
+        return Err(no_permission());
     }
     // apps/meteor/app/api/server/lib/integrations.ts findOneIntegration
     let i = st
@@ -363,7 +363,7 @@ pub(crate) fn h_int_update(
 
 pub(crate) fn h_int_remove(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
     if !int_manage_any(st, uid) {
-        return Err(no_permission(st.version));
+        return Err(no_permission());
     }
     match str_field(&req.body, "type").as_deref() {
         Some("webhook-incoming") => {

@@ -20,16 +20,12 @@ pub(crate) fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Resu
         .ok_or_else(|| invalid_params("must have required property 'name'"))?;
     let perm = if t == "c" { "create-c" } else { "create-p" };
     if !st.has_permission(uid, perm, None) {
-        // channels.ts (id 58521006345): `e.message === 'unauthorized'` → API.v1.forbidden()
-        // (403 `unauthorized`, `forbidden` from 8.0); 6.x: API.v1.unauthorized() (403).
-        let error = if st.version.breaking() {
-            "forbidden"
-        } else {
-            "unauthorized"
-        };
+        // channels.ts (id 58521006345): `e.message === 'unauthorized'` → API.v1.forbidden(),
+        // whose default error is `unauthorized` while `applyBreakingChanges` is false (8.1 too:
+        // apps/meteor/server/api/ApiClass.ts @ 0358e0dc, config.rs); 6.x: API.v1.unauthorized().
         return Err(ApiErr {
             status: 403,
-            body: json!({"success": false, "error": error}),
+            body: json!({"success": false, "error": "unauthorized"}),
         });
     }
     // getValidRoomName.ts (id 1338652500): the name regex and validateName() (validateName.ts
@@ -178,7 +174,7 @@ pub(crate) fn h_groups_info(
 /// `checkedArchived: false` (here 8.1). Then `API.v1.failure('not-allowed', 'Not Allowed')`
 /// when the caller cannot read it: error and errorType the other way round from a Meteor.Error.
 pub(crate) fn h_rooms_info(
-    sim: &Sim,
+    _sim: &Sim,
     st: &mut State,
     req: &Req,
     uid: &str,
@@ -201,7 +197,9 @@ pub(crate) fn h_rooms_info(
             None,
         ));
     };
-    if st.rooms[i].archived && !sim.cfg.version.breaking() {
+    // findRoomByIdOrName's `checkedArchived` defaults to true; rooms.info passes `false` only
+    // since PR #41085 (merged 2026-06-25, after 8.1.0), so every emulated line refuses it.
+    if st.rooms[i].archived {
         return Err(meteor_err(
             "error-room-archived",
             &format!("The channel, {}, is archived", st.rooms[i].name),
