@@ -44,8 +44,19 @@ def accepted_flags(binary: str) -> set[str]:
     return cli(binary).flags | PENDING.get(binary, {}).get("flags", set())
 
 
+def tls_env(binary: str) -> set[str]:
+    """The MONGO_TLS_* twins (mongo-wire's ENV_VARS, not clap's): read by every binary whose
+    lib.rs calls mongo_rs::client::tls_setup."""
+    lib = (K8S.parent / "crates" / binary / "src" / "lib.rs").read_text()
+    if "tls_setup(" not in lib:
+        return set()
+    tls = (K8S.parent / "crates" / "mongo-wire" / "src" / "tls.rs").read_text()
+    table = tls[tls.index("pub const ENV_VARS"):].split("];", 1)[0]
+    return set(re.findall(r'"(MONGO_TLS\w*)"', table))
+
+
 def accepted_env(binary: str) -> set[str]:
-    return cli(binary).env | PENDING.get(binary, {}).get("env", set())
+    return cli(binary).env | tls_env(binary) | PENDING.get(binary, {}).get("env", set())
 
 
 def check_argv(binary: str, argv: list[str], where: str) -> None:

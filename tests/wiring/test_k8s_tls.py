@@ -42,8 +42,8 @@ def test_mongod_serves_tls_from_the_secret_and_its_probes_use_it():
     _, spec = workload(OVERLAY, "StatefulSet", "mongo")
     (c,) = spec["containers"]
     args = c["args"]
-    # preferTLS while mongo-rs-follow has no TLS (the patch says why); never "disabled".
-    assert flag_value(args, "--tlsMode") in ("preferTLS", "requireTLS")
+    # Every client speaks TLS, mongo-rs-follow included: nothing plain is let in.
+    assert flag_value(args, "--tlsMode") == "requireTLS"
     assert "--tlsAllowConnectionsWithoutCertificates" in args
     assert flag_value(args, "--keyFile"), "the base's internal authentication is kept"
     for flag, key in (("--tlsCertificateKeyFile", "mongo.pem"), ("--tlsCAFile", "ca.pem")):
@@ -77,10 +77,29 @@ def test_rocketchat_and_its_init_trust_the_ca_and_never_see_the_key():
             assert [i["key"] for i in v["secret"]["items"]] == ["ca.pem"], "mongod's key outside the mongo pods"
 
 
+def test_mongo_rs_follow_reaches_the_members_over_tls_trusting_the_ca_only():
+    sec = generated(OVERLAY, "Secret", "mongo-tls")
+    _, spec = workload(OVERLAY, "Deployment", "mongo-rs-follow")
+    (c,) = spec["containers"]
+    env = container_env(OVERLAY, c)
+    assert env["MONGO_TLS"] == "true"
+    vol, key = mounted_key(spec, c, env["MONGO_TLS_CA_FILE"])
+    assert key == "ca.pem" and vol["secret"]["secretName"] == sec["metadata"]["name"]
+    mount = next(m for m in c["volumeMounts"] if m["name"] == vol["name"])
+    assert mount.get("readOnly") is True
+    assert [i["key"] for i in vol["secret"]["items"]] == ["ca.pem"], "mongod's key outside the mongo pods"
+    # The base's wiring is kept (the patch adds, never replaces).
+    assert env["MONGO_PASSWORD_FILE"] and env["MONGO_RS_FOLLOW_STATEFULSET"] == "mongo"
+    # The names it dials are the ones the wildcard certificate covers (the default pattern).
+    assert "MONGO_RS_FOLLOW_MEMBER_HOST" not in env
+
+
 def test_only_the_tls_overlay_turns_tls_on():
     _, spec = workload("overlays/default", "StatefulSet", "mongo")
     assert not any(a.startswith("--tls") for a in spec["containers"][0]["args"])
     assert not [o for o in build("overlays/default") if o["metadata"]["name"].startswith("mongo-tls")]
+    _, follow = workload("overlays/default", "Deployment", "mongo-rs-follow")
+    assert not any(e["name"].startswith("MONGO_TLS") for e in follow["containers"][0]["env"])
 
 
 def compose_tls() -> dict:

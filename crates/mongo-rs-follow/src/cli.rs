@@ -31,6 +31,14 @@ that one StatefulSet), say hello to mongo-0..mongo-(N-1), and then:
 The reconfiguration itself is mongo-rs-init --reconcile's (the same code). A pass that changes
 nothing prints nothing; each change is one line.
 
+TLS to the members: the MONGO_TLS_* variables, as for mongo-rs-init and mongo-rs-probe:
+MONGO_TLS=true, MONGO_TLS_CA_FILE (the CA that signed the members' certificates; without it the
+bundled public roots), MONGO_TLS_CERTIFICATE_KEY_FILE (a client certificate, if mongod asks for
+one), MONGO_TLS_ALLOW_INVALID_HOSTNAMES, MONGO_TLS_INSECURE (both print a warning). One setting
+for every connection of the process. A member whose certificate is refused ends the pass (exit
+3, the reason named: unknown CA, hostname mismatch, expired); it is not taken for a pod that is
+not up yet.
+
 Examples:
   # in the cluster (the defaults read the service account and KUBERNETES_SERVICE_HOST):
   mongo-rs-follow --statefulset mongo --replica-set rs0 --username root \\
@@ -43,16 +51,18 @@ Exit codes (the loop runs until stopped; these end it or end --once):
   0  --once: the set matched the StatefulSet (or was made to)
   1  --once: not yet (members not answering, no PRIMARY, API unreachable) before --timeout
   2  usage: bad flag, pattern, duration, host name; unreadable, oversized or empty token, CA,
-     namespace or password file
+     namespace or password file; a bad MONGO_TLS_* value or unusable TLS file
   3  refused for good: API token refused (401) or Role missing (403, with the RBAC reason),
      StatefulSet not found, no spec.serviceName while --member-host uses {service}, wrong
-     credentials, a reconfig rejected by mongod
+     credentials, a reconfig rejected by mongod, a member's certificate not trusted
 
 Environment (flags win): MONGO_RS_FOLLOW_STATEFULSET, MONGO_RS_FOLLOW_NAMESPACE,
 MONGO_RS_FOLLOW_MEMBER_HOST, MONGO_RS_FOLLOW_API_SERVER (default from KUBERNETES_SERVICE_HOST
 and KUBERNETES_SERVICE_PORT), MONGO_RS_FOLLOW_TOKEN_FILE, MONGO_RS_FOLLOW_CA_FILE,
 MONGO_RS_FOLLOW_INTERVAL, MONGO_RS_FOLLOW_TIMEOUT, MONGO_RS_FOLLOW_ONCE, MONGO_RS_FOLLOW_JSON,
-MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE. An empty variable counts
+MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE, MONGO_TLS,
+MONGO_TLS_CA_FILE, MONGO_TLS_CERTIFICATE_KEY_FILE, MONGO_TLS_ALLOW_INVALID_HOSTNAMES,
+MONGO_TLS_INSECURE. An empty variable counts
 as unset. The token and passwords are never printed, not even when the API echoes them. A
 password given on the command line (--password) works but prints one warning line on stderr: the
 command line is visible in ps.";

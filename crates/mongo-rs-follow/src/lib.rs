@@ -77,8 +77,10 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
     let token_file = args.token_file.clone().unwrap_or_else(|| sa.join("token"));
     let ca_file = args.ca_file.clone().unwrap_or_else(|| sa.join("ca.crt"));
     let api = kube::Api::new(&api_server, &token_file, &ca_file)?;
-    // No TLS set-up: the pods are reached on the cluster network without TLS (README).
-    let admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
+    // The pods' URI has no options of its own: TLS comes from MONGO_TLS_* as in mongo-rs-init
+    // and mongo-rs-probe (one config, installed for every connection of the process).
+    let mut admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
+    client::tls_setup(&mut admin)?;
     // --password or MONGO_PASSWORD (clap reads the variable).
     let cred = client::credentials_from_flags(
         &admin,
@@ -299,7 +301,10 @@ pub fn pass(f: &Follower, deadline: Deadline, reporter: Reporter) -> Report {
     let desired: Vec<String> = (0..sts.replicas)
         .map(|i| member_host(&f.pattern, &f.statefulset, i, &sts.service, &f.namespace))
         .collect();
-    let views = look(&desired, deadline);
+    let views = match look(&desired, deadline) {
+        Ok(v) => v,
+        Err(e) => return fields(e.into()),
+    };
     match decide(&desired, &views, &f.set_name) {
         Decision::Nothing { members } => fields(Report::ok(format!(
             "replica set {} has the {} members of statefulset {}/{}: {}",
@@ -324,28 +329,44 @@ pub fn pass(f: &Follower, deadline: Deadline, reporter: Reporter) -> Report {
     }
 }
 
-/// hello to every desired host (bounded each), and to a PRIMARY named outside them.
-fn look(desired: &[String], deadline: Deadline) -> Vec<(String, View)> {
+/// hello to every desired host (bounded each), and to a PRIMARY named outside them. A host
+/// that does not answer is absent (a pod not up yet); a TLS failure is not: a certificate
+/// problem does not heal by waiting, so it ends the pass, final (exit 3), with its reason.
+fn look(desired: &[String], deadline: Deadline) -> Result<Vec<(String, View)>, Failure> {
     let cap = Duration::from_secs(3);
-    let ask = |h: &str| -> Option<View> {
-        let hp = HostPort::parse(h).ok()?;
-        let mut conn = Connection::connect(&hp, deadline, cap).ok()?;
-        client::hello(&mut conn).ok().map(|d| view(&d))
+    let ask = |h: &str| -> Result<Option<View>, Failure> {
+        let Ok(hp) = HostPort::parse(h) else {
+            return Ok(None);
+        };
+        let hello = Connection::connect(&hp, deadline, cap).and_then(|mut c| client::hello(&mut c));
+        match hello {
+            Ok(d) => Ok(Some(view(&d))),
+            Err(e @ mongo_wire::Error::Tls { .. }) => Err(mongo_rs::classify(
+                &e,
+                &Context {
+                    host: h.to_string(),
+                    ..Context::default()
+                },
+            )),
+            Err(_) => Ok(None),
+        }
     };
-    let mut out: Vec<(String, View)> = desired
-        .iter()
-        .filter_map(|h| ask(h).map(|v| (h.clone(), v)))
-        .collect();
+    let mut out = Vec::new();
+    for h in desired {
+        if let Some(v) = ask(h)? {
+            out.push((h.clone(), v));
+        }
+    }
     let outside = out
         .iter()
         .filter_map(|(_, v)| v.primary.clone())
         .find(|p| !desired.iter().any(|d| norm(d) == norm(p)));
     if let Some(p) = outside {
-        if let Some(v) = ask(&p) {
+        if let Some(v) = ask(&p)? {
             out.push((p, v));
         }
     }
-    out
+    Ok(out)
 }
 
 /// Initiate and/or reconcile to exactly `members`: mongo-rs-init's run, the same code and

@@ -92,6 +92,16 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// A server certificate (+ key) for `names` (DNS names or IP addresses), signed by `ca`.
+    pub fn server_for(&self, file: &str, names: &[&str]) -> PathBuf {
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        p.distinguished_name = dn(&[(DnType::CommonName, names[0])]);
+        write_leaf(&self.dir, file, p, (&self.ca.cert, &self.ca.key))
+    }
+}
+
 impl Drop for Pki {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
