@@ -281,10 +281,11 @@ def test_version_switch(start, version):
         assert e.value.error_type == "error-password-policy-not-met"
         kinds = {d["error"] for d in e.value.response_json["details"]}
         assert "error-password-policy-not-met-minLength" in kinds
-        # loginErrorMessageOverride.ts @ 37dee7b1; the legacy fields stay (applyBreakingChanges is 9.0.0).
+        # As 7.10 (loginErrorMessageOverride "User not found" -> the route's Unauthorized); the legacy
+        # fields stay (applyBreakingChanges is 9.0.0).
         bad = requests.post(f"{sim.url}/api/v1/login", json={"username": ADMIN, "password": "wrong"}, timeout=TIMEOUT)
         assert bad.status_code == 401 and bad.json() == {
-            "success": False, "status": "error", "error": 401, "message": "Incorrect login or password"}
+            "success": False, "status": "error", "error": "Unauthorized", "message": "Unauthorized"}
     else:
         assert health.text == "ok" and health.headers["Content-Type"].startswith("text/plain")
         assert livez.status_code == 404
@@ -305,7 +306,7 @@ def test_version_switch(start, version):
 
 @pytest.mark.parametrize("version", ["6.13.0", "7.10.0", "8.1.0"])
 def test_rest_login_failures_per_release(start, version):
-    # reviews/rc-rest-login.md: Meteor's handler error, Rocket.Chat's loginErrorMessageOverride
+    # sims/reviews/rc-rest-login.md: Meteor's handler error, Rocket.Chat's loginErrorMessageOverride
     # (a no-op on 6.13), then the route's catch ("User not found" -> Unauthorized), 401 always.
     sim = start("--version", version, "--setting", "API_Enable_Rate_Limiter=false")
     with pytest.raises(RocketAuthenticationException):
@@ -313,7 +314,7 @@ def test_rest_login_failures_per_release(start, version):
     want = {
         "6.13.0": ([403, "Incorrect password"], ["Unauthorized", "Unauthorized"]),
         "7.10.0": (["Unauthorized", "Unauthorized"], ["Unauthorized", "Unauthorized"]),
-        "8.1.0": ([401, "Incorrect login or password"], [401, "Incorrect login or password"]),
+        "8.1.0": (["Unauthorized", "Unauthorized"], ["Unauthorized", "Unauthorized"]),
     }[version]
     for who, expected in zip([ADMIN, "ghost"], want):
         r = requests.post(f"{sim.url}/api/v1/login", json={"user": who, "password": "nope"}, timeout=TIMEOUT)

@@ -83,7 +83,7 @@ impl Bootstrap<'_> {
                 return Err(Failure::refused(format!(
                     "admin login as {user} refused and registering it failed ({e}): check ADMIN_USERNAME/ADMIN_PASS \
                      against the server's ADMIN_* (Accounts_RegistrationForm may be disabled, or the user exists with another \
-                     password; from 8.0 a login blocked by brute-force protection is also just refused: it lifts 5 minutes \
+                     password; on 8.0.0 a login blocked by brute-force protection is also just refused: it lifts 5 minutes \
                      after the last failures)"
                 )))
             }

@@ -1,7 +1,7 @@
 //! Typed, blocking Rocket.Chat REST client shared by rc-bootstrap and rc-probe.
 //!
 //! * every call takes its timeout from the run's [`sidecar::Deadline`];
-//! * both error shapes (before/after Rocket.Chat 8.0) become one [`RcError`] {status, id, message},
+//! * both error shapes (the legacy one, and 8.0.0's bare `{success:false,error}`) become one [`RcError`] {status, id, message},
 //!   classified into the sidecar exit codes by [`RcError::failure`];
 //! * 429 answers are waited out when `X-RateLimit-Reset` falls inside the deadline;
 //! * tokens and passwords live in [`sidecar::Secret`]s; `Debug` output never shows them.

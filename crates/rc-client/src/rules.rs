@@ -78,10 +78,11 @@ pub enum Account {
 /// A refused login, classified once from the server's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginRefusal {
-    /// Brute-force protection (before 8.0: `error-login-blocked-for-user` / `-for-ip`).
+    /// Brute-force protection (`error-login-blocked-for-user` / `-for-ip`; 8.0.0 alone answered
+    /// a bare `unauthorized`: from 8.0.1 the legacy fields are back until the 9.0.0 switch).
     Blocked { ip: bool },
-    /// A second factor is asked (`totp-required`), or inferred (`inferred`: from 8.0 the answer
-    /// is a bare `unauthorized`; a verified email with email-2FA auto opt-in is the likely cause).
+    /// A second factor is asked (`totp-required`), or inferred (`inferred`: on 8.0.0 the answer
+    /// was a bare `unauthorized`; a verified email with email-2FA auto opt-in is the likely cause).
     SecondFactor { inferred: bool },
     /// Wrong password, unknown or deactivated user.
     Refused,

@@ -226,13 +226,14 @@ impl Sim {
     ///   thwarting our efforts"; fixed for 7.0 only). Meteor 2.x `ambiguousErrorMessages`
     ///   defaults to false, so Meteor's own texts come through.
     /// - 7.10: async `.ts` @ aa405742 (PR #32086, 7.0): every Meteor.Error -> 401 "User not found".
-    /// - 8.1: `.ts` @ 37dee7b1: -> 401 "Incorrect login or password" (which release took this
-    ///   text was not established; the DDP row uses the same assignment).
+    /// - 8.1: the same. A first reading cited a `.ts` @ 37dee7b1 answering "Incorrect login or
+    ///   password"; the second reading (sims/reviews/second-reading-startup-login.md) found that
+    ///   text in no stored Rocket.Chat file and its fix PRs (#37764/#37778 for issue #37760)
+    ///   still open: not released in 8.1, so 8.1 answers as 7.10.
     fn override_handler_error(&self, f: LoginFail) -> LoginFail {
         match self.cfg.version {
             Version::V6_13 => f,
-            Version::V7_10 => LoginFail::new(json!(401), "User not found"),
-            Version::V8_1 => LoginFail::new(json!(401), "Incorrect login or password"),
+            Version::V7_10 | Version::V8_1 => LoginFail::new(json!(401), "User not found"),
         }
     }
 

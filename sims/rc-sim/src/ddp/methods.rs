@@ -637,8 +637,8 @@ fn login(
 ///   found" never applies (PR #32086: "thwarting our efforts", fixed for 7.0 only): Meteor's own
 ///   403 texts come through, as on REST (auth.rs);
 /// - `.ts` @ aa405742 (7.10): every handler Meteor.Error → 401 "User not found";
-/// - `.ts` @ 37dee7b1 (8.1): every handler Meteor.Error → 401 "Incorrect login or password"
-///   (that text's release is not dated, see the ledger row).
+/// - 8.1: the same (the "Incorrect login or password" text of a `.ts` @ 37dee7b1 is in no
+///   released file the second reading found: issue #37760's fix PRs were still open; auth.rs).
 fn override_login_error(v: Version, e: Value) -> Value {
     let reason = e["reason"].as_str().unwrap_or("");
     if reason == "Match failed" || !e["error"].is_number() {
@@ -646,8 +646,7 @@ fn override_login_error(v: Version, e: Value) -> Value {
     }
     match v {
         Version::V6_13 => e,
-        Version::V7_10 => meteor_error(json!(401), "User not found", None),
-        Version::V8_1 => meteor_error(json!(401), "Incorrect login or password", None),
+        Version::V7_10 | Version::V8_1 => meteor_error(json!(401), "User not found", None),
     }
 }
 
