@@ -306,7 +306,7 @@ def test_version_switch(start, version):
 
 @pytest.mark.parametrize("version", ["6.13.0", "7.10.0", "8.1.0"])
 def test_rest_login_failures_per_release(start, version):
-    # sims/reviews/rc-rest-login.md: Meteor's handler error, Rocket.Chat's loginErrorMessageOverride
+    # docs/reviews/rc-rest-login.md: Meteor's handler error, Rocket.Chat's loginErrorMessageOverride
     # (a no-op on 6.13), then the route's catch ("User not found" -> Unauthorized), 401 always.
     sim = start("--version", version, "--setting", "API_Enable_Rate_Limiter=false")
     with pytest.raises(RocketAuthenticationException):

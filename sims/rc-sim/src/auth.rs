@@ -227,7 +227,7 @@ impl Sim {
     ///   defaults to false, so Meteor's own texts come through.
     /// - 7.10: async `.ts` @ aa405742 (PR #32086, 7.0): every Meteor.Error -> 401 "User not found".
     /// - 8.1: the same. A first reading cited a `.ts` @ 37dee7b1 answering "Incorrect login or
-    ///   password"; the second reading (sims/reviews/second-reading-startup-login.md) found that
+    ///   password"; the second reading (docs/reviews/second-reading-startup-login.md) found that
     ///   text in no stored Rocket.Chat file and its fix PRs (#37764/#37778 for issue #37760)
     ///   still open: not released in 8.1, so 8.1 answers as 7.10.
     fn override_handler_error(&self, f: LoginFail) -> LoginFail {

@@ -265,7 +265,7 @@ fn unauthorized_shape_keeps_the_legacy_fields_on_7_and_8() {
     }
 }
 
-/// REST login failures per release (sims/reviews/rc-rest-login.md): Meteor's handler errors,
+/// REST login failures per release (docs/reviews/rc-rest-login.md): Meteor's handler errors,
 /// rewritten by Rocket.Chat's loginErrorMessageOverride (a no-op on 6.13, whose sync wrapper
 /// meets Meteor's async `_runLoginHandlers`), then by the route's catch ("User not found" ->
 /// `Unauthorized`). Was: 7.10 wrong password -> 403 "Incorrect password", 8.1 a bare

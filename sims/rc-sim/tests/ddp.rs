@@ -305,7 +305,7 @@ fn login_errors_follow_each_lines_override() {
     drop(sim);
 
     // 8.1: as 7.10, one 401 "User not found" (the "Incorrect login or password" text of a
-    // first reading is unreleased: sims/reviews/second-reading-startup-login.md).
+    // first reading is unreleased: docs/reviews/second-reading-startup-login.md).
     let sim = start_version("8.1.0", &[]);
     let mut d = sim.ddp();
     for e in [
