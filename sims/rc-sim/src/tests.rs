@@ -297,10 +297,7 @@ fn wrong_password_and_unknown_user() {
             wrong
         );
         let ghost = login(json!({"username": "ghost", "password": "nope"}));
-        assert_eq!(
-            ghost,
-            unauth.clone()
-        );
+        assert_eq!(ghost, unauth.clone());
         {
             let mut st = s.lock();
             let i = st.user_idx_by_username("boss").unwrap();

@@ -313,11 +313,7 @@ fn login_errors_follow_each_lines_override() {
         d.login("nobody", "x"),
         d.method("login", json!([{"resume": "not-a-token"}])),
     ] {
-        assert_eq!(
-            err(&e)["message"],
-            "User not found [401]",
-            "{e}"
-        );
+        assert_eq!(err(&e)["message"], "User not found [401]", "{e}");
     }
     // check() is not overridden.
     let e = d.method("login", json!([{"user": {}, "password": "x"}]));
