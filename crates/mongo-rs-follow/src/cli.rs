@@ -120,12 +120,8 @@ pub struct Args {
     #[arg(long, env = "MONGO_RS_FOLLOW_ONCE", value_parser = BoolishValueParser::new())]
     pub once: bool,
 
-    /// A user allowed to reconfigure the set (clusterAdmin or root).
-    #[arg(long, env = "MONGO_USERNAME")]
-    pub username: Option<String>,
-
     #[command(flatten)]
-    pub password: mongo_rs::flags::Password,
+    pub login: mongo_rs::flags::Login,
 }
 
 /// Parses `argv`, then one pass (`--once`) or the loop; returns the exit code.

@@ -82,12 +82,7 @@ pub fn prepare(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Foll
     let mut admin = mongo_wire::uri::parse("mongodb://localhost/").map_err(Failure::usage)?;
     client::tls_setup(&mut admin)?;
     // --password or MONGO_PASSWORD (clap reads the variable).
-    let cred = client::credentials_from_flags(
-        &admin,
-        args.username.clone(),
-        args.password.password_file.as_deref(),
-        args.password.password.clone(),
-    )?;
+    let cred = args.login.credentials(&admin)?;
     Ok(Follower {
         statefulset: args.statefulset.clone(),
         namespace,

@@ -96,12 +96,8 @@ pub struct Args {
     #[arg(long, env = "MONGO_RS_INIT_WAIT_ONLY", value_parser = BoolishValueParser::new(), conflicts_with = "reconcile")]
     pub wait_only: bool,
 
-    /// A cluster-admin user for replSetInitiate (or user:password in the URI).
-    #[arg(long, env = "MONGO_USERNAME")]
-    pub username: Option<String>,
-
     #[command(flatten)]
-    pub password: mongo_rs::flags::Password,
+    pub login: mongo_rs::flags::Login,
 }
 
 /// Parses `argv` and runs; returns the exit code.
@@ -110,7 +106,7 @@ pub fn main_with(argv: impl IntoIterator<Item = OsString>) -> i32 {
         PROG,
         false,
         argv,
-        |args: Args, deadline, reporter| match prepare(&args, args.password.password.clone()) {
+        |args: Args, deadline, reporter| match prepare(&args) {
             Ok(p) => {
                 watchdog::waiting_for(format!("replica set {} to become writable", p.set_name));
                 run(&p, deadline, reporter)

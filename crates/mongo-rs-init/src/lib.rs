@@ -18,7 +18,7 @@ pub use cli::{main_with, Args};
 pub const PROG: &str = "mongo-rs-init";
 
 /// `Args` (and the password from the environment) into the typed config, before any network.
-pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, Failure> {
+pub fn prepare(args: &Args) -> Result<InitConfig, Failure> {
     // mongodb+srv:// resolves its seed list here; the deadline starts with the run's.
     let mut uri =
         mongo_wire::srv::resolve(&args.uri, sidecar::Deadline::after(args.common.timeout))?;
@@ -40,12 +40,7 @@ pub fn prepare(args: &Args, env_password: Option<String>) -> Result<InitConfig, 
     };
     let cap = uri.connect_timeout.unwrap_or(mongo_rs::init::DEFAULT_CAP);
     let mut p = InitConfig::new(set_name, members, None, cap)?;
-    p.cred = client::credentials_from_flags(
-        &uri,
-        args.username.clone(),
-        args.password.password_file.as_deref(),
-        env_password,
-    )?;
+    p.cred = args.login.credentials(&uri)?;
     p.reconcile = args.reconcile;
     p.wait_only = args.wait_only;
     Ok(p)
@@ -66,22 +61,19 @@ mod tests {
 
     #[test]
     fn set_name_and_members_come_from_flags_or_uri() {
-        let p = prepare(&args(&["--uri", "mongodb://a:1,b:2/?replicaSet=rs0"]), None).unwrap();
+        let p = prepare(&args(&["--uri", "mongodb://a:1,b:2/?replicaSet=rs0"])).unwrap();
         assert_eq!(p.set_name, "rs0");
         assert_eq!(p.member_names(), vec!["a:1", "b:2"]);
-        let p = prepare(
-            &args(&[
-                "--uri",
-                "mongodb://a:1",
-                "--replica-set",
-                "rs1",
-                "--member",
-                "x:3",
-                "--member",
-                "Y",
-            ]),
-            None,
-        )
+        let p = prepare(&args(&[
+            "--uri",
+            "mongodb://a:1",
+            "--replica-set",
+            "rs1",
+            "--member",
+            "x:3",
+            "--member",
+            "Y",
+        ]))
         .unwrap();
         assert_eq!(
             (p.set_name.as_str(), p.member_names()),
@@ -89,10 +81,11 @@ mod tests {
         );
         assert_eq!(p.cap, Duration::from_secs(10));
         assert!(!p.reconcile, "reconciliation is opt-in");
-        let p = prepare(
-            &args(&["--uri", "mongodb://a:1/?replicaSet=rs0", "--reconcile"]),
-            None,
-        )
+        let p = prepare(&args(&[
+            "--uri",
+            "mongodb://a:1/?replicaSet=rs0",
+            "--reconcile",
+        ]))
         .unwrap();
         assert!(p.reconcile);
     }
@@ -132,16 +125,23 @@ mod tests {
                 "encrypted private keys are not supported",
             ),
         ] {
-            let f = prepare(&args(&a), None).unwrap_err();
+            let f = prepare(&args(&a)).unwrap_err();
             assert_eq!(f.exit, Exit::Usage, "{a:?}");
             assert!(f.message.contains(want), "{a:?}: {}", f.message);
             assert!(!f.message.contains("s3cr3t"));
         }
-        let p = prepare(
-            &args(&["--uri", "mongodb://a:1/?replicaSet=x", "--username", "u"]),
-            Some("pw".into()),
-        )
+        let pw_file = std::env::temp_dir().join(format!("mongo-rs-init-pw-{}", std::process::id()));
+        std::fs::write(&pw_file, "pw\n").unwrap();
+        let p = prepare(&args(&[
+            "--uri",
+            "mongodb://a:1/?replicaSet=x",
+            "--username",
+            "u",
+            "--password-file",
+            pw_file.to_str().unwrap(),
+        ]))
         .unwrap();
+        std::fs::remove_file(&pw_file).unwrap();
         assert_eq!(p.cred.unwrap().source, "admin");
     }
 }

@@ -71,12 +71,8 @@ pub struct Args {
     #[arg(long, env = "MONGO_REPLICA_SET")]
     pub replica_set: Option<String>,
 
-    /// User for replSetGetStatus (optional; hello needs none).
-    #[arg(long, env = "MONGO_USERNAME")]
-    pub username: Option<String>,
-
     #[command(flatten)]
-    pub password: mongo_rs::flags::Password,
+    pub login: mongo_rs::flags::Login,
 }
 
 /// Parses `argv` and runs; returns the exit code. Usage errors are one line on stderr (exit 2).

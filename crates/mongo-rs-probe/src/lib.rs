@@ -34,12 +34,7 @@ pub fn prepare(args: &Args) -> Result<ProbeConfig, Failure> {
     let mut uri =
         mongo_wire::srv::resolve(&args.uri, sidecar::Deadline::after(args.common.timeout))?;
     client::tls_setup(&mut uri)?;
-    let cred = client::credentials_from_flags(
-        &uri,
-        args.username.clone(),
-        args.password.password_file.as_deref(),
-        args.password.password.clone(),
-    )?;
+    let cred = args.login.credentials(&uri)?;
     let want_set = client::set_name(args.replica_set.as_deref(), &uri)?;
     Ok(ProbeConfig {
         host: uri.hosts[0].clone(),
