@@ -11,6 +11,7 @@
 
 pub mod bson;
 pub mod conn;
+pub mod key;
 pub mod msg;
 pub mod scram;
 pub mod tls;
