@@ -38,7 +38,8 @@ def test_pymongo_authenticates_with_an_encrypted_client_key(start_sim, pki):
                     "--x509-user", X509_SUBJECT, listeners=1)
     keys = [encrypted_client(pki, "aes256", "-v2", "aes-256-cbc"),
             encrypted_client(pki, "scrypt", "-scrypt"),
-            encrypted_client(pki, "sha1", "-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1")]
+            encrypted_client(pki, "sha1", "-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1"),
+            encrypted_client(pki, "des3", "-v2", "des3")]
     for i, key in enumerate(keys):
         c = client(p, pki, key, PASS)
         try:

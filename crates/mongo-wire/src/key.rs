@@ -1,8 +1,9 @@
 //! The private key of `tlsCertificateKeyFile`, plain or encrypted with
 //! `tlsCertificateKeyFilePassword`: PKCS#8 `ENCRYPTED PRIVATE KEY` (RFC 5958) with PBES2
-//! (RFC 8018): PBKDF2 (HMAC-SHA1/224/256/384/512) or scrypt, then AES-128/192/256-CBC. That is
-//! what `openssl pkcs8 -topk8 -v2 aes-256-cbc [-v2prf hmacWithSHA1 | -scrypt]`,
-//! `openssl genpkey -aes256` and pymongo's `ssl.load_cert_chain(password=…)` agree on.
+//! (RFC 8018): PBKDF2 (HMAC-SHA1/224/256/384/512) or scrypt, then AES-128/192/256-CBC or
+//! DES-EDE3-CBC. That is what `openssl pkcs8 -topk8 -v2 aes-256-cbc [-v2prf hmacWithSHA1 |
+//! -scrypt]`, `openssl genpkey -aes256` and `openssl req -keyout` (3DES by default in OpenSSL
+//! 3.0) write, and what pymongo's `ssl.load_cert_chain(password=…)` reads.
 //! The legacy OpenSSL form (`Proc-Type: 4,ENCRYPTED`) and PBES1 are refused with the command
 //! that converts them. Decryption is pure Rust (RustCrypto pkcs8/pkcs5), no OpenSSL.
 
@@ -122,7 +123,7 @@ fn unsupported(der: &[u8]) -> String {
         Some(oids) => {
             let names: Vec<String> = oids.iter().map(name).collect();
             format!(
-                "the private key is encrypted with {}, which is not supported (PBES2 with PBKDF2 or scrypt and AES-CBC is): {CONVERT}",
+                "the private key is encrypted with {}, which is not supported (PBES2 with PBKDF2 or scrypt and AES-CBC or 3DES is): {CONVERT}",
                 names.join(" + ")
             )
         }
@@ -206,6 +207,9 @@ fn name(oid: &ObjectIdentifier) -> String {
         ("2.16.840.1.101.3.4.1.46", "aes-256-gcm"),
         ("1.2.840.113549.3.7", "des-ede3-cbc"),
         ("1.3.14.3.2.7", "des-cbc"),
+        ("1.2.392.200011.61.1.1.1.2", "camellia-128-cbc"),
+        ("1.2.392.200011.61.1.1.1.4", "camellia-256-cbc"),
+        ("1.2.410.200046.1.1.12", "aria-256-cbc"),
         ("1.2.643.7.1.1.4.1", "hmacWithGOST"),
         ("1.2.840.113549.1.5.3", "pbeWithMD5AndDES-CBC"),
         ("1.2.840.113549.1.5.10", "pbeWithSHA1AndDES-CBC"),

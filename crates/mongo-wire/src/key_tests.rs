@@ -90,6 +90,8 @@ fn what_openssl_writes_decrypts_to_the_same_key() {
             &["-v2", "aes-192-cbc", "-v2prf", "hmacWithSHA512"][..],
         ),
         ("scrypt.pem", &["-scrypt"][..]),
+        // What `openssl req -keyout` writes by default (OpenSSL 3.0).
+        ("v2-des3.pem", &["-v2", "des3"][..]),
     ] {
         let mut args = vec![
             "pkcs8",
@@ -197,9 +199,9 @@ fn what_we_cannot_decrypt_is_named_with_the_conversion() {
             "pbeWithSHAAnd3-KeyTripleDES-CBC",
         ),
         (
-            "des3.pem",
-            &["pkcs8", "-topk8", "-v2", "des3"][..],
-            "PBES2 + PBKDF2 + hmacWithSHA256 + des-ede3-cbc",
+            "camellia.pem",
+            &["pkcs8", "-topk8", "-v2", "camellia-256-cbc"][..],
+            "PBES2 + PBKDF2 + hmacWithSHA256 + camellia-256-cbc",
         ),
         (
             "legacy.pem",

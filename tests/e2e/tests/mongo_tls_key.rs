@@ -117,13 +117,15 @@ fn an_encrypted_client_key_authenticates_with_its_password() {
         pki.ca.pem.display()
     );
     probe(&["--uri", &no_cert]).exits(3);
-    // scrypt and PBKDF2-HMAC-SHA1 (OpenSSL 1.1's default PRF) keys work the same way.
+    // scrypt, PBKDF2-HMAC-SHA1 (OpenSSL 1.1's default PRF) and 3DES (`openssl req -keyout`'s
+    // default in OpenSSL 3.0) keys work the same way.
     for (file, scheme) in [
         ("client-scrypt.pem", &["-scrypt"][..]),
         (
             "client-sha1.pem",
             &["-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1"][..],
         ),
+        ("client-des3.pem", &["-v2", "des3"][..]),
     ] {
         let key = encrypted_client(&pki, file, scheme);
         let uri = x509_uri(
@@ -175,16 +177,16 @@ fn a_wrong_or_missing_password_is_a_usage_error_that_never_shows_it() {
         .exits(2)
         .line_has("encrypted: give its password in tlsCertificateKeyFilePassword");
     // A scheme we do not decrypt is named, with the conversion.
-    let des = encrypted_client(&pki, "client-des3.pem", &["-v2", "des3"]);
+    let camellia = encrypted_client(&pki, "client-camellia.pem", &["-v2", "camellia-256-cbc"]);
     let uri = x509_uri(
         &sim,
         &pki,
-        &des,
+        &camellia,
         &format!("&tlsCertificateKeyFilePassword={PASS}"),
     );
     probe(&["--uri", &uri])
         .exits(2)
-        .line_has("des-ede3-cbc")
+        .line_has("camellia-256-cbc")
         .line_has("openssl pkcs8 -topk8 -v2 aes-256-cbc")
         .lacks(PASS);
     assert_eq!(
