@@ -14,6 +14,7 @@
 pub mod bson;
 pub mod conn;
 pub mod dns;
+pub mod key;
 pub mod msg;
 pub mod scram;
 pub mod srv;

@@ -24,8 +24,8 @@ pub struct TlsOptions {
     pub tls: Option<bool>,
     pub ca_file: Option<PathBuf>,
     pub cert_key_file: Option<PathBuf>,
-    /// Only whether one was given: encrypted keys are refused (we ship no PKCS#8 decryption).
-    pub cert_key_password: bool,
+    /// Decrypts an encrypted PKCS#8 key in `cert_key_file` (see [`crate::key`]).
+    pub cert_key_password: Option<sidecar::Secret>,
     pub allow_invalid_certificates: Option<bool>,
     pub allow_invalid_hostnames: Option<bool>,
     pub insecure: Option<bool>,
@@ -72,7 +72,12 @@ impl TlsOptions {
             }
             "tlscafile" => self.ca_file = Some(path()?),
             "tlscertificatekeyfile" => self.cert_key_file = Some(path()?),
-            "tlscertificatekeyfilepassword" => self.cert_key_password = true,
+            "tlscertificatekeyfilepassword" if value.is_empty() => {
+                return Err(format!("{key} is empty: give the key file's password"))
+            }
+            "tlscertificatekeyfilepassword" => {
+                self.cert_key_password = Some(sidecar::Secret::new(value))
+            }
             "tlsallowinvalidcertificates" => self.allow_invalid_certificates = Some(boolean()?),
             "tlsallowinvalidhostnames" => self.allow_invalid_hostnames = Some(boolean()?),
             "tlsinsecure" => self.insecure = Some(boolean()?),
@@ -103,6 +108,9 @@ impl TlsOptions {
                 self.set(key, &value).map_err(|e| format!("{var}: {e}"))?;
             }
         }
+        if self.cert_key_password.is_none() {
+            self.cert_key_password = key_password_env(&get)?;
+        }
         Ok(())
     }
 
@@ -110,7 +118,7 @@ impl TlsOptions {
     pub fn check(&self) -> Result<(), String> {
         let any_option = self.ca_file.is_some()
             || self.cert_key_file.is_some()
-            || self.cert_key_password
+            || self.cert_key_password.is_some()
             || self.allow_invalid_certificates.is_some()
             || self.allow_invalid_hostnames.is_some()
             || self.insecure.is_some();
@@ -124,9 +132,9 @@ impl TlsOptions {
                 "tlsInsecure cannot be combined with tlsAllowInvalidCertificates or tlsAllowInvalidHostnames (URI options spec)".into(),
             );
         }
-        if self.cert_key_password {
+        if self.cert_key_password.is_some() && self.cert_key_file.is_none() {
             return Err(
-                "tlsCertificateKeyFilePassword: encrypted private keys are not supported: decrypt the key into the PEM file (openssl pkcs8 -in key.pem -out plain.pem) and keep that file secret".into(),
+                "tlsCertificateKeyFilePassword is given without tlsCertificateKeyFile: give the encrypted key file too, or drop the password".into(),
             );
         }
         Ok(())
@@ -199,7 +207,7 @@ impl TlsOptions {
             None => builder.with_no_client_auth(),
             Some(path) => {
                 let text = read_pem(path, "tlsCertificateKeyFile")?;
-                let (certs, key) = parse_cert_key(&text)
+                let (certs, key) = parse_cert_key(&text, self.cert_key_password.as_ref())
                     .map_err(|e| format!("tlsCertificateKeyFile {}: {e}", path.display()))?;
                 builder
                     .with_client_auth_cert(certs, key)
@@ -249,14 +257,24 @@ fn parse_certs(text: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
 /// mongod's tlsCertificateKeyFile format: the certificate (chain) and its key in one PEM file.
 fn parse_cert_key(
     text: &[u8],
+    password: Option<&sidecar::Secret>,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let certs = parse_certs(text)?;
-    if text.windows(9).any(|w| w == b"ENCRYPTED") {
-        return Err("the private key is encrypted, which is not supported: decrypt it (openssl pkcs8 -in key.pem -out plain.pem)".into());
-    }
-    let key = PrivateKeyDer::from_pem_slice(text)
-        .map_err(|_| "no PRIVATE KEY in it (want the certificate and its key in one PEM file)")?;
+    let key = crate::key::private_key(text, password)?;
     Ok((certs, key))
+}
+
+/// The environment twin of tlsCertificateKeyFilePassword: the value or, preferably, a file
+/// (a Docker/Kubernetes secret), read like every secret file (sidecar::secret).
+fn key_password_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<sidecar::Secret>, String> {
+    const VAR: &str = "MONGO_TLS_CERTIFICATE_KEY_FILE_PASSWORD";
+    const FILE: &str = "MONGO_TLS_CERTIFICATE_KEY_FILE_PASSWORD_FILE";
+    let value = get(VAR).filter(|v| !v.is_empty());
+    let file = get(FILE).filter(|v| !v.is_empty()).map(PathBuf::from);
+    sidecar::secret::resolve(value, file.as_deref(), &format!("{VAR} / {FILE}"))
+        .map_err(|f| f.message)
 }
 
 /// webpki verification, minus what the options turn off. Signatures of the handshake itself
@@ -392,8 +410,9 @@ mod tests {
             ),
             (
                 &[("tlscertificatekeyfilepassword", "s3cret")][..],
-                "encrypted",
+                "without tlsCertificateKeyFile",
             ),
+            (&[("tlscertificatekeyfilepassword", "")][..], "is empty"),
             (&[("tls", "yes")][..], "true or false"),
             (&[("tlscafile", "")][..], "empty"),
         ] {
@@ -433,6 +452,52 @@ mod tests {
             .apply_env(|v| (v == "MONGO_TLS").then(|| "maybe".into()))
             .unwrap_err();
         assert!(e.starts_with("MONGO_TLS: "), "{e}");
+    }
+
+    #[test]
+    fn the_key_password_comes_from_the_uri_the_env_or_its_file() {
+        let from = |pairs: &[(&str, &str)], env: &[(&str, &str)]| {
+            let mut o = TlsOptions::default();
+            for (k, v) in pairs {
+                o.set(k, v).unwrap();
+            }
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            o.apply_env(|var| env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+                .map(|()| o.cert_key_password.map(|s| s.expose().to_string()))
+        };
+        const VAR: &str = "MONGO_TLS_CERTIFICATE_KEY_FILE_PASSWORD";
+        const FILE: &str = "MONGO_TLS_CERTIFICATE_KEY_FILE_PASSWORD_FILE";
+        let dir = std::env::temp_dir().join(format!("mongo-wire-tls-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let file = file.to_str().unwrap();
+        let uri = [("tlscertificatekeyfilepassword", "from-uri")];
+        assert_eq!(
+            from(&uri, &[(VAR, "from-env")]).unwrap().as_deref(),
+            Some("from-uri")
+        );
+        assert_eq!(
+            from(&[], &[(VAR, "from-env")]).unwrap().as_deref(),
+            Some("from-env")
+        );
+        assert_eq!(
+            from(&[], &[(FILE, file)]).unwrap().as_deref(),
+            Some("from-file")
+        );
+        assert_eq!(from(&[], &[(VAR, ""), (FILE, "")]).unwrap(), None);
+        let e = from(&[], &[(VAR, "from-env"), (FILE, file)]).unwrap_err();
+        assert!(e.contains("not both") && !e.contains("from-env"), "{e}");
+        let e = from(&[], &[(FILE, "/nonexistent/pw")]).unwrap_err();
+        assert!(e.contains(FILE) && e.contains("/nonexistent/pw"), "{e}");
+        // Never in a Debug print of the options.
+        let mut o = TlsOptions::default();
+        o.set("tlscertificatekeyfilepassword", "hidden-pw").unwrap();
+        assert!(!format!("{o:?}").contains("hidden-pw"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -129,8 +129,8 @@ fn usage_errors_of_the_tls_options() {
         ),
         ("mongodb://h/?tlsCAFile=/nonexistent/ca.pem", "cannot read"),
         (
-            "mongodb://h/?tlsCertificateKeyFile=/x.pem&tlsCertificateKeyFilePassword=k3y-s3cret",
-            "encrypted",
+            "mongodb://h/?tlsCertificateKeyFilePassword=k3y-s3cret",
+            "without tlsCertificateKeyFile",
         ),
     ] {
         let p = probe(&["--uri", uri]);
