@@ -58,6 +58,11 @@ and later join with votes 0 and priority 0 (they replicate, never vote nor becom
 
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_RS_INIT_MEMBERS (comma-separated),
 MONGO_RS_INIT_TIMEOUT, MONGO_RS_INIT_JSON, MONGO_RS_INIT_RECONCILE, MONGO_RS_INIT_WAIT_ONLY, MONGO_USERNAME, MONGO_PASSWORD, MONGO_PASSWORD_FILE.
+TLS (as the URI options tls, tlsCAFile, tlsCertificateKeyFile, tlsCertificateKeyFilePassword,
+tlsAllowInvalidHostnames, tlsInsecure; the URI wins): MONGO_TLS, MONGO_TLS_CA_FILE,
+MONGO_TLS_CERTIFICATE_KEY_FILE, MONGO_TLS_CERTIFICATE_KEY_FILE_PASSWORD[_FILE],
+MONGO_TLS_ALLOW_INVALID_HOSTNAMES, MONGO_TLS_INSECURE. mongodb+srv:// reads its DNS servers from
+/etc/resolv.conf or the file MONGO_RESOLV_CONF names (nameserver [IP]:PORT for another port).
 Credentials (in the URI, or --username plus a password file; SCRAM-SHA-256, authSource default
 admin) are used for replSetInitiate and the reconcile commands; hello needs none. Passwords are never printed.
 A password given on the command line (--password, or a password in the userinfo of --uri) works but prints one

@@ -122,7 +122,8 @@ mod tests {
                     "--uri",
                     "mongodb://u:s3cr3t@a:1/?replicaSet=x&ssl=true&tlsCertificateKeyFilePassword=s3cr3t",
                 ],
-                "encrypted private keys are not supported",
+                // Encrypted keys are supported now: a key password needs its key file.
+                "given without tlsCertificateKeyFile",
             ),
         ] {
             let f = prepare(&args(&a)).unwrap_err();

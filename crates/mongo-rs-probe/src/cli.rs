@@ -32,6 +32,11 @@ Exit codes:
 Environment (flags win): MONGO_URL, MONGO_REPLICA_SET, MONGO_USERNAME, MONGO_PASSWORD,
 MONGO_PASSWORD_FILE, MONGO_RS_PROBE_TIMEOUT, MONGO_RS_PROBE_ALLOW_SECONDARY, MONGO_RS_PROBE_JSON,
 MONGO_RS_PROBE_ALIVE (--alive: liveness, any member state that answers hello is healthy).
+TLS (as the URI options tls, tlsCAFile, tlsCertificateKeyFile, tlsCertificateKeyFilePassword,
+tlsAllowInvalidHostnames, tlsInsecure; the URI wins): MONGO_TLS, MONGO_TLS_CA_FILE,
+MONGO_TLS_CERTIFICATE_KEY_FILE, MONGO_TLS_CERTIFICATE_KEY_FILE_PASSWORD[_FILE],
+MONGO_TLS_ALLOW_INVALID_HOSTNAMES, MONGO_TLS_INSECURE. mongodb+srv:// reads its DNS servers from
+/etc/resolv.conf or the file MONGO_RESOLV_CONF names (nameserver [IP]:PORT for another port).
 Prefer MONGO_PASSWORD_FILE (a Docker/Kubernetes secret file) to MONGO_PASSWORD; passwords are
 never printed, and user:password in the URI is shown as user:***. A password given on the
 command line (--password, or a password in the userinfo of --uri) works but prints one warning line on
