@@ -3,6 +3,32 @@
 use crate::*;
 use serde_json::{json, Value};
 
+/// The channels.* and groups.* twins of one endpoint: the same code for public ("c") and
+/// private ("p") rooms; `room` answers the room under `channel` / `group`, as Rocket.Chat does.
+macro_rules! per_room_type {
+    ($c:ident, $g:ident: room $call:expr) => {
+        per_room_type!(@ $c, "c", |st, i| ok(json!({"channel": room_json(st, &st.rooms[i])})), $call);
+        per_room_type!(@ $g, "p", |st, i| ok(json!({"group": room_json(st, &st.rooms[i])})), $call);
+    };
+    ($c:ident, $g:ident: $call:expr) => {
+        per_room_type!(@ $c, "c", |_, r| Ok(r), $call);
+        per_room_type!(@ $g, "p", |_, r| Ok(r), $call);
+    };
+    (@ $name:ident, $t:literal, |$st2:pat_param, $r:ident| $answer:expr, $call:expr) => {
+        pub(crate) fn $name(
+            _: &Sim,
+            st: &mut State,
+            req: &Req,
+            uid: &str,
+        ) -> Result<Value, ApiErr> {
+            let call: fn(&mut State, &Req, &str, &'static str) -> Result<_, ApiErr> = $call;
+            let $r = call(st, req, uid, $t)?;
+            let $st2 = &*st;
+            $answer
+        }
+    };
+}
+
 /// apps/meteor/app/lib/server/functions/createRoom.ts + app/utils/server/lib/getValidRoomName.ts
 pub(crate) fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, ApiErr> {
     reject_unknown(
@@ -97,25 +123,7 @@ pub(crate) fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Resu
     Ok(st.rooms.len() - 1)
 }
 
-pub(crate) fn h_channels_create(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = create_room(st, req, uid, "c")?;
-    ok(json!({"channel": room_json(st, &st.rooms[i])}))
-}
-
-pub(crate) fn h_groups_create(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = create_room(st, req, uid, "p")?;
-    ok(json!({"group": room_json(st, &st.rooms[i])}))
-}
+per_room_type!(h_channels_create, h_groups_create: room |st, req, uid, t| create_room(st, req, uid, t));
 
 /// apps/meteor/app/api/server/v1/channels.ts findChannelByIdOrName /
 /// groups.ts findPrivateGroupByIdOrName (a group is only visible to its members).
@@ -148,25 +156,7 @@ pub(crate) fn find_room(st: &State, req: &Req, t: &str, uid: &str) -> Result<usi
     Ok(idx)
 }
 
-pub(crate) fn h_channels_info(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = find_room(st, req, "c", uid)?;
-    ok(json!({"channel": room_json(st, &st.rooms[i])}))
-}
-
-pub(crate) fn h_groups_info(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = find_room(st, req, "p", uid)?;
-    ok(json!({"group": room_json(st, &st.rooms[i])}))
-}
+per_room_type!(h_channels_info, h_groups_info: room |st, req, uid, t| find_room(st, req, t, uid));
 
 /// apps/meteor/app/api/server/v1/rooms.ts rooms.info: findRoomByIdOrName() throws
 /// `error-room-not-found` for an unknown room and, with its default `checkedArchived = true`
@@ -240,25 +230,7 @@ pub(crate) fn invite(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<us
     Ok(ri)
 }
 
-pub(crate) fn h_channels_invite(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = invite(st, req, uid, "c")?;
-    ok(json!({"channel": room_json(st, &st.rooms[i])}))
-}
-
-pub(crate) fn h_groups_invite(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = invite(st, req, uid, "p")?;
-    ok(json!({"group": room_json(st, &st.rooms[i])}))
-}
+per_room_type!(h_channels_invite, h_groups_invite: room |st, req, uid, t| invite(st, req, uid, t));
 
 /// channels.setReadOnly / groups.setReadOnly -> saveRoomSettings 'readOnly' (set-readonly).
 pub(crate) fn set_ro(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<usize, ApiErr> {
@@ -285,20 +257,7 @@ pub(crate) fn set_ro(st: &mut State, req: &Req, uid: &str, t: &str) -> Result<us
     Ok(ri)
 }
 
-pub(crate) fn h_channels_ro(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    let i = set_ro(st, req, uid, "c")?;
-    ok(json!({"channel": room_json(st, &st.rooms[i])}))
-}
-
-pub(crate) fn h_groups_ro(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
-    let i = set_ro(st, req, uid, "p")?;
-    ok(json!({"group": room_json(st, &st.rooms[i])}))
-}
+per_room_type!(h_channels_ro, h_groups_ro: room |st, req, uid, t| set_ro(st, req, uid, t));
 
 /// apps/meteor/server/methods/addRoomOwner.ts / addRoomModerator.ts
 pub(crate) fn add_room_role(
@@ -342,31 +301,9 @@ pub(crate) fn add_room_role(
     ok(json!({}))
 }
 
-pub(crate) fn h_c_add_owner(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    add_room_role(st, req, uid, "c", "owner")
-}
+per_room_type!(h_c_add_owner, h_g_add_owner: |st, req, uid, t| add_room_role(st, req, uid, t, "owner"));
 
-pub(crate) fn h_g_add_owner(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    add_room_role(st, req, uid, "p", "owner")
-}
-
-pub(crate) fn h_c_add_mod(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
-    add_room_role(st, req, uid, "c", "moderator")
-}
-
-pub(crate) fn h_g_add_mod(_: &Sim, st: &mut State, req: &Req, uid: &str) -> Result<Value, ApiErr> {
-    add_room_role(st, req, uid, "p", "moderator")
-}
+per_room_type!(h_c_add_mod, h_g_add_mod: |st, req, uid, t| add_room_role(st, req, uid, t, "moderator"));
 
 pub(crate) fn history(st: &State, req: &Req, uid: &str, t: &str) -> Result<Value, ApiErr> {
     let ri = find_room(st, req, t, uid)?;
@@ -381,23 +318,7 @@ pub(crate) fn history(st: &State, req: &Req, uid: &str, t: &str) -> Result<Value
     ok(json!({"messages": msgs}))
 }
 
-pub(crate) fn h_channels_history(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    history(st, req, uid, "c")
-}
-
-pub(crate) fn h_groups_history(
-    _: &Sim,
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-) -> Result<Value, ApiErr> {
-    history(st, req, uid, "p")
-}
+per_room_type!(h_channels_history, h_groups_history: |st, req, uid, t| history(st, req, uid, t));
 
 /// apps/meteor/app/api/server/v1/subscriptions.ts subscriptions.getOne: null when absent.
 pub(crate) fn h_sub_get_one(
