@@ -125,20 +125,26 @@ pub(crate) fn create_room(st: &mut State, req: &Req, uid: &str, t: &str) -> Resu
 
 per_room_type!(h_channels_create, h_groups_create: room |st, req, uid, t| create_room(st, req, uid, t));
 
+/// The room a `roomId` or `roomName` parameter names (None: no such room). Without either, the
+/// endpoint's own error id (channels/groups and rooms.info spell it differently upstream).
+fn room_by_param(st: &State, req: &Req, missing: &str) -> Result<Option<usize>, ApiErr> {
+    if let Some(id) = req.param("roomId") {
+        Ok(st.room_idx_by_id(&id))
+    } else if let Some(n) = req.param("roomName") {
+        Ok(st.room_idx_by_name(&n))
+    } else {
+        Err(meteor_err(
+            missing,
+            "The parameter \"roomId\" or \"roomName\" is required",
+            None,
+        ))
+    }
+}
+
 /// apps/meteor/app/api/server/v1/channels.ts findChannelByIdOrName /
 /// groups.ts findPrivateGroupByIdOrName (a group is only visible to its members).
 pub(crate) fn find_room(st: &State, req: &Req, t: &str, uid: &str) -> Result<usize, ApiErr> {
-    let idx = if let Some(id) = req.param("roomId") {
-        st.room_idx_by_id(&id)
-    } else if let Some(n) = req.param("roomName") {
-        st.room_idx_by_name(&n)
-    } else {
-        return Err(meteor_err(
-            "error-room-param-not-provided",
-            "The parameter \"roomId\" or \"roomName\" is required",
-            None,
-        ));
-    };
+    let idx = room_by_param(st, req, "error-room-param-not-provided")?;
     let what = if t == "c" { "channel" } else { "group" };
     let not_found = || {
         meteor_err(
@@ -169,17 +175,7 @@ pub(crate) fn h_rooms_info(
     req: &Req,
     uid: &str,
 ) -> Result<Value, ApiErr> {
-    let idx = if let Some(id) = req.param("roomId") {
-        st.room_idx_by_id(&id)
-    } else if let Some(n) = req.param("roomName") {
-        st.room_idx_by_name(&n)
-    } else {
-        return Err(meteor_err(
-            "error-roomid-param-not-provided",
-            "The parameter \"roomId\" or \"roomName\" is required",
-            None,
-        ));
-    };
+    let idx = room_by_param(st, req, "error-roomid-param-not-provided")?;
     let Some(i) = idx else {
         return Err(meteor_err(
             "error-room-not-found",
