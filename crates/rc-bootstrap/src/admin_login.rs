@@ -11,19 +11,34 @@
 //! callStartupHooks/startServerProcess): the admin exists before the first answer, so a refusal
 //! is final. Meteor 2 (Rocket.Chat 6.x) calls the hooks without awaiting them: the server may
 //! answer while initialData is still running, and only then are a few spaced retries worth it.
+//!
+//! Those retries are woken by the server itself: before the first login, a 6.x run opens an
+//! anonymous realtime session subscribed to the public settings (rc_client::realtime).
+//! initialData sets `Show_Setup_Wizard` from `pending` to `in_progress` right after the admin,
+//! its password and its role exist, and that change is pushed at once: the next login is sent
+//! then, not at the end of the pause. Without a push (no websocket through a proxy, the setting
+//! not `pending`, the session lost) the pauses run to their end, as before.
 
 use crate::status::{Action, Status};
 use crate::{is_blocked, Bootstrap};
+use rc_client::realtime::SettingsWatch;
 use rc_client::rules::{Account, LoginRefusal};
 use rc_client::Login;
 use sidecar::{Deadline, Failure};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Pauses between refused admin logins while a 6.x server may still be creating its ADMIN_*
 /// admin: at most 3 attempts a run (at 0 s, 1 s, 6 s). `restart: on-failure` reruns a failing
 /// welder, so three runs in a row still stay under the 10-failure threshold; a fourth is told
 /// it is blocked (before 8.0) instead of extending the block.
 pub const PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5)];
+
+/// The public setting initialData moves off `pending` once the ADMIN_* admin exists.
+pub const SETUP_WIZARD: &str = "Show_Setup_Wizard";
+
+/// At most this long to open the realtime session (connect, DDP, subscription) before the
+/// first login; a server that takes longer gets the plain timed pauses.
+pub const WATCH_OPEN_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether a server of this `/api/info` version has created its ADMIN_* admin before it
 /// answers (Meteor 3, Rocket.Chat ≥ 7.0: see the module comment). Unknown versions: no.
@@ -107,8 +122,15 @@ impl Bootstrap<'_> {
         let cfg = self.cfg;
         let user = cfg.admin_user.as_str();
         let wait = Deadline::after(cfg.admin_wait.min(self.deadline.remaining()));
+        // Subscribed BEFORE the first login: a creation finishing after that refusal is pushed.
+        let mut watch = if pauses.is_empty() {
+            None
+        } else {
+            self.watch_setup_wizard(&wait)
+        };
         let mut pauses = pauses.iter();
         let mut attempt = 1;
+        let mut pushed = false;
         loop {
             let e = match self.admin.login(user, &cfg.admin_password) {
                 Ok(l) => return Ok(Some(l)),
@@ -119,18 +141,71 @@ impl Bootstrap<'_> {
                 Some(LoginRefusal::Refused) => {}
                 Some(refusal) => return Err(refusal.failure(Account::Admin, user, &e)),
             }
+            // Refused after initialData said it is done: the server's admin is not this one
+            // (ADMIN_USERNAME refused or taken, another admin first); more logins change nothing.
+            if pushed {
+                return Ok(None);
+            }
             let Some(pause) = pauses.next().filter(|p| **p < wait.remaining()) else {
                 return Ok(None);
             };
+            let when = if watch.is_some() {
+                format!(
+                    "next attempt as soon as the server pushes the end of initialData ({SETUP_WIZARD} \
+                     leaving pending), at the latest in {}",
+                    sidecar::duration::display(*pause)
+                )
+            } else {
+                format!("next attempt in {}", sidecar::duration::display(*pause))
+            };
             self.reporter.progress(format!(
                 "admin login as {user} refused (attempt {attempt}; the server may not have created \
-                 the ADMIN_* admin yet): {e}; next attempt in {} (logins are spent sparingly: \
-                 10 failures block the user for 5 minutes)",
-                sidecar::duration::display(*pause)
+                 the ADMIN_* admin yet): {e}; {when} (logins are spent sparingly: 10 failures \
+                 block the user for 5 minutes)"
             ));
-            std::thread::sleep(*pause);
+            pushed = self.pause(&mut watch, *pause);
             attempt += 1;
         }
+    }
+
+    /// The realtime session that wakes the retries, or None (said once) when the server does
+    /// not offer one in time.
+    fn watch_setup_wizard(&self, wait: &Deadline) -> Option<SettingsWatch> {
+        let until = Instant::now() + WATCH_OPEN_BUDGET.min(wait.remaining());
+        match SettingsWatch::open(&self.cfg.url, until) {
+            Ok(w) => Some(w),
+            Err(why) => {
+                self.reporter.progress(format!(
+                    "no realtime push from Rocket.Chat ({why}): a refused admin login is retried on a timer only"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Sleeps `pause`, or less when the server pushes a change of the setup-wizard setting
+    /// (then true).
+    fn pause(&self, watch: &mut Option<SettingsWatch>, pause: Duration) -> bool {
+        let until = Instant::now() + pause;
+        if let Some(w) = watch.as_mut() {
+            match w.wait_for_change(SETUP_WIZARD, until) {
+                Ok(Some(value)) => {
+                    self.reporter.progress(format!(
+                        "the server pushed {SETUP_WIZARD} = {value} (initialData is done): logging in now"
+                    ));
+                    return true;
+                }
+                Ok(None) => return false,
+                Err(why) => {
+                    self.reporter.progress(format!(
+                        "realtime push lost ({why}): the next admin login waits for the timer"
+                    ));
+                    *watch = None;
+                }
+            }
+        }
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+        false
     }
 }
 

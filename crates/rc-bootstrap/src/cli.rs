@@ -18,7 +18,8 @@ const LONG_ABOUT: &str = "\
 One-shot, idempotent set-up of a fresh Rocket.Chat for a bot, run as an init container with
 restart: on-failure. It waits for Rocket.Chat (refused, 502/503) under --timeout, then:
   1. admin: logs in as the admin Rocket.Chat creates from its own ADMIN_* variables (7.x+ creates
-     it before it listens; 6.x may do so a little after it starts answering: --admin-wait); with
+     it before it listens; 6.x may do so a little after it starts answering: --admin-wait, the
+     retry woken by the server's realtime push of the end of initialData when it comes); with
      no admin and open registration, registers it (the first user becomes admin);
   2. bot user: created with the bot role and an UNVERIFIED email (a verified email plus email-2FA
      auto opt-in makes the bot's login answer totp-required); an existing bot whose password no

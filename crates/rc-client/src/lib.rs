@@ -16,6 +16,7 @@
 pub mod client;
 pub mod error;
 pub mod presence;
+pub mod realtime;
 pub mod refusal;
 pub mod rules;
 pub mod tls;

@@ -47,13 +47,22 @@ pub fn config_with_ca(path: &Path) -> Result<Arc<ClientConfig>, String> {
     if certs.is_empty() {
         return Err(format!("--ca-file {shown}: no CERTIFICATE in it"));
     }
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut roots = bundled_roots();
     for c in certs {
         roots
             .add(c)
             .map_err(|e| format!("--ca-file {shown}: unusable CA certificate: {e}"))?;
     }
+    config_trusting(roots)
+}
+
+fn bundled_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots
+}
+
+fn config_trusting(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
     let config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -61,6 +70,14 @@ pub fn config_with_ca(path: &Path) -> Result<Arc<ClientConfig>, String> {
             .with_root_certificates(roots)
             .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The config of this process's clients: `--ca-file`'s, else the bundled roots (as ureq's).
+pub(crate) fn client_config() -> Result<Arc<ClientConfig>, String> {
+    match process_config() {
+        Some(c) => Ok(c),
+        None => config_trusting(bundled_roots()),
+    }
 }
 
 /// A certificate problem found in a transport error's source chain, in operator words:

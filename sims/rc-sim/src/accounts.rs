@@ -102,8 +102,7 @@ pub(crate) fn create_user(st: &mut State, new: NewUser) -> Result<usize, ApiErr>
         require_password_change: false,
     });
     if st.setting_str("Show_Setup_Wizard") == "pending" && st.admin_exists() {
-        st.settings
-            .insert("Show_Setup_Wizard".into(), json!("in_progress"));
+        st.update_setting("Show_Setup_Wizard", json!("in_progress"));
     }
     Ok(st.users.len() - 1)
 }
@@ -257,8 +256,7 @@ impl State {
         });
         // initialData.ts: Show_Setup_Wizard pending -> in_progress once an admin exists.
         if self.setting_str("Show_Setup_Wizard") == "pending" {
-            self.settings
-                .insert("Show_Setup_Wizard".into(), json!("in_progress"));
+            self.update_setting("Show_Setup_Wizard", json!("in_progress"));
         }
         Some(id)
     }

@@ -82,6 +82,9 @@ pub struct State {
     pub max_tokens: usize,
     /// 2FA remembered after a good code: (hashed login token, IP, user agent) → until (ms).
     pub two_factor_until: HashMap<String, u64>,
+    /// Changes of public settings, in order, as `{_id, value}` (settings.rs update_setting):
+    /// what `public-settings-changed` subscribers are pushed (ddp/methods.rs).
+    pub setting_changes: Vec<Value>,
 }
 
 pub(crate) fn user_json(u: &User, full: bool) -> Value {
@@ -218,6 +221,7 @@ impl State {
             started: Instant::now(),
             max_tokens,
             two_factor_until: HashMap::new(),
+            setting_changes: vec![],
         };
         // apps/meteor/server/startup/initialData.ts: the GENERAL room and rocket.cat (bot).
         st.rooms.push(Room {

@@ -112,7 +112,28 @@ pub(crate) fn default_settings(v: Version, root_url: &str) -> Map<String, Value>
     s
 }
 
+/// The settings rc-sim changes at run time that are registered `public: true`
+/// (apps/meteor/server/settings/general.ts: Show_Setup_Wizard, `public: true`, default
+/// `pending`), so their changes reach
+/// anonymous `public-settings-changed` subscribers.
+const PUBLIC_CHANGED: &[&str] = &["Show_Setup_Wizard"];
+
 impl State {
+    /// `Settings.updateValueById` and what the settings watcher makes of it
+    /// (listeners.module.ts `watch.settings`): a public setting whose value changed is queued
+    /// for `public-settings-changed` as `{_id, value}`; an unchanged value fires nothing
+    /// (the update modifies no document, so the change stream sees nothing).
+    pub fn update_setting(&mut self, id: &str, value: Value) {
+        if self.settings.get(id) == Some(&value) {
+            return;
+        }
+        self.settings.insert(id.to_string(), value.clone());
+        if PUBLIC_CHANGED.contains(&id) {
+            self.setting_changes
+                .push(json!({"_id": id, "value": value}));
+        }
+    }
+
     pub fn setting_bool(&self, k: &str) -> bool {
         self.settings
             .get(k)

@@ -75,6 +75,7 @@ impl Sim {
                 json!({"failed": st.logins.failed_total, "succeeded": st.logins.ok_total}),
             ),
             ["settings"] => Resp::json(200, Value::Object(st.settings.clone())),
+            ["ddp"] => Resp::json(200, json!({"opened": self.ddp.opened()})),
             ["integrations"] => Resp::json(200, {
                 let list: Vec<Value> = st.integrations.iter().map(Integration::to_json).collect();
                 json!({"integrations": list})

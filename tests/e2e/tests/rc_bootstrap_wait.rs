@@ -54,12 +54,56 @@ fn late_initial_data_spends_no_admin_login() {
 }
 
 #[test]
-fn a_6x_late_admin_is_still_waited_for() {
-    // 6.13 (Meteor 2): the server answers while initialData still runs; the admin comes later.
-    let sim = Sim::start(&["--version", "6.13.0", "--admin-delay", "400ms"]);
+fn a_6x_late_admin_wakes_the_retry_over_the_realtime_api() {
+    // 6.13 (Meteor 2): the server answers while initialData still runs; the admin comes
+    // 2.5 s later. Timed retries alone would log in at 0 s, 1 s and 6 s (two refusals, exit
+    // at ~6 s); the push of Show_Setup_Wizard leaving `pending` wakes the retry at once.
+    let sim = Sim::start(&["--version", "6.13.0", "--admin-delay", "2500ms"]);
+    let started = now_ms();
+    let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
+    let took = now_ms() - started;
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert!(r.stderr.contains("admin login as root refused"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("the server pushed Show_Setup_Wizard = \"in_progress\""),
+        "woken by the push: {r:?}"
+    );
+    // Refused at 0 s, then at 1 s (the pause's end comes before the admin), then woken.
+    assert_eq!(failed_logins(&sim), 2, "{r:?}");
+    let (_, ddp) = http_json(&sim.url, "GET", "/_sim/ddp", &[], None);
+    assert_eq!(ddp["opened"], 1, "one realtime session");
+    // Generous (shared machine): the timer alone would log in again only at ~6 s.
+    assert!(took < 5_000, "run took {took} ms");
+}
+
+#[test]
+fn without_a_push_a_6x_late_admin_is_waited_for_on_the_timer() {
+    // OVERWRITE_SETTING_Show_Setup_Wizard=completed (what many deployments set): initialData
+    // finds the setting not `pending` and changes nothing, so no push comes; the 1 s pause
+    // runs to its end and the second login finds the admin.
+    let sim = Sim::start_env(
+        &["--version", "6.13.0", "--admin-delay", "400ms"],
+        &[
+            ("ADMIN_USERNAME", ADMIN),
+            ("ADMIN_PASS", ADMIN_PASS),
+            ("OVERWRITE_SETTING_Show_Setup_Wizard", "completed"),
+        ],
+        true,
+    );
     let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
     assert_eq!(r.code(), 0, "{r:?}");
     assert!(r.stderr.contains("admin login as root refused"), "{r:?}");
-    // One refused admin login, then the next one (after 1 s) finds the admin.
+    assert!(!r.stderr.contains("the server pushed"), "{r:?}");
     assert_eq!(failed_logins(&sim), 1, "{r:?}");
+}
+
+#[test]
+fn a_7x_run_opens_no_realtime_session() {
+    // ≥ 7.0 creates the admin before it listens: nothing to wait for, no websocket opened.
+    let sim = Sim::start(&[]);
+    let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    let (_, ddp) = http_json(&sim.url, "GET", "/_sim/ddp", &[], None);
+    assert_eq!(ddp["opened"], 0, "no realtime session on 7.10");
 }

@@ -13,11 +13,17 @@ const SUPPORTED: &[&str] = &["1", "pre2", "pre1"];
 const LOGIN_EXPIRATION_MS: u64 = 90 * 24 * 3600 * 1000;
 const STREAM: &str = "stream-room-messages";
 const MY_MESSAGES: &str = "__my_messages__";
+/// notifications.module.ts: `streamAll` (Streamer 'notify-all'), allowRead('all').
+const NOTIFY_ALL: &str = "stream-notify-all";
+const PUBLIC_SETTINGS: &str = "public-settings-changed";
 
 struct StreamSub {
     id: String,
+    /// STREAM or NOTIFY_ALL.
+    collection: &'static str,
     event: String,
-    /// Index in `State::messages` of the first message not yet looked at.
+    /// Index of the first entry not yet looked at: in `State::messages` (STREAM) or
+    /// `State::setting_changes` (NOTIFY_ALL).
     cursor: usize,
 }
 
@@ -162,37 +168,33 @@ impl Conn {
             "meteor.loginServiceConfiguration" => vec![json!({"msg": "ready", "subs": [id]})],
             STREAM => {
                 let event = params.first().and_then(Value::as_str).unwrap_or("");
-                // streamer.module.ts _publish: the second param is `useCollection` (boolean) or
-                // `{useCollection, args}`.
-                let use_collection = match params.get(1) {
-                    Some(Value::Bool(b)) => *b,
-                    Some(o) => o.get("useCollection") == Some(&json!(true)),
-                    None => false,
-                };
+                let use_collection = use_collection(params.get(1));
                 let st = sim.lock();
                 if event.is_empty() {
-                    return vec![nosub(id, json!("invalid-event-name"), "invalid-event-name")];
+                    return vec![streamer_refusal(id, "invalid-event-name")];
                 }
                 // allowRead: `__my_messages__` 'all'; a room id needs access to the room.
                 if event != MY_MESSAGES && !can_access(&st, event, self.user_id()) {
-                    return vec![nosub(id, json!("not-allowed"), "not-allowed")];
+                    return vec![streamer_refusal(id, "not-allowed")];
                 }
-                self.subs.push(StreamSub {
-                    id: id
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| id.to_string()),
-                    event: event.to_string(),
-                    cursor: st.messages.len(),
-                });
-                let mut out = vec![];
-                if use_collection {
-                    // "Collection compatibility": sendAdded(subscriptionName, 'id', {eventName}).
-                    out.push(json!({"msg": "added", "collection": STREAM, "id": "id",
-                        "fields": {"eventName": event}}));
+                let cursor = st.messages.len();
+                self.stream_sub(id, STREAM, event, cursor, use_collection)
+            }
+            NOTIFY_ALL => {
+                let event = params.first().and_then(Value::as_str).unwrap_or("");
+                let use_collection = use_collection(params.get(1));
+                let st = sim.lock();
+                if event.is_empty() {
+                    return vec![streamer_refusal(id, "invalid-event-name")];
                 }
-                out.push(json!({"msg": "ready", "subs": [id]}));
-                out
+                // allowRead('all') for every event but private-settings-changed, which needs a
+                // logged-in user with a settings permission; rc-sim never emits it.
+                if event == "private-settings-changed" && self.user_id().is_none() {
+                    return vec![streamer_refusal(id, "not-allowed")];
+                }
+                // Only changes made after the subscription are pushed (no initial state).
+                let cursor = st.setting_changes.len();
+                self.stream_sub(id, NOTIFY_ALL, event, cursor, use_collection)
             }
             // ddp-server: an unknown publication answers nosub with a 404 Meteor.Error.
             other => vec![nosub(
@@ -201,6 +203,34 @@ impl Conn {
                 &format!("Subscription '{other}' not found"),
             )],
         }
+    }
+
+    /// Registers a stream subscription and answers it: `ready`, after the "collection
+    /// compatibility" `added` when asked (streamer.module.ts sendAdded(name, 'id', {eventName})).
+    fn stream_sub(
+        &mut self,
+        id: &Value,
+        collection: &'static str,
+        event: &str,
+        cursor: usize,
+        use_collection: bool,
+    ) -> Vec<Value> {
+        self.subs.push(StreamSub {
+            id: id
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| id.to_string()),
+            collection,
+            event: event.to_string(),
+            cursor,
+        });
+        let mut out = vec![];
+        if use_collection {
+            out.push(json!({"msg": "added", "collection": collection, "id": "id",
+                "fields": {"eventName": event}}));
+        }
+        out.push(json!({"msg": "ready", "subs": [id]}));
+        out
     }
 
     fn method(&mut self, sim: &Sim, name: &str, params: &[Value]) -> Result<Value, Value> {
@@ -304,6 +334,20 @@ impl Conn {
         let uid = self.user.as_ref().map(|(u, _)| u.clone());
         let mut out = vec![];
         for sub in &mut self.subs {
+            if sub.collection == NOTIFY_ALL {
+                // listeners.module.ts watch.settings: notifyAllInThisInstance(
+                // 'public-settings-changed', clientAction, value) — 'updated' for an update.
+                if sub.event == PUBLIC_SETTINGS {
+                    for change in st.setting_changes.iter().skip(sub.cursor) {
+                        out.push(
+                            json!({"msg": "changed", "collection": NOTIFY_ALL, "id": "id",
+                            "fields": {"eventName": PUBLIC_SETTINGS, "args": ["updated", change]}}),
+                        );
+                    }
+                }
+                sub.cursor = st.setting_changes.len();
+                continue;
+            }
             if sub.cursor > st.messages.len() {
                 sub.cursor = st.messages.len();
             }
@@ -317,6 +361,23 @@ impl Conn {
         }
         out
     }
+}
+
+/// streamer.module.ts _publish: the second param is `useCollection` (boolean) or
+/// `{useCollection, args}`.
+fn use_collection(param: Option<&Value>) -> bool {
+    match param {
+        Some(Value::Bool(b)) => *b,
+        Some(o) => o.get("useCollection") == Some(&json!(true)),
+        None => false,
+    }
+}
+
+/// The Streamer's refusals: `new Meteor.Error('not-allowed')` has no reason, so the client gets
+/// `{error, message: "[error]"}` (docs/reviews/rc-sim-ddp.md, second-reading-ddp-settings.md).
+fn streamer_refusal(id: &Value, error: &str) -> Value {
+    json!({"msg": "nosub", "id": id, "error": {"isClientSafe": true, "error": error,
+        "message": format!("[{error}]"), "errorType": "Meteor.Error"}})
 }
 
 fn nosub(id: &Value, error: Value, reason: &str) -> Value {

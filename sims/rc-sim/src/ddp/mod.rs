@@ -15,6 +15,8 @@
 pub mod frontdoor;
 pub mod methods;
 pub mod session;
+#[cfg(test)]
+mod tests_notify;
 
 use crate::{ok, sha256_hex, ApiErr, Req, Sim, State};
 use serde_json::{json, Value};
@@ -54,6 +56,11 @@ impl Hub {
         let n = h.next;
         h.sessions.insert(n, None);
         n
+    }
+
+    /// How many websocket sessions were opened since the start (test inspection).
+    pub fn opened(&self) -> u64 {
+        self.lock().next
     }
 
     /// The session logged in (Some) or out (None).

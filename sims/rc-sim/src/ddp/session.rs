@@ -18,8 +18,9 @@ use tungstenite::{Message, WebSocket};
 /// adapters send a few hundred bytes).
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_MESSAGE: usize = 1024 * 1024;
-/// How often the loop wakes up to push events and check heartbeats and tokens.
-const TICK: Duration = Duration::from_millis(50);
+/// How often the loop wakes up to push events and check heartbeats and tokens: what is due is
+/// pushed within 10 ms (a real server pushes as its change stream delivers).
+const TICK: Duration = Duration::from_millis(10);
 
 pub fn serve(mut stream: TcpStream, sim: &Sim) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
