@@ -47,7 +47,7 @@ pub fn serve(mut stream: TcpStream, sim: &Sim) {
     }
     eprintln!(
         "{}",
-        json!({"msg": "request", "method": "GET", "path": "/websocket", "status": 101})
+        json!({"msg": "request", "method": "GET", "path": "/websocket", "status": 101, "ts_ms": now_ms()})
     );
     let _ = stream.set_read_timeout(Some(TICK));
     let config = WebSocketConfig::default()
