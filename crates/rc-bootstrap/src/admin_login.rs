@@ -123,10 +123,11 @@ impl Bootstrap<'_> {
         let user = cfg.admin_user.as_str();
         let wait = Deadline::after(cfg.admin_wait.min(self.deadline.remaining()));
         // Subscribed BEFORE the first login: a creation finishing after that refusal is pushed.
-        let mut watch = if pauses.is_empty() {
-            None
-        } else {
+        // Only when a retry can still fit in --admin-wait: otherwise nothing would be woken.
+        let mut watch = if pauses.first().is_some_and(|p| *p < wait.remaining()) {
             self.watch_setup_wizard(&wait)
+        } else {
+            None
         };
         let mut pauses = pauses.iter();
         let mut attempt = 1;
@@ -144,6 +145,11 @@ impl Bootstrap<'_> {
             // Refused after initialData said it is done: the server's admin is not this one
             // (ADMIN_USERNAME refused or taken, another admin first); more logins change nothing.
             if pushed {
+                self.reporter.progress(format!(
+                    "admin login as {user} still refused after the server finished creating its \
+                     admin: that admin is not {user} with this password (ADMIN_USERNAME refused or \
+                     taken, ADMIN_PASS different, or an admin existed before); no more attempts"
+                ));
                 return Ok(None);
             }
             let Some(pause) = pauses.next().filter(|p| **p < wait.remaining()) else {
@@ -188,7 +194,7 @@ impl Bootstrap<'_> {
     fn pause(&self, watch: &mut Option<SettingsWatch>, pause: Duration) -> bool {
         let until = Instant::now() + pause;
         if let Some(w) = watch.as_mut() {
-            match w.wait_for_change(SETUP_WIZARD, until) {
+            match w.wait_for_change(SETUP_WIZARD, "pending", until) {
                 Ok(Some(value)) => {
                     self.reporter.progress(format!(
                         "the server pushed {SETUP_WIZARD} = {value} (initialData is done): logging in now"

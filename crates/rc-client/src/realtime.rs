@@ -32,43 +32,80 @@ const DDP_CONNECT: &str = r#"{"msg":"connect","version":"1","support":["1","pre2
 const NOTIFY_ALL: &str = "stream-notify-all";
 const PUBLIC_SETTINGS: &str = "public-settings-changed";
 
-/// Plain TCP or rustls over TCP; the read timeout is set on the socket under either.
-enum Stream {
+/// Plain TCP or rustls over TCP, every read and write bounded by `until`: before each call the
+/// socket's timeouts are set to what is left, and once it has passed the call fails with
+/// `TimedOut`. So a silent TLS handshake (rustls reads inside `write`) or a server trickling
+/// bytes cannot outlast the caller's deadline.
+struct Stream {
+    io: Io,
+    until: Instant,
+}
+
+enum Io {
     Plain(TcpStream),
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
+    fn arm(&self) -> io::Result<()> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "out of time"));
         }
+        let tcp = match &self.io {
+            Io::Plain(s) => s,
+            Io::Tls(s) => s.get_ref(),
+        };
+        tcp.set_read_timeout(Some(left))?;
+        tcp.set_write_timeout(Some(left))
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+        self.arm()?;
+        match &mut self.io {
+            Io::Plain(s) => s.read(buf),
+            Io::Tls(s) => s.read(buf),
         }
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
+        self.arm()?;
+        match &mut self.io {
+            Io::Plain(s) => s.write(buf),
+            Io::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+        self.arm()?;
+        match &mut self.io {
+            Io::Plain(s) => s.flush(),
+            Io::Tls(s) => s.flush(),
         }
     }
+}
+
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Server text in a message of ours: one line, at most 80 characters.
+fn clip(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(80)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(80).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// One anonymous DDP session subscribed to the public settings' changes.
@@ -99,7 +136,7 @@ fn target(base: &str) -> Result<Target<'_>, String> {
         _ => (authority, None),
     };
     let port = match port {
-        Some(p) => p.parse().map_err(|_| format!("bad port {p:?}"))?,
+        Some(p) => p.parse().map_err(|_| format!("bad port {:?}", clip(p)))?,
         None if tls => 443,
         None => 80,
     };
@@ -112,14 +149,6 @@ fn target(base: &str) -> Result<Target<'_>, String> {
     })
 }
 
-fn remaining(until: Instant) -> Result<Duration, String> {
-    let left = until.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err("no time left".into());
-    }
-    Ok(left)
-}
-
 impl SettingsWatch {
     /// Connects to `<base>/websocket`, speaks DDP and subscribes to `public-settings-changed`;
     /// everything must be done by `until`. The error says why there is no push (a proxy that
@@ -127,7 +156,7 @@ impl SettingsWatch {
     pub fn open(base: &str, until: Instant) -> Result<SettingsWatch, String> {
         let t = target(base)?;
         let mut stream = connect(&t, until)?;
-        let leftover = upgrade(&mut stream, &t, until)?;
+        let leftover = upgrade(&mut stream, &t)?;
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
@@ -138,7 +167,12 @@ impl SettingsWatch {
             let m = w.recv(until)?.ok_or("no DDP `connected` in time")?;
             match m["msg"].as_str() {
                 Some("connected") => break,
-                Some("failed") => return Err(format!("DDP connect refused: {m}")),
+                Some("failed") => {
+                    return Err(format!(
+                        "DDP connect refused (the server speaks version {})",
+                        clip(&m["version"].to_string())
+                    ))
+                }
                 _ => {}
             }
         }
@@ -156,29 +190,38 @@ impl SettingsWatch {
                         .as_str()
                         .or(e["error"].as_str())
                         .unwrap_or("no reason given");
-                    return Err(format!("subscription to {PUBLIC_SETTINGS} refused: {why}"));
+                    return Err(format!(
+                        "subscription to {PUBLIC_SETTINGS} refused: {}",
+                        clip(why)
+                    ));
                 }
                 _ => {}
             }
         }
     }
 
-    /// Blocks until the public setting `id` is reported changed to something else than
-    /// `pending` (its new value), or `until`
-    /// passes (None). Err: the session is gone (closed, garbage, over-long message).
-    pub fn wait_for_change(&mut self, id: &str, until: Instant) -> Result<Option<Value>, String> {
-        while Instant::now() < until {
-            let Some(m) = self.recv(until)? else {
-                return Ok(None);
-            };
-            if m["msg"] == "changed"
-                && m["collection"] == NOTIFY_ALL
-                && m["fields"]["eventName"] == PUBLIC_SETTINGS
+    /// Blocks until the public setting `id` is reported updated to a string value other than
+    /// `from`, and returns that value (clipped for display); None once `until` passes.
+    /// Err: the session is gone (closed by the server, broken, over-long message).
+    pub fn wait_for_change(
+        &mut self,
+        id: &str,
+        from: &str,
+        until: Instant,
+    ) -> Result<Option<String>, String> {
+        while let Some(m) = self.recv(until)? {
+            if m["msg"] != "changed"
+                || m["collection"] != NOTIFY_ALL
+                || m["fields"]["eventName"] != PUBLIC_SETTINGS
             {
-                // args: [clientAction, {_id, value, …}] (listeners.module.ts watch.settings).
-                let setting = &m["fields"]["args"][1];
-                if setting["_id"] == id && setting["value"] != "pending" {
-                    return Ok(Some(setting["value"].clone()));
+                continue;
+            }
+            // args: [clientAction, {_id, value, …}] (listeners.module.ts watch.settings).
+            let args = &m["fields"]["args"];
+            let value = args[1]["value"].as_str();
+            if args[0] == "updated" && args[1]["_id"] == id {
+                if let Some(v) = value.filter(|v| *v != from) {
+                    return Ok(Some(clip(v)));
                 }
             }
         }
@@ -193,11 +236,8 @@ impl SettingsWatch {
 
     /// The next DDP message, answering heartbeats on the way; None when `until` passes first.
     fn recv(&mut self, until: Instant) -> Result<Option<Value>, String> {
+        self.ws.get_mut().until = until;
         loop {
-            let Ok(left) = remaining(until) else {
-                return Ok(None);
-            };
-            let _ = self.ws.get_ref().tcp().set_read_timeout(Some(left));
             match self.ws.read() {
                 Ok(Message::Text(t)) => {
                     // ddp-server ignores messages that are not JSON; so does this client.
@@ -218,15 +258,13 @@ impl SettingsWatch {
                 Ok(Message::Close(_)) => return Err("the server closed the session".into()),
                 // Websocket pings are answered by tungstenite itself; binary frames are no DDP.
                 Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None)
+                // A timeout that came a little early (the socket's rounding) is read again.
+                Err(tungstenite::Error::Io(e)) if timed_out(&e) => {
+                    if Instant::now() >= until {
+                        return Ok(None);
+                    }
                 }
-                Err(e) => return Err(format!("websocket: {e}")),
+                Err(e) => return Err(format!("websocket: {}", clip(&e.to_string()))),
             }
         }
     }
@@ -235,24 +273,27 @@ impl SettingsWatch {
 impl Drop for SettingsWatch {
     /// A polite close: the server ends the DDP session at once instead of at its heartbeat.
     fn drop(&mut self) {
-        let _ = self
-            .ws
-            .get_ref()
-            .tcp()
-            .set_write_timeout(Some(Duration::from_millis(100)));
+        self.ws.get_mut().until = Instant::now() + Duration::from_millis(100);
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
     }
 }
 
 fn connect(t: &Target, until: Instant) -> Result<Stream, String> {
+    let out_of_time = || format!("no connection to {}:{} in time", t.host, t.port);
+    // Name resolution is the one step no timeout reaches (std's resolver); the process
+    // watchdog still bounds the run.
     let addrs = (t.host, t.port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {}: {e}", t.host))?;
     let mut last = format!("{} has no address", t.host);
     let mut tcp = None;
     for a in addrs {
-        match TcpStream::connect_timeout(&a, remaining(until)?) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(out_of_time());
+        }
+        match TcpStream::connect_timeout(&a, left) {
             Ok(s) => {
                 tcp = Some(s);
                 break;
@@ -262,19 +303,28 @@ fn connect(t: &Target, until: Instant) -> Result<Stream, String> {
     }
     let tcp = tcp.ok_or(last)?;
     let _ = tcp.set_nodelay(true);
-    let _ = tcp.set_write_timeout(Some(remaining(until)?));
-    if !t.tls {
-        return Ok(Stream::Plain(tcp));
-    }
-    let config = crate::tls::client_config()?;
-    let name = rustls::pki_types::ServerName::try_from(t.host.to_string())
-        .map_err(|e| format!("TLS server name {:?}: {e}", t.host))?;
-    let conn = rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
-    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+    let io = if t.tls {
+        let config = crate::tls::client_config()?;
+        let name = rustls::pki_types::ServerName::try_from(t.host.to_string())
+            .map_err(|e| format!("TLS server name {:?}: {e}", t.host))?;
+        let conn = rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+        Io::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+    } else {
+        Io::Plain(tcp)
+    };
+    Ok(Stream { io, until })
 }
 
-/// RFC 6455 client handshake; returns the bytes read past the response head.
-fn upgrade(stream: &mut Stream, t: &Target, until: Instant) -> Result<Vec<u8>, String> {
+/// RFC 6455 client handshake (§4.1: status 101, `Upgrade: websocket`, `Connection: upgrade`,
+/// the accept key); returns the bytes read past the response head.
+fn upgrade(stream: &mut Stream, t: &Target) -> Result<Vec<u8>, String> {
+    let failed = |e: io::Error| {
+        if timed_out(&e) {
+            "no answer to the websocket upgrade in time".to_string()
+        } else {
+            format!("websocket upgrade: {e}")
+        }
+    };
     let mut nonce = [0u8; 16];
     getrandom::getrandom(&mut nonce).map_err(|e| format!("no randomness: {e}"))?;
     let key = base64::engine::general_purpose::STANDARD.encode(nonce);
@@ -288,21 +338,20 @@ fn upgrade(stream: &mut Stream, t: &Target, until: Instant) -> Result<Vec<u8>, S
     stream
         .write_all(request.as_bytes())
         .and_then(|_| stream.flush())
-        .map_err(|e| format!("websocket handshake: {e}"))?;
+        .map_err(failed)?;
     let mut buf = Vec::new();
     let head_end = loop {
         if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break p + 4;
         }
         if buf.len() > MAX_HEAD {
-            return Err("websocket handshake: response head over 16 KiB".into());
+            return Err("websocket upgrade: response head over 16 KiB".into());
         }
-        let _ = stream.tcp().set_read_timeout(Some(remaining(until)?));
         let mut chunk = [0u8; 2048];
         match stream.read(&mut chunk) {
-            Ok(0) => return Err("websocket handshake: connection closed".into()),
+            Ok(0) => return Err("websocket upgrade: connection closed".into()),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(format!("websocket handshake: {e}")),
+            Err(e) => return Err(failed(e)),
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]);
@@ -312,19 +361,29 @@ fn upgrade(stream: &mut Stream, t: &Target, until: Instant) -> Result<Vec<u8>, S
         return Err(format!(
             "no websocket at {}/websocket (answer: {})",
             t.prefix,
-            status.chars().take(80).collect::<String>()
+            clip(status)
         ));
+    }
+    let header = |wanted: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case(wanted)
+                .then(|| value.trim().to_string())
+        })
+    };
+    let has_token = |name: &str, token: &str| {
+        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    if !has_token("upgrade", "websocket") || !has_token("connection", "upgrade") {
+        return Err(
+            "websocket upgrade: 101 without `Upgrade: websocket, Connection: upgrade`".into(),
+        );
     }
     let expected = base64::engine::general_purpose::STANDARD
         .encode(Sha1::digest(format!("{key}{WS_GUID}").as_bytes()));
-    let accept = head.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("sec-websocket-accept")
-            .then(|| value.trim().to_string())
-    });
-    if accept.as_deref() != Some(expected.as_str()) {
-        return Err("websocket handshake: wrong Sec-WebSocket-Accept".into());
+    if header("sec-websocket-accept").as_deref() != Some(expected.as_str()) {
+        return Err("websocket upgrade: wrong Sec-WebSocket-Accept".into());
     }
     Ok(buf[head_end..].to_vec())
 }
@@ -332,6 +391,7 @@ fn upgrade(stream: &mut Stream, t: &Target, until: Instant) -> Result<Vec<u8>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpListener;
 
     #[test]
     fn targets_of_base_urls() {
@@ -355,9 +415,173 @@ mod tests {
     }
 
     #[test]
+    fn server_text_is_clipped_to_one_short_line() {
+        assert_eq!(clip("a\nb\tc"), "a b c");
+        let long = "x".repeat(500);
+        assert_eq!(clip(&long).chars().count(), 81);
+    }
+
+    /// A one-connection server: reads the upgrade request, answers `head` (with the right accept
+    /// key unless `bad_accept`) followed by the `frames` in the same write, then hands the socket,
+    /// as a server-side websocket, to `then`.
+    fn server(
+        head: &'static str,
+        bad_accept: bool,
+        frames: Vec<&'static str>,
+        then: impl FnOnce(WebSocket<TcpStream>) + Send + 'static,
+    ) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = Vec::new();
+            let mut b = [0u8; 1];
+            while !req.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap() == 1 {
+                req.push(b[0]);
+            }
+            let req = String::from_utf8(req).unwrap();
+            let key = req
+                .lines()
+                .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                .unwrap();
+            let accept = if bad_accept {
+                "bm9wZQ==".to_string()
+            } else {
+                base64::engine::general_purpose::STANDARD
+                    .encode(Sha1::digest(format!("{key}{WS_GUID}").as_bytes()))
+            };
+            let mut out = format!("{head}Sec-WebSocket-Accept: {accept}\r\n\r\n").into_bytes();
+            for f in frames {
+                // An unmasked server text frame (payloads here are < 126 bytes).
+                out.extend_from_slice(&[0x81, f.len() as u8]);
+                out.extend_from_slice(f.as_bytes());
+            }
+            s.write_all(&out).unwrap();
+            then(WebSocket::from_raw_socket(s, Role::Server, None));
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    const UPGRADED: &str =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+
+    fn text(ws: &mut WebSocket<TcpStream>) -> Value {
+        loop {
+            if let Message::Text(t) = ws.read().unwrap() {
+                return serde_json::from_str(t.as_str()).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn frames_sent_with_the_101_are_read_pings_answered_and_the_change_found() {
+        // `connected` arrives in the same TCP write as the 101 head (the leftover bytes).
+        let url = server(
+            UPGRADED,
+            false,
+            vec![r#"{"msg":"connected","session":"s"}"#],
+            |mut ws| {
+                assert_eq!(text(&mut ws)["msg"], "connect");
+                let sub = text(&mut ws);
+                assert_eq!(sub["name"], "stream-notify-all");
+                assert_eq!(sub["params"], json!(["public-settings-changed", false]));
+                ws.send(Message::text(r#"{"msg":"ready","subs":["settings"]}"#))
+                    .unwrap();
+                ws.send(Message::text(r#"{"msg":"ping","id":"p1"}"#))
+                    .unwrap();
+                assert_eq!(text(&mut ws), json!({"msg": "pong", "id": "p1"}));
+                let event = |args: Value| {
+                    Message::text(
+                        json!({"msg": "changed", "collection": "stream-notify-all", "id": "id",
+                        "fields": {"eventName": "public-settings-changed", "args": args}})
+                        .to_string(),
+                    )
+                };
+                // Not ours, a removal, no value, still pending: all skipped.
+                ws.send(event(
+                    json!(["updated", {"_id": "Site_Name", "value": "x"}]),
+                ))
+                .unwrap();
+                ws.send(event(json!(["removed", {"_id": "Show_Setup_Wizard"}])))
+                    .unwrap();
+                ws.send(event(json!(["updated", {"_id": "Show_Setup_Wizard"}])))
+                    .unwrap();
+                ws.send(event(
+                    json!(["updated", {"_id": "Show_Setup_Wizard", "value": "pending"}]),
+                ))
+                .unwrap();
+                ws.send(event(
+                    json!(["updated", {"_id": "Show_Setup_Wizard", "value": "in_progress"}]),
+                ))
+                .unwrap();
+                // Keep the socket open until the client is done.
+                let _ = ws.read();
+            },
+        );
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut w = SettingsWatch::open(&url, until).expect("open");
+        let v = w
+            .wait_for_change("Show_Setup_Wizard", "pending", until)
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("in_progress"));
+        // Nothing more comes: the wait ends at its deadline with None.
+        let short = Instant::now() + Duration::from_millis(200);
+        assert_eq!(
+            w.wait_for_change("Show_Setup_Wizard", "pending", short)
+                .unwrap(),
+            None
+        );
+        assert!(Instant::now() >= short);
+    }
+
+    #[test]
+    fn a_wrong_accept_key_or_a_missing_upgrade_header_is_refused() {
+        let url = server(UPGRADED, true, vec![], |_| {});
+        let e = SettingsWatch::open(&url, Instant::now() + Duration::from_secs(5))
+            .err()
+            .expect("bad accept");
+        assert!(e.contains("wrong Sec-WebSocket-Accept"), "{e}");
+        let url = server(
+            "HTTP/1.1 101 Switching Protocols\r\n",
+            false,
+            vec![],
+            |_| {},
+        );
+        let e = SettingsWatch::open(&url, Instant::now() + Duration::from_secs(5))
+            .err()
+            .expect("no upgrade headers");
+        assert!(e.contains("without `Upgrade: websocket"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_subscription_is_named() {
+        let url = server(
+            UPGRADED,
+            false,
+            vec![r#"{"msg":"connected","session":"s"}"#],
+            |mut ws| {
+                let _ = text(&mut ws);
+                let _ = text(&mut ws);
+                ws.send(Message::text(
+                r#"{"msg":"nosub","id":"settings","error":{"error":"not-allowed","message":"not-allowed"}}"#,
+            ))
+            .unwrap();
+                let _ = ws.read();
+            },
+        );
+        let e = SettingsWatch::open(&url, Instant::now() + Duration::from_secs(5))
+            .err()
+            .expect("nosub");
+        assert_eq!(
+            e,
+            "subscription to public-settings-changed refused: not-allowed"
+        );
+    }
+
+    #[test]
     fn a_server_without_websocket_is_named() {
         // A plain HTTP server answering 404 to the upgrade: the error says so, fast.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
@@ -375,24 +599,32 @@ mod tests {
         );
     }
 
+    /// A server that accepts and never says a word, over http and over https (rustls reads
+    /// the handshake inside its first write): both are given up at the deadline.
     #[test]
     fn a_silent_server_is_given_up_at_the_deadline() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let hold = std::thread::spawn(move || l.accept().map(|(s, _)| s));
-        let started = Instant::now();
-        let e = SettingsWatch::open(
-            &format!("http://127.0.0.1:{port}"),
-            started + Duration::from_millis(300),
-        )
-        .err()
-        .expect("silent server");
-        assert!(e.contains("websocket handshake"), "{e}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
-        drop(hold);
+        for scheme in ["http", "https"] {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            let hold = std::thread::spawn(move || l.accept().map(|(s, _)| s));
+            let started = Instant::now();
+            let e = SettingsWatch::open(
+                &format!("{scheme}://127.0.0.1:{port}"),
+                started + Duration::from_millis(300),
+            )
+            .err()
+            .expect("silent server");
+            assert!(
+                e.contains("no answer to the websocket upgrade in time"),
+                "{scheme}: {e}"
+            );
+            // Bounded by the deadline (generous margin for a loaded machine), not hanging.
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                started.elapsed()
+            );
+            drop(hold);
+        }
     }
 }

@@ -24,7 +24,7 @@ impl Sim {
                             "loginTokens": u.tokens.len(),
                             "emails": u.emails.iter().map(|(a, v)| json!({"address": a, "verified": v})).collect::<Vec<_>>(),
                             "2fa": {"email2fa": u.email2fa, "emailCode": u.email_code},
-                            "active": u.active, "type": u.kind,
+                            "active": u.active, "type": u.kind, "created_ms": u.created_at,
                         }),
                     )
                 }

@@ -2,6 +2,7 @@
 //! adapters call. Pure state machine (no socket): [`Conn::handle`] turns one client message into
 //! the server messages to send, [`Conn::due`] yields the stream events that are due.
 
+use super::streams::Streams;
 use crate::{now_ms, random_id, sha256_hex, Message, Sim, State, Version};
 use serde_json::{json, Value};
 
@@ -11,27 +12,11 @@ const SUPPORTED: &[&str] = &["1", "pre2", "pre1"];
 /// accounts-base: `DEFAULT_LOGIN_EXPIRATION_DAYS = 90` (Rocket.Chat's Accounts_LoginExpiration
 /// default is 90 days too).
 const LOGIN_EXPIRATION_MS: u64 = 90 * 24 * 3600 * 1000;
-const STREAM: &str = "stream-room-messages";
-const MY_MESSAGES: &str = "__my_messages__";
-/// notifications.module.ts: `streamAll` (Streamer 'notify-all'), allowRead('all').
-const NOTIFY_ALL: &str = "stream-notify-all";
-const PUBLIC_SETTINGS: &str = "public-settings-changed";
-
-struct StreamSub {
-    id: String,
-    /// STREAM or NOTIFY_ALL.
-    collection: &'static str,
-    event: String,
-    /// Index of the first entry not yet looked at: in `State::messages` (STREAM) or
-    /// `State::setting_changes` (NOTIFY_ALL).
-    cursor: usize,
-}
-
 pub struct Conn {
     n: u64,
     session: Option<String>,
     user: Option<(String, String)>,
-    subs: Vec<StreamSub>,
+    streams: Streams,
     /// Set when the server must drop the connection after sending (failed `connect`).
     pub closing: bool,
 }
@@ -74,7 +59,7 @@ impl Conn {
             n,
             session: None,
             user: None,
-            subs: vec![],
+            streams: Streams::default(),
             closing: false,
         }
     }
@@ -136,7 +121,7 @@ impl Conn {
             "pong" => vec![],
             "sub" => self.sub(sim, &id, m),
             "unsub" => {
-                self.subs.retain(|s| json!(s.id) != id);
+                self.streams.unsubscribe(&id);
                 vec![json!({"msg": "nosub", "id": id})]
             }
             "method" => {
@@ -166,71 +151,23 @@ impl Conn {
         match name {
             // accounts-base accounts_server.js: published to everyone (no oauth services here).
             "meteor.loginServiceConfiguration" => vec![json!({"msg": "ready", "subs": [id]})],
-            STREAM => {
-                let event = params.first().and_then(Value::as_str).unwrap_or("");
-                let use_collection = use_collection(params.get(1));
+            _ => {
                 let st = sim.lock();
-                if event.is_empty() {
-                    return vec![streamer_refusal(id, "invalid-event-name")];
+                let uid = self.user.as_ref().map(|(u, _)| u.clone());
+                if let Some(out) = self
+                    .streams
+                    .subscribe(&st, uid.as_deref(), id, name, &params)
+                {
+                    return out;
                 }
-                // allowRead: `__my_messages__` 'all'; a room id needs access to the room.
-                if event != MY_MESSAGES && !can_access(&st, event, self.user_id()) {
-                    return vec![streamer_refusal(id, "not-allowed")];
-                }
-                let cursor = st.messages.len();
-                self.stream_sub(id, STREAM, event, cursor, use_collection)
+                // ddp-server: an unknown publication answers nosub with a 404 Meteor.Error.
+                vec![nosub(
+                    id,
+                    json!(404),
+                    &format!("Subscription '{name}' not found"),
+                )]
             }
-            NOTIFY_ALL => {
-                let event = params.first().and_then(Value::as_str).unwrap_or("");
-                let use_collection = use_collection(params.get(1));
-                let st = sim.lock();
-                if event.is_empty() {
-                    return vec![streamer_refusal(id, "invalid-event-name")];
-                }
-                // allowRead('all') for every event but private-settings-changed, which needs a
-                // logged-in user with a settings permission; rc-sim never emits it.
-                if event == "private-settings-changed" && self.user_id().is_none() {
-                    return vec![streamer_refusal(id, "not-allowed")];
-                }
-                // Only changes made after the subscription are pushed (no initial state).
-                let cursor = st.setting_changes.len();
-                self.stream_sub(id, NOTIFY_ALL, event, cursor, use_collection)
-            }
-            // ddp-server: an unknown publication answers nosub with a 404 Meteor.Error.
-            other => vec![nosub(
-                id,
-                json!(404),
-                &format!("Subscription '{other}' not found"),
-            )],
         }
-    }
-
-    /// Registers a stream subscription and answers it: `ready`, after the "collection
-    /// compatibility" `added` when asked (streamer.module.ts sendAdded(name, 'id', {eventName})).
-    fn stream_sub(
-        &mut self,
-        id: &Value,
-        collection: &'static str,
-        event: &str,
-        cursor: usize,
-        use_collection: bool,
-    ) -> Vec<Value> {
-        self.subs.push(StreamSub {
-            id: id
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| id.to_string()),
-            collection,
-            event: event.to_string(),
-            cursor,
-        });
-        let mut out = vec![];
-        if use_collection {
-            out.push(json!({"msg": "added", "collection": collection, "id": "id",
-                "fields": {"eventName": event}}));
-        }
-        out.push(json!({"msg": "ready", "subs": [id]}));
-        out
     }
 
     fn method(&mut self, sim: &Sim, name: &str, params: &[Value]) -> Result<Value, Value> {
@@ -325,84 +262,20 @@ impl Conn {
     }
 
     /// Stream events due on this session: every message stored since the last call that a
-    /// subscription may see (REST, webhook or DDP alike: all land in `State::messages`).
+    /// subscription may see (REST, webhook or DDP alike: all land in `State::messages`), and
+    /// every public setting changed since (streams.rs).
     pub fn due(&mut self, sim: &Sim) -> Vec<Value> {
-        if self.subs.is_empty() {
+        if self.streams.is_empty() {
             return vec![];
         }
         let st = sim.lock();
-        let uid = self.user.as_ref().map(|(u, _)| u.clone());
-        let mut out = vec![];
-        for sub in &mut self.subs {
-            if sub.collection == NOTIFY_ALL {
-                // listeners.module.ts watch.settings: notifyAllInThisInstance(
-                // 'public-settings-changed', clientAction, value) — 'updated' for an update.
-                if sub.event == PUBLIC_SETTINGS {
-                    for change in st.setting_changes.iter().skip(sub.cursor) {
-                        out.push(
-                            json!({"msg": "changed", "collection": NOTIFY_ALL, "id": "id",
-                            "fields": {"eventName": PUBLIC_SETTINGS, "args": ["updated", change]}}),
-                        );
-                    }
-                }
-                sub.cursor = st.setting_changes.len();
-                continue;
-            }
-            if sub.cursor > st.messages.len() {
-                sub.cursor = st.messages.len();
-            }
-            for m in &st.messages[sub.cursor..] {
-                if let Some(args) = stream_args(&st, &sub.event, m, uid.as_deref()) {
-                    out.push(json!({"msg": "changed", "collection": STREAM, "id": "id",
-                        "fields": {"eventName": sub.event, "args": args}}));
-                }
-            }
-            sub.cursor = st.messages.len();
-        }
-        out
+        let uid = self.user.as_ref().map(|(u, _)| u.as_str());
+        self.streams.due(&st, uid)
     }
-}
-
-/// streamer.module.ts _publish: the second param is `useCollection` (boolean) or
-/// `{useCollection, args}`.
-fn use_collection(param: Option<&Value>) -> bool {
-    match param {
-        Some(Value::Bool(b)) => *b,
-        Some(o) => o.get("useCollection") == Some(&json!(true)),
-        None => false,
-    }
-}
-
-/// The Streamer's refusals: `new Meteor.Error('not-allowed')` has no reason, so the client gets
-/// `{error, message: "[error]"}` (docs/reviews/rc-sim-ddp.md, second-reading-ddp-settings.md).
-fn streamer_refusal(id: &Value, error: &str) -> Value {
-    json!({"msg": "nosub", "id": id, "error": {"isClientSafe": true, "error": error,
-        "message": format!("[{error}]"), "errorType": "Meteor.Error"}})
 }
 
 fn nosub(id: &Value, error: Value, reason: &str) -> Value {
     json!({"msg": "nosub", "id": id, "error": meteor_error(error, reason, None)})
-}
-
-/// The `args` of one stream event, or None when the subscriber may not see it.
-/// `__my_messages__`: notifications.module.ts allowEmit → `[message, {roomParticipant, roomType,
-/// roomName}]`, nothing without a user or room access; a room id: `[message]`.
-fn stream_args(st: &State, event: &str, m: &Message, uid: Option<&str>) -> Option<Value> {
-    if m.extra.get("_hidden") == Some(&json!(true)) {
-        return None;
-    }
-    if event == MY_MESSAGES {
-        let uid = uid?;
-        let ri = st.room_idx_by_id(&m.rid)?;
-        if !can_access(st, &m.rid, Some(uid)) {
-            return None;
-        }
-        let r = &st.rooms[ri];
-        let meta = json!({"roomParticipant": st.sub(&r.id, uid).is_some(),
-            "roomType": r.t, "roomName": r.name});
-        return Some(json!([ddp_message(m), meta]));
-    }
-    (m.rid == event).then(|| json!([ddp_message(m)]))
 }
 
 /// A stored message as DDP carries it: EJSON dates (`{"$date": ms}`), which the SDK reads as
@@ -419,7 +292,7 @@ pub fn ddp_message(m: &Message) -> Value {
 
 /// canAccessRoom (apps/meteor/app/authorization/server/functions/canAccessRoom.ts), as far as
 /// emulated: public channels for anyone logged in (view-c-room), other rooms for members.
-fn can_access(st: &State, rid: &str, uid: Option<&str>) -> bool {
+pub(super) fn can_access(st: &State, rid: &str, uid: Option<&str>) -> bool {
     let (Some(uid), Some(ri)) = (uid, st.room_idx_by_id(rid)) else {
         return false;
     };

@@ -9,12 +9,14 @@
 //! getRoomNameById, sendMessage) and its presence (connectionStatus, PR #32500).
 //!
 //! Layout: [`frontdoor`] owns the public port and hands websocket upgrades to [`session`],
-//! everything else to tiny_http; [`methods`] holds the DDP methods; this file keeps the shared
+//! everything else to tiny_http; [`methods`] holds the DDP methods, [`streams`] the stream
+//! subscriptions; this file keeps the shared
 //! [`Hub`] (live sessions → presence) and the REST routes that read it.
 
 pub mod frontdoor;
 pub mod methods;
 pub mod session;
+pub mod streams;
 #[cfg(test)]
 mod tests_notify;
 
