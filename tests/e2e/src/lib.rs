@@ -32,13 +32,34 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// A port that was free a moment ago (bound to 0, then released).
+/// Ports handed out by [`free_port`]: below Linux's ephemeral range (32768–60999), which the
+/// kernel uses for `bind(0)` and outgoing connections — where a port picked and released could be
+/// taken again before the process it was picked for binds it (seen: "Address already in use").
+const PICKED_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port that is free now and that nothing else in the test run is handed: each call takes the
+/// next of a per-process sequence through [`PICKED_PORTS`] (random start, so test binaries
+/// running side by side rarely meet) and checks it can be bound.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u32> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(PICKED_PORTS.end - PICKED_PORTS.start);
+    let start = *START.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        (h.finish() % u64::from(span)) as u32
+    });
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = PICKED_PORTS.start + ((start + n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {PICKED_PORTS:?}");
 }
 
 /// A spawned process killed when dropped, whose stdout lines can be awaited.

@@ -36,8 +36,11 @@ impl Sim {
         )
     }
 
+    /// `wait`: until rc-sim listens, on a port it picked itself (`--port 0`, read off its
+    /// `listening` line: no other test can take it in between). Without `wait` (a server that
+    /// starts listening late) the port must be known first: a free one is picked here.
     pub fn start_env(args: &[&str], env: &[(&str, &str)], wait: bool) -> Sim {
-        let port = free_port();
+        let mut port = if wait { 0 } else { free_port() };
         let mut cmd = Command::new(bin("rc-sim"));
         cmd.arg("--port").arg(port.to_string()).args(args);
         for k in ["ADMIN_USERNAME", "ADMIN_PASS", "ADMIN_EMAIL", "ADMIN_NAME"] {
@@ -48,7 +51,11 @@ impl Sim {
         }
         let mut proc = Proc::spawn(cmd);
         if wait {
-            proc.wait_for_line("\"listening\"", Duration::from_secs(10));
+            let line = proc.wait_for_line("\"listening\"", Duration::from_secs(10));
+            port = serde_json::from_str::<Value>(&line).expect("listening line")["port"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .expect("listening port");
         }
         Sim {
             proc,
