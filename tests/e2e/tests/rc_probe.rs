@@ -288,3 +288,26 @@ fn bot_blocked_by_brute_force_protection_is_named_on_8_1() {
         .stderr_has("blocked by Rocket.Chat's brute-force protection")
         .stderr_lacks("wrong --user/--password");
 }
+
+#[test]
+fn a_deactivated_bot_is_unhealthy_even_with_a_cached_token() {
+    let (sim, env, cache, _) = ready(&[], "deactivated");
+    probe(&env, &cache_arg(&cache)).exits(0);
+    // The admin deactivates the bot: users.update {active:false} → setUserActiveStatus, which
+    // removes the bot's login tokens; the cached token is refused, the login says why.
+    let admin = sim.session(ADMIN, ADMIN_PASS);
+    let bot = sim.user(BOT);
+    let (status, v) = sim.api(
+        &admin,
+        "POST",
+        "/api/v1/users.update",
+        Some(&json!({"userId": bot["_id"], "data": {"active": false}})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(sim.login_tokens(BOT), 0, "deactivation removes every token");
+    probe(&env, &cache_arg(&cache))
+        .exits(3)
+        .one_line()
+        .stderr_has("login as hubot refused")
+        .stderr_has("User is not activated");
+}

@@ -264,7 +264,13 @@ pub(crate) fn h_users_update(
         }
     }
     if let Some(a) = data.get("active").and_then(Value::as_bool) {
+        // users.update then calls setUserActiveStatus (apps/meteor/app/api/server/v1/users.ts;
+        // app/lib/server/functions/setUserActiveStatus.ts @ 12bc9e36): deactivating removes
+        // every login token (Users.unsetLoginTokens), so sessions end and REST tokens stop working.
         u.active = a;
+        if !a {
+            u.tokens.clear();
+        }
     }
     if let Some(r) = data.get("roles").and_then(Value::as_array) {
         u.roles = r
