@@ -15,6 +15,7 @@ use mongo_wire::HostPort;
 use sidecar::report::Reporter;
 use sidecar::{duration, Deadline, Failure};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// What each watched member said last (its hello, or why it did not answer).
 type Seen = BTreeMap<usize, Result<Hello, String>>;
@@ -116,6 +117,7 @@ pub fn discover(
                     return plan(&answered, &p.set_name);
                 }
             }
+            Err(_) if cut_by_deadline(&deadline) => continue,
             Err(e) => {
                 let f = classify(&e, &p.context(&ev.host));
                 if !f.is_retryable() {
@@ -136,6 +138,14 @@ pub fn discover(
             return plan(&all, &p.set_name);
         }
     }
+}
+
+/// Every read is bounded by the run's deadline, so a failure arriving as it runs out (an
+/// awaitable hello's answer due at maxAwaitTimeMS = what was left) was cut by the deadline, not
+/// by the member: it must not replace what the member said last in the final line. The margin
+/// covers socket timers firing a little early.
+fn cut_by_deadline(deadline: &Deadline) -> bool {
+    deadline.remaining() <= Duration::from_millis(20)
 }
 
 /// Step 3 (and the whole of --wait-only): until some member is a writable PRIMARY. Any seed
@@ -203,6 +213,7 @@ pub fn wait_for_primary(
                 }
                 seen.insert(ev.index, Ok(h));
             }
+            Err(_) if cut_by_deadline(&deadline) => continue,
             Err(e) => {
                 if !matches!(seen.get(&ev.index), Some(Err(_))) {
                     reporter.progress(format!("{} unreachable ({e}), retrying", ev.host));
