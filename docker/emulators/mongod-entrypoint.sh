@@ -51,9 +51,15 @@ case "$tlsmode" in
   "" | disabled)
     [ -z "$tlspem$tlsca$tlsnocert" ] || { echo "mongo-sim image: TLS options without --tlsMode requireTLS are not emulated" >&2; exit 2; } ;;
   requireTLS)
-    # mongod refuses to start with a TLS mode and no certificate, with this BadValue text (its
-    # net.tls option check; pinned by its jstests "no-key-file" case).
-    [ -n "$tlspem" ] || { echo "BadValue: need tlsCertificateKeyFile or certificateSelector when TLS is enabled" >&2; exit 2; }
+    # mongod refuses to start with a TLS mode and no certificate: its SSL options initializer
+    # throws this BadValue, mongod_main logs "Error during global initialization" (a fatal JSON
+    # log line on stdout, the console log without --logpath) and exits 1 (ExitCode::fail) —
+    # docs/reviews/second-reading-mongod-tls-flags.md.
+    [ -n "$tlspem" ] || {
+      printf '{"t":{"$date":"%s"},"s":"F","c":"CONTROL","id":20574,"ctx":"main","msg":"Error during global initialization","attr":{"error":{"code":2,"codeName":"BadValue","errmsg":"need tlsCertificateKeyFile or certificateSelector when TLS is enabled"}}}\n' \
+        "$(date -u +%Y-%m-%dT%H:%M:%S.000+00:00)"
+      exit 1
+    }
     set -- "$@" --tls-cert-key-file "$tlspem"
     [ -z "$tlsca" ] || set -- "$@" --tls-ca-file "$tlsca"
     [ -z "$tlsnocert" ] || set -- "$@" --tls-allow-connections-without-certificates ;;

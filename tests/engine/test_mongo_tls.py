@@ -4,6 +4,7 @@ mongo-rs-probe over TLS, mongo-rs-init initiating over TLS, and a plaintext conn
 Only mongo, mongo-rs-init and rocketchat (which `up --wait` needs to depend on the one-shot
 init): the rest of the stack does not touch MongoDB."""
 
+import json
 import subprocess
 
 import pytest
@@ -70,4 +71,10 @@ def test_11_mongod_needs_a_certificate_with_require_tls():
     p = subprocess.run(["docker", "run", "--rm", "--network", "none", f"coquelicot/mongo-sim:{TAG}",
                         "mongod", "--replSet", "rs0", "--tlsMode", "requireTLS"],
                        capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2 and "need tlsCertificateKeyFile or certificateSelector when TLS is enabled" in p.stderr, p
+    # As mongod: exit 1 (ExitCode::fail, not badOptions) and a fatal JSON log line on stdout.
+    assert p.returncode == 1, p
+    line = json.loads(p.stdout.strip().splitlines()[-1])
+    assert line["msg"] == "Error during global initialization", line
+    assert line["attr"]["error"]["codeName"] == "BadValue", line
+    assert line["attr"]["error"]["errmsg"] == \
+        "need tlsCertificateKeyFile or certificateSelector when TLS is enabled", line
