@@ -462,6 +462,16 @@ mod tests {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// A server whose `connected` arrives in the same TCP write as the 101 head.
+    fn ddp_server(then: impl FnOnce(WebSocket<TcpStream>) + Send + 'static) -> String {
+        server(
+            UPGRADED,
+            false,
+            vec![r#"{"msg":"connected","session":"s"}"#],
+            then,
+        )
+    }
+
     const UPGRADED: &str =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
 
@@ -476,48 +486,43 @@ mod tests {
     #[test]
     fn frames_sent_with_the_101_are_read_pings_answered_and_the_change_found() {
         // `connected` arrives in the same TCP write as the 101 head (the leftover bytes).
-        let url = server(
-            UPGRADED,
-            false,
-            vec![r#"{"msg":"connected","session":"s"}"#],
-            |mut ws| {
-                assert_eq!(text(&mut ws)["msg"], "connect");
-                let sub = text(&mut ws);
-                assert_eq!(sub["name"], "stream-notify-all");
-                assert_eq!(sub["params"], json!(["public-settings-changed", false]));
-                ws.send(Message::text(r#"{"msg":"ready","subs":["settings"]}"#))
-                    .unwrap();
-                ws.send(Message::text(r#"{"msg":"ping","id":"p1"}"#))
-                    .unwrap();
-                assert_eq!(text(&mut ws), json!({"msg": "pong", "id": "p1"}));
-                let event = |args: Value| {
-                    Message::text(
-                        json!({"msg": "changed", "collection": "stream-notify-all", "id": "id",
+        let url = ddp_server(|mut ws| {
+            assert_eq!(text(&mut ws)["msg"], "connect");
+            let sub = text(&mut ws);
+            assert_eq!(sub["name"], "stream-notify-all");
+            assert_eq!(sub["params"], json!(["public-settings-changed", false]));
+            ws.send(Message::text(r#"{"msg":"ready","subs":["settings"]}"#))
+                .unwrap();
+            ws.send(Message::text(r#"{"msg":"ping","id":"p1"}"#))
+                .unwrap();
+            assert_eq!(text(&mut ws), json!({"msg": "pong", "id": "p1"}));
+            let event = |args: Value| {
+                Message::text(
+                    json!({"msg": "changed", "collection": "stream-notify-all", "id": "id",
                         "fields": {"eventName": "public-settings-changed", "args": args}})
-                        .to_string(),
-                    )
-                };
-                // Not ours, a removal, no value, still pending: all skipped.
-                ws.send(event(
-                    json!(["updated", {"_id": "Site_Name", "value": "x"}]),
-                ))
+                    .to_string(),
+                )
+            };
+            // Not ours, a removal, no value, still pending: all skipped.
+            ws.send(event(
+                json!(["updated", {"_id": "Site_Name", "value": "x"}]),
+            ))
+            .unwrap();
+            ws.send(event(json!(["removed", {"_id": "Show_Setup_Wizard"}])))
                 .unwrap();
-                ws.send(event(json!(["removed", {"_id": "Show_Setup_Wizard"}])))
-                    .unwrap();
-                ws.send(event(json!(["updated", {"_id": "Show_Setup_Wizard"}])))
-                    .unwrap();
-                ws.send(event(
-                    json!(["updated", {"_id": "Show_Setup_Wizard", "value": "pending"}]),
-                ))
+            ws.send(event(json!(["updated", {"_id": "Show_Setup_Wizard"}])))
                 .unwrap();
-                ws.send(event(
-                    json!(["updated", {"_id": "Show_Setup_Wizard", "value": "in_progress"}]),
-                ))
-                .unwrap();
-                // Keep the socket open until the client is done.
-                let _ = ws.read();
-            },
-        );
+            ws.send(event(
+                json!(["updated", {"_id": "Show_Setup_Wizard", "value": "pending"}]),
+            ))
+            .unwrap();
+            ws.send(event(
+                json!(["updated", {"_id": "Show_Setup_Wizard", "value": "in_progress"}]),
+            ))
+            .unwrap();
+            // Keep the socket open until the client is done.
+            let _ = ws.read();
+        });
         let until = Instant::now() + Duration::from_secs(10);
         let mut w = SettingsWatch::open(&url, until).expect("open");
         let v = w
@@ -555,20 +560,15 @@ mod tests {
 
     #[test]
     fn a_refused_subscription_is_named() {
-        let url = server(
-            UPGRADED,
-            false,
-            vec![r#"{"msg":"connected","session":"s"}"#],
-            |mut ws| {
-                let _ = text(&mut ws);
-                let _ = text(&mut ws);
-                ws.send(Message::text(
+        let url = ddp_server(|mut ws| {
+            let _ = text(&mut ws);
+            let _ = text(&mut ws);
+            ws.send(Message::text(
                 r#"{"msg":"nosub","id":"settings","error":{"error":"not-allowed","message":"not-allowed"}}"#,
             ))
             .unwrap();
-                let _ = ws.read();
-            },
-        );
+            let _ = ws.read();
+        });
         let e = SettingsWatch::open(&url, Instant::now() + Duration::from_secs(5))
             .err()
             .expect("nosub");
