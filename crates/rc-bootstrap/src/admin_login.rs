@@ -12,12 +12,17 @@
 //! is final. Meteor 2 (Rocket.Chat 6.x) calls the hooks without awaiting them: the server may
 //! answer while initialData is still running, and only then are a few spaced retries worth it.
 //!
-//! Those retries are woken by the server itself: before the first login, a 6.x run opens an
+//! Those retries are woken by the server itself: at the first refusal, a 6.x run opens an
 //! anonymous realtime session subscribed to the public settings (rc_client::realtime).
 //! initialData sets `Show_Setup_Wizard` from `pending` to `in_progress` right after the admin,
 //! its password and its role exist, and that change is pushed at once: the next login is sent
 //! then, not at the end of the pause. Without a push (no websocket through a proxy, the setting
 //! not `pending`, the session lost) the pauses run to their end, as before.
+//!
+//! Why at the first refusal and not before the first login: a run whose admin exists — every
+//! restart — then costs the server nothing more than one login. The price: a creation that ends
+//! in the few milliseconds between that refusal and the subscription is not pushed, and is
+//! found at the pause's end (1 s).
 
 use crate::status::{Action, Status};
 use crate::{is_blocked, Bootstrap};
@@ -35,10 +40,6 @@ pub const PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5
 
 /// The public setting initialData moves off `pending` once the ADMIN_* admin exists.
 pub const SETUP_WIZARD: &str = "Show_Setup_Wizard";
-
-/// At most this long to open the realtime session (connect, DDP, subscription) before the
-/// first login; a server that takes longer gets the plain timed pauses.
-pub const WATCH_OPEN_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether a server of this `/api/info` version has created its ADMIN_* admin before it
 /// answers (Meteor 3, Rocket.Chat ≥ 7.0: see the module comment). Unknown versions: no.
@@ -122,13 +123,7 @@ impl Bootstrap<'_> {
         let cfg = self.cfg;
         let user = cfg.admin_user.as_str();
         let wait = Deadline::after(cfg.admin_wait.min(self.deadline.remaining()));
-        // Subscribed BEFORE the first login: a creation finishing after that refusal is pushed.
-        // Only when a retry can still fit in --admin-wait: otherwise nothing would be woken.
-        let mut watch = if pauses.first().is_some_and(|p| *p < wait.remaining()) {
-            self.watch_setup_wizard(&wait)
-        } else {
-            None
-        };
+        let mut watch: Option<SettingsWatch> = None;
         let mut pauses = pauses.iter();
         let mut attempt = 1;
         let mut pushed = false;
@@ -155,6 +150,10 @@ impl Bootstrap<'_> {
             let Some(pause) = pauses.next().filter(|p| **p < wait.remaining()) else {
                 return Ok(None);
             };
+            let until = Instant::now() + *pause;
+            if attempt == 1 {
+                watch = self.watch_setup_wizard(until);
+            }
             let when = if watch.is_some() {
                 format!(
                     "next attempt as soon as the server pushes the end of initialData ({SETUP_WIZARD} \
@@ -169,15 +168,14 @@ impl Bootstrap<'_> {
                  the ADMIN_* admin yet): {e}; {when} (logins are spent sparingly: 10 failures \
                  block the user for 5 minutes)"
             ));
-            pushed = self.pause(&mut watch, *pause);
+            pushed = self.pause(&mut watch, until);
             attempt += 1;
         }
     }
 
     /// The realtime session that wakes the retries, or None (said once) when the server does
-    /// not offer one in time.
-    fn watch_setup_wizard(&self, wait: &Deadline) -> Option<SettingsWatch> {
-        let until = Instant::now() + WATCH_OPEN_BUDGET.min(wait.remaining());
+    /// not offer one before `until` (the pause's end: the next login is due then anyway).
+    fn watch_setup_wizard(&self, until: Instant) -> Option<SettingsWatch> {
         match SettingsWatch::open(&self.cfg.url, until) {
             Ok(w) => Some(w),
             Err(why) => {
@@ -189,10 +187,9 @@ impl Bootstrap<'_> {
         }
     }
 
-    /// Sleeps `pause`, or less when the server pushes a change of the setup-wizard setting
-    /// (then true).
-    fn pause(&self, watch: &mut Option<SettingsWatch>, pause: Duration) -> bool {
-        let until = Instant::now() + pause;
+    /// Sleeps until `until`, or less when the server pushes a change of the setup-wizard
+    /// setting (then true).
+    fn pause(&self, watch: &mut Option<SettingsWatch>, until: Instant) -> bool {
         if let Some(w) = watch.as_mut() {
             match w.wait_for_change(SETUP_WIZARD, "pending", until) {
                 Ok(Some(value)) => {

@@ -132,6 +132,16 @@ fn a_login_refused_after_the_push_is_final() {
 }
 
 #[test]
+fn a_6x_restart_whose_admin_exists_opens_no_realtime_session() {
+    // The common 6.x run (a restart): the first login succeeds, nothing else is asked.
+    let sim = Sim::start(&["--version", "6.13.0"]);
+    let r = bootstrap(&env(&sim.url), &["--timeout", "30s"]);
+    assert_eq!(r.code(), 0, "{r:?}");
+    assert_eq!(failed_logins(&sim), 0, "{r:?}");
+    assert_eq!(ddp_sessions(&sim), 0, "the watch opens at a refusal only");
+}
+
+#[test]
 fn a_7x_run_opens_no_realtime_session() {
     // ≥ 7.0 creates the admin before it listens: nothing to wait for, no websocket opened.
     let sim = Sim::start(&[]);
