@@ -7,6 +7,11 @@ sims/rc-sim/src/startup.rs) and on 6.13 (Meteor 2: the admin appears after the s
 Also counts the requests rc-bootstrap sent while waiting (rc-sim logs one line per request) and
 the rate of those that reached the server before it was ready.
 
+Each scenario runs the baseline and the current rc-bootstrap interleaved, side by side: the
+baseline is rc-bootstrap before issue 10 (the parent of 593e805, which brought the /api/info
+wait), built once from git in release into $CARGO_TARGET_DIR/baseline-593e805p (or
+--baseline-bin PATH; --no-baseline skips it).
+
 Run: python3 bench/rc_convergence.py [--runs 20] (after `cargo dist` and
 `cargo build -p rc-sim`; bench/run builds both). Figures are printed, never asserted.
 Binaries: $RC_BOOTSTRAP_BIN (default the static release build, else target/debug) and
@@ -41,6 +46,22 @@ BOOTSTRAP = pick("RC_BOOTSTRAP_BIN",
                  os.path.join(TARGET, "debug", "rc-bootstrap"))
 SIM = pick("RC_SIM_BIN", os.path.join(TARGET, "debug", "rc-sim"))
 ADMIN, ADMIN_PASS = "root", "Adm1n-Passw0rd!xq"
+BASELINE_REV = "593e805^"
+
+
+def baseline_bin():
+    """The baseline rc-bootstrap, built from git in its own target dir (never the tree's)."""
+    out = os.path.join(TARGET, "baseline-593e805p")
+    binary = os.path.join(out, "release", "rc-bootstrap")
+    if os.path.exists(binary):
+        return binary
+    src = os.path.join(out, "src")
+    os.makedirs(src, exist_ok=True)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", BASELINE_REV], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", src], input=archive.stdout, check=True)
+    env = dict(os.environ, CARGO_TARGET_DIR=out)
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "rc-bootstrap"], cwd=src, env=env, check=True)
+    return binary
 
 
 def free_port():
@@ -49,7 +70,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def one_run(sim_args, ready_msg, wait_first=False):
+def one_run(bootstrap, sim_args, ready_msg, wait_first=False):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ADMIN_", "ROCKETCHAT_", "RC_"))}
     sim_env = dict(env, ADMIN_USERNAME=ADMIN, ADMIN_PASS=ADMIN_PASS)
@@ -67,7 +88,7 @@ def one_run(sim_args, ready_msg, wait_first=False):
                     ROCKETCHAT_PASSWORD="B0t-Passw0rd!xyzw", ROCKETCHAT_ROOM="ops")
     try:
         start_ms = time.time() * 1000
-        r = subprocess.run([BOOTSTRAP, "--timeout", "60s"], env=boot_env, capture_output=True,
+        r = subprocess.run([bootstrap, "--timeout", "60s"], env=boot_env, capture_output=True,
                            text=True, timeout=90)
         end_ms = time.time() * 1000
         if r.returncode != 0:
@@ -80,7 +101,7 @@ def one_run(sim_args, ready_msg, wait_first=False):
     lines = [json.loads(l) for l in logs["out"] + logs["err"] if l.startswith("{")]
     ready = next(l["ts_ms"] for l in lines if l.get("msg") == ready_msg)
     requests = [l for l in lines if l.get("msg") == "request"]
-    waiting = sum(1 for l in requests if l["path"] in ("/api/info", "/api/v1/login"))
+    waiting = sum(1 for l in requests if l["path"] in ("/api/info", "/api/v1/login", "/websocket"))
     # Requests the server received before it was ready, per second of its startup (sim start -> ready).
     early = sum(1 for l in requests if l["ts_ms"] < ready)
     rate = early / max((ready - start_ms) / 1000, 0.001)
@@ -97,34 +118,50 @@ def summary(name, samples):
     reqs = statistics.median(s[1] for s in samples)
     noticed = sorted(s[3] for s in samples)
     n95 = noticed[min(len(noticed) - 1, int(round(0.95 * (len(noticed) - 1))))]
-    print(f"{name:<34} median {statistics.median(lags):7.1f} ms  p95 {p95:7.1f} ms  "
-          f"max {lags[-1]:7.1f} ms  (info+login requests per run, median {reqs:.0f}; n={len(lags)})")
-    print(f"{'  of which: ready -> noticed':<34} median {statistics.median(noticed):7.1f} ms  p95 {n95:7.1f} ms")
-    print(f"{'  requests before ready':<34} median {statistics.median(s[4] for s in samples):7.2f} /s")
+    print(f"{name:<42} median {statistics.median(lags):7.1f} ms  p95 {p95:7.1f} ms  "
+          f"max {lags[-1]:7.1f} ms  (info+login+websocket requests per run, median {reqs:.0f}; n={len(lags)})")
+    print(f"{'  of which: ready -> noticed':<42} median {statistics.median(noticed):7.1f} ms  p95 {n95:7.1f} ms")
+    print(f"{'  requests before ready':<42} median {statistics.median(s[4] for s in samples):7.2f} /s")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
-    main_with(ap.parse_args().runs)
+    ap.add_argument("--baseline-bin", default=None, help="default: built from git " + BASELINE_REV)
+    ap.add_argument("--no-baseline", action="store_true")
+    a = ap.parse_args()
+    main_with(a.runs, baseline=False if a.no_baseline else a.baseline_bin)
 
 
-def main_with(runs):
-    """The figures for `runs` runs of each scenario (bench/run calls this)."""
-    print(f"rc-bootstrap {BOOTSTRAP}\nrc-sim       {SIM}")
+def main_with(runs, baseline=None):
+    """The figures for `runs` runs of each scenario (bench/run calls this); `baseline`: a path,
+    None (build it from git) or False (none)."""
+    if baseline is None:
+        try:
+            baseline = baseline_bin()
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"rc-bootstrap convergence: no baseline ({e}); current binary only")
+            baseline = False
+    sides = [("now", BOOTSTRAP)] + ([("baseline", baseline)] if baseline else [])
+    print(f"rc-bootstrap {BOOTSTRAP}\nbaseline     {baseline or 'none'}\nrc-sim       {SIM}")
     # The work itself (a ready server, started before rc-bootstrap): the floor of the figures below.
-    base = [one_run([], "listening", wait_first=True)[2] for _ in range(runs)]
-    print(f"{'ready server: whole run (floor)':<34} median {statistics.median(base):7.1f} ms")
-    # Readiness spread over the polling interval: listen delays 300..1250 ms.
-    late_listen = [one_run(["--listen-delay", f"{300 + 50 * (i % 20)}ms"], "listening")
-                   for i in range(runs)]
-    summary("late listen -> exit", late_listen)
-    late_admin = [one_run(["--admin-delay", f"{300 + 50 * (i % 20)}ms"], "admin created")
-                  for i in range(runs)]
-    summary("late admin (7.10) -> exit", late_admin)
-    late_admin_6 = [one_run(["--version", "6.13.0", "--admin-delay", f"{300 + 50 * (i % 20)}ms"],
-                            "admin created") for i in range(runs)]
-    summary("late admin (6.13) -> exit", late_admin_6)
+    base = [one_run(BOOTSTRAP, [], "listening", wait_first=True)[2] for _ in range(runs)]
+    print(f"{'ready server: whole run (floor)':<42} median {statistics.median(base):7.1f} ms")
+    # Readiness spread over the polling interval: delays 300..1250 ms; both sides get the same
+    # delays, run by run, interleaved (the machine's load is shared alike).
+    scenarios = [
+        ("late listen -> exit", lambda i: ["--listen-delay", f"{300 + 50 * (i % 20)}ms"], "listening"),
+        ("late admin (7.10) -> exit", lambda i: ["--admin-delay", f"{300 + 50 * (i % 20)}ms"], "admin created"),
+        ("late admin (6.13) -> exit",
+         lambda i: ["--version", "6.13.0", "--admin-delay", f"{300 + 50 * (i % 20)}ms"], "admin created"),
+    ]
+    for name, args, ready in scenarios:
+        results = {side: [] for side, _ in sides}
+        for i in range(runs):
+            for side, binary in sides:
+                results[side].append(one_run(binary, args(i), ready))
+        for side, _ in sides:
+            summary(f"{name} [{side}]", results[side])
 
 
 if __name__ == "__main__":
