@@ -8,9 +8,10 @@ Also counts the requests rc-bootstrap sent while waiting (rc-sim logs one line p
 the rate of those that reached the server before it was ready.
 
 Each scenario runs the baseline and the current rc-bootstrap interleaved, side by side: the
-baseline is rc-bootstrap before issue 10 (the parent of 593e805, which brought the /api/info
-wait), built once from git in release into $CARGO_TARGET_DIR/baseline-593e805p (or
---baseline-bin PATH; --no-baseline skips it).
+baseline is rc-bootstrap before issue 10: 977a59d, the last commit before 593e805 (which brought
+the /api/info wait) at which rc-bootstrap builds (48ada23 and c4c416b changed rc-client under it),
+built once from git in release into $CARGO_TARGET_DIR/baseline-977a59d (or --baseline-bin PATH;
+--no-baseline skips it).
 
 Run: python3 bench/rc_convergence.py [--runs 20] (after `cargo dist` and
 `cargo build -p rc-sim`; bench/run builds both). Figures are printed, never asserted.
@@ -46,12 +47,12 @@ BOOTSTRAP = pick("RC_BOOTSTRAP_BIN",
                  os.path.join(TARGET, "debug", "rc-bootstrap"))
 SIM = pick("RC_SIM_BIN", os.path.join(TARGET, "debug", "rc-sim"))
 ADMIN, ADMIN_PASS = "root", "Adm1n-Passw0rd!xq"
-BASELINE_REV = "593e805^"
+BASELINE_REV = "977a59d"
 
 
 def baseline_bin():
     """The baseline rc-bootstrap, built from git in its own target dir (never the tree's)."""
-    out = os.path.join(TARGET, "baseline-593e805p")
+    out = os.path.join(TARGET, "baseline-977a59d")
     binary = os.path.join(out, "release", "rc-bootstrap")
     if os.path.exists(binary):
         return binary
