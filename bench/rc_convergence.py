@@ -52,7 +52,7 @@ BASELINE_REV = "977a59d"
 
 def baseline_bin():
     """The baseline rc-bootstrap, built from git in its own target dir (never the tree's)."""
-    out = os.path.join(TARGET, "baseline-977a59d")
+    out = os.path.join(TARGET, f"baseline-{BASELINE_REV}")
     binary = os.path.join(out, "release", "rc-bootstrap")
     if os.path.exists(binary):
         return binary
@@ -144,6 +144,8 @@ def main_with(runs, baseline=None):
             print(f"rc-bootstrap convergence: no baseline ({e}); current binary only")
             baseline = False
     sides = [("now", BOOTSTRAP)] + ([("baseline", baseline)] if baseline else [])
+    if baseline and "/debug/" in BOOTSTRAP:
+        print("warning: the current rc-bootstrap is a debug build, the baseline a release one")
     print(f"rc-bootstrap {BOOTSTRAP}\nbaseline     {baseline or 'none'}\nrc-sim       {SIM}")
     # The work itself (a ready server, started before rc-bootstrap): the floor of the figures below.
     base = [one_run(BOOTSTRAP, [], "listening", wait_first=True)[2] for _ in range(runs)]
@@ -159,7 +161,8 @@ def main_with(runs, baseline=None):
     for name, args, ready in scenarios:
         results = {side: [] for side, _ in sides}
         for i in range(runs):
-            for side, binary in sides:
+            # Alternate who goes first, so neither side always meets a warmer machine.
+            for side, binary in (sides if i % 2 == 0 else sides[::-1]):
                 results[side].append(one_run(binary, args(i), ready))
         for side, _ in sides:
             summary(f"{name} [{side}]", results[side])

@@ -16,19 +16,24 @@ const requireV2 = createRequire(path.join(HERE, 'v2', 'package.json'));
 requireV2('q').stopUnhandledRejectionTracking();
 
 test('the SDK, not logged in, is pushed Show_Setup_Wizard leaving pending when 6.13 creates its admin', async (t) => {
-  const sim = await startSim({ args: ['--version', '6.13.0', '--admin-delay', '1500ms'] });
+  // Loaded before the server starts: rc-sim pushes only changes made after the subscription,
+  // and the admin comes 3 s after listening — ample for connect + subscribe on a busy machine.
   const { driver } = requireV2('@rocket.chat/sdk');
   const quiet = () => null;
   driver.useLog({ debug: quiet, info: quiet, warn: quiet, warning: quiet, error: quiet });
-  const asteroid = await driver.connect({ host: `127.0.0.1:${sim.port}`, useSsl: false, timeout: 10_000 });
+  const sim = await startSim({ args: ['--version', '6.13.0', '--admin-delay', '3000ms'] });
+  let asteroid;
   // The SDK's disconnect() only logs out (closing is "v2 only" in its source), and ddp.js
   // 0.5 reconnects a closed socket on a timer: turn that off and close the socket, or this
-  // file's process never exits.
+  // file's process never exits. Registered before connecting, so a failed connect cleans up too.
   t.after(async () => {
-    asteroid.ddp._autoreconnect = false;
-    asteroid.ddp._socket.close();
+    if (asteroid && asteroid.ddp) {
+      asteroid.ddp._autoreconnect = false;
+      asteroid.ddp._socket.close();
+    }
     await sim.stop();
   });
+  asteroid = await driver.connect({ host: `127.0.0.1:${sim.port}`, useSsl: false, timeout: 10_000 });
   // asteroid.subscribe(topic, event, true): the SDK's stream call (useCollection = true), so the
   // events land in a client-side collection keyed by the "collection compatibility" document.
   await driver.subscribe('stream-notify-all', 'public-settings-changed');
@@ -36,7 +41,7 @@ test('the SDK, not logged in, is pushed Show_Setup_Wizard leaving pending when 6
   const pushed = await eventually(async () => {
     const docs = events.reactiveQuery({}).result;
     return docs.find((d) => Array.isArray(d.args) && d.args[1] && d.args[1]._id === 'Show_Setup_Wizard');
-  }, 10_000, 'the Show_Setup_Wizard push');
+  }, 15_000, 'the Show_Setup_Wizard push');
   assert.equal(pushed.eventName, 'public-settings-changed');
   assert.deepEqual(pushed.args, ['updated', { _id: 'Show_Setup_Wizard', value: 'in_progress' }]);
   // Pushed when initialData finished, not before: the admin logs in now.

@@ -117,11 +117,13 @@ pub fn discover(
                     return plan(&answered, &p.set_name);
                 }
             }
-            Err(_) if cut_by_deadline(&deadline) => continue,
             Err(e) => {
                 let f = classify(&e, &p.context(&ev.host));
                 if !f.is_retryable() {
                     return Err(f);
+                }
+                if cut_by_deadline(&deadline) && seen.contains_key(&ev.index) {
+                    continue;
                 }
                 attempts.entry(ev.index).or_default().failed(&f, reporter);
                 seen.insert(ev.index, Err(f.message));
@@ -140,10 +142,11 @@ pub fn discover(
     }
 }
 
-/// Every read is bounded by the run's deadline, so a failure arriving as it runs out (an
-/// awaitable hello's answer due at maxAwaitTimeMS = what was left) was cut by the deadline, not
-/// by the member: it must not replace what the member said last in the final line. The margin
-/// covers socket timers firing a little early.
+/// Every read is bounded by the run's deadline, so a (retryable) failure arriving as it runs
+/// out (an awaitable hello's answer due at maxAwaitTimeMS = what was left) was cut by the
+/// deadline, not by the member: it must not replace what the member said last in the final
+/// line. Only a member that said something is kept that way; the margin covers socket timers
+/// firing a little early.
 fn cut_by_deadline(deadline: &Deadline) -> bool {
     deadline.remaining() <= Duration::from_millis(20)
 }
@@ -213,7 +216,7 @@ pub fn wait_for_primary(
                 }
                 seen.insert(ev.index, Ok(h));
             }
-            Err(_) if cut_by_deadline(&deadline) => continue,
+            Err(_) if cut_by_deadline(&deadline) && seen.contains_key(&ev.index) => continue,
             Err(e) => {
                 if !matches!(seen.get(&ev.index), Some(Err(_))) {
                     reporter.progress(format!("{} unreachable ({e}), retrying", ev.host));

@@ -41,6 +41,16 @@ pub const PAUSES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(5
 /// The public setting initialData moves off `pending` once the ADMIN_* admin exists.
 pub const SETUP_WIZARD: &str = "Show_Setup_Wizard";
 
+/// How the admin logins ended.
+enum AdminLogin {
+    LoggedIn(Login),
+    /// Every attempt refused: no such admin (yet), or a wrong password.
+    Refused,
+    /// Refused after the server pushed the end of initialData: its admin exists and is not
+    /// this one (the refusal, for the message).
+    RefusedAfterPush(String),
+}
+
 /// Whether a server of this `/api/info` version has created its ADMIN_* admin before it
 /// answers (Meteor 3, Rocket.Chat ≥ 7.0: see the module comment). Unknown versions: no.
 pub fn admin_exists_when_answering(version: Option<&str>) -> bool {
@@ -58,16 +68,29 @@ impl Bootstrap<'_> {
         } else {
             &PAUSES
         };
-        if let Some(l) = self.admin_login(pauses)? {
-            if !l.me.roles.is_empty() && !l.me.has_role("admin") {
+        match self.admin_login(pauses)? {
+            AdminLogin::LoggedIn(l) => {
+                if !l.me.roles.is_empty() && !l.me.has_role("admin") {
+                    return Err(Failure::refused(format!(
+                        "{user} logs in but is not an admin (roles: {}): give --admin-username of an admin",
+                        l.me.roles.join(",")
+                    )));
+                }
+                return Ok(Status::Unchanged {
+                    how: Some("logged in"),
+                });
+            }
+            // The server has an admin now, and it is not this one: registering would only add
+            // a user that is not an admin (the first user alone becomes one).
+            AdminLogin::RefusedAfterPush(why) => {
                 return Err(Failure::refused(format!(
-                    "{user} logs in but is not an admin (roles: {}): give --admin-username of an admin",
-                    l.me.roles.join(",")
+                    "admin login as {user} still refused after the server finished creating its admin \
+                     ({why}): that admin is not {user} with this password; check ADMIN_USERNAME/ADMIN_PASS \
+                     against the server's ADMIN_* (a name refused or taken there becomes `admin`), or \
+                     an admin that existed before"
                 )));
             }
-            return Ok(Status::Unchanged {
-                how: Some("logged in"),
-            });
+            AdminLogin::Refused => {}
         }
         // The admin never appeared: no ADMIN_PASS on the server, or a wrong password.
         if is_blocked(user) {
@@ -116,20 +139,22 @@ impl Bootstrap<'_> {
         Ok(Status::done(Action::Register).with("first user, admin"))
     }
 
-    /// Ok(Some) logged in; Ok(None) every attempt was refused (wrong password or no such
-    /// admin); Err for a block, 2FA or a failure that is not a refusal. One attempt, then one
-    /// more after each pause that fits in `--admin-wait` and the deadline.
-    fn admin_login(&mut self, pauses: &[Duration]) -> Result<Option<Login>, Failure> {
+    /// One attempt, then one more after each pause that fits in `--admin-wait` and the
+    /// deadline. Err for a block, 2FA or a failure that is not a refusal.
+    fn admin_login(&mut self, pauses: &[Duration]) -> Result<AdminLogin, Failure> {
         let cfg = self.cfg;
         let user = cfg.admin_user.as_str();
         let wait = Deadline::after(cfg.admin_wait.min(self.deadline.remaining()));
         let mut watch: Option<SettingsWatch> = None;
+        // Opening is tried at the first refusal, and once more (in the longer pause) if that
+        // try only ran out of time: a busy Meteor 2 in initialData may be slow to upgrade.
+        let mut opens_left = 2u8;
         let mut pauses = pauses.iter();
         let mut attempt = 1;
         let mut pushed = false;
         loop {
             let e = match self.admin.login(user, &cfg.admin_password) {
-                Ok(l) => return Ok(Some(l)),
+                Ok(l) => return Ok(AdminLogin::LoggedIn(l)),
                 Err(e) => e,
             };
             match LoginRefusal::of(&e, false) {
@@ -140,50 +165,44 @@ impl Bootstrap<'_> {
             // Refused after initialData said it is done: the server's admin is not this one
             // (ADMIN_USERNAME refused or taken, another admin first); more logins change nothing.
             if pushed {
-                self.reporter.progress(format!(
-                    "admin login as {user} still refused after the server finished creating its \
-                     admin: that admin is not {user} with this password (ADMIN_USERNAME refused or \
-                     taken, ADMIN_PASS different, or an admin existed before); no more attempts"
-                ));
-                return Ok(None);
+                return Ok(AdminLogin::RefusedAfterPush(e.to_string()));
             }
             let Some(pause) = pauses.next().filter(|p| **p < wait.remaining()) else {
-                return Ok(None);
+                return Ok(AdminLogin::Refused);
             };
             let until = Instant::now() + *pause;
-            if attempt == 1 {
-                watch = self.watch_setup_wizard(until);
-            }
-            let when = if watch.is_some() {
-                format!(
-                    "next attempt as soon as the server pushes the end of initialData ({SETUP_WIZARD} \
-                     leaving pending), at the latest in {}",
-                    sidecar::duration::display(*pause)
-                )
+            let sooner = if watch.is_some() || opens_left > 0 {
+                ", or as soon as the server pushes the end of initialData over its realtime API"
             } else {
-                format!("next attempt in {}", sidecar::duration::display(*pause))
+                ""
             };
             self.reporter.progress(format!(
                 "admin login as {user} refused (attempt {attempt}; the server may not have created \
-                 the ADMIN_* admin yet): {e}; {when} (logins are spent sparingly: 10 failures \
-                 block the user for 5 minutes)"
+                 the ADMIN_* admin yet): {e}; next attempt in {}{sooner} (logins are spent \
+                 sparingly: 10 failures block the user for 5 minutes)",
+                sidecar::duration::display(*pause)
             ));
+            if watch.is_none() && opens_left > 0 {
+                opens_left -= 1;
+                match SettingsWatch::open(&self.cfg.url, until) {
+                    Ok(w) => watch = Some(w),
+                    Err(why) => {
+                        if !why.timed_out {
+                            opens_left = 0;
+                        }
+                        self.reporter.progress(format!(
+                            "no realtime push from Rocket.Chat ({why}): {}",
+                            if opens_left > 0 {
+                                "tried again at the next refusal"
+                            } else {
+                                "a refused admin login is retried on a timer only"
+                            }
+                        ));
+                    }
+                }
+            }
             pushed = self.pause(&mut watch, until);
             attempt += 1;
-        }
-    }
-
-    /// The realtime session that wakes the retries, or None (said once) when the server does
-    /// not offer one before `until` (the pause's end: the next login is due then anyway).
-    fn watch_setup_wizard(&self, until: Instant) -> Option<SettingsWatch> {
-        match SettingsWatch::open(&self.cfg.url, until) {
-            Ok(w) => Some(w),
-            Err(why) => {
-                self.reporter.progress(format!(
-                    "no realtime push from Rocket.Chat ({why}): a refused admin login is retried on a timer only"
-                ));
-                None
-            }
         }
     }
 

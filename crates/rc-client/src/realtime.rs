@@ -149,11 +149,33 @@ fn target(base: &str) -> Result<Target<'_>, String> {
     })
 }
 
+/// Why no watch could be opened: a few words, and whether it was only a lack of time (worth
+/// another try with a longer budget) or an answer (no websocket, a refused subscription: final).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenError {
+    pub timed_out: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl SettingsWatch {
     /// Connects to `<base>/websocket`, speaks DDP and subscribes to `public-settings-changed`;
     /// everything must be done by `until`. The error says why there is no push (a proxy that
     /// does not pass websockets, a refused subscription, …) in a few words.
-    pub fn open(base: &str, until: Instant) -> Result<SettingsWatch, String> {
+    pub fn open(base: &str, until: Instant) -> Result<SettingsWatch, OpenError> {
+        Self::open_by(base, until).map_err(|message| OpenError {
+            // Every step's own timeout message ends its reason with "in time".
+            timed_out: message.contains("in time") || Instant::now() >= until,
+            message,
+        })
+    }
+
+    fn open_by(base: &str, until: Instant) -> Result<SettingsWatch, String> {
         let t = target(base)?;
         let mut stream = connect(&t, until)?;
         let leftover = upgrade(&mut stream, &t)?;
@@ -320,7 +342,7 @@ fn connect(t: &Target, until: Instant) -> Result<Stream, String> {
 fn upgrade(stream: &mut Stream, t: &Target) -> Result<Vec<u8>, String> {
     let failed = |e: io::Error| {
         if timed_out(&e) {
-            "no answer to the websocket upgrade in time".to_string()
+            "no answer to the websocket upgrade or TLS handshake in time".to_string()
         } else {
             format!("websocket upgrade: {e}")
         }
@@ -545,7 +567,10 @@ mod tests {
         let e = SettingsWatch::open(&url, Instant::now() + Duration::from_secs(5))
             .err()
             .expect("bad accept");
-        assert!(e.contains("wrong Sec-WebSocket-Accept"), "{e}");
+        assert!(
+            e.message.contains("wrong Sec-WebSocket-Accept") && !e.timed_out,
+            "{e}"
+        );
         let url = server(
             "HTTP/1.1 101 Switching Protocols\r\n",
             false,
@@ -555,7 +580,7 @@ mod tests {
         let e = SettingsWatch::open(&url, Instant::now() + Duration::from_secs(5))
             .err()
             .expect("no upgrade headers");
-        assert!(e.contains("without `Upgrade: websocket"), "{e}");
+        assert!(e.message.contains("without `Upgrade: websocket"), "{e}");
     }
 
     #[test]
@@ -573,9 +598,10 @@ mod tests {
             .err()
             .expect("nosub");
         assert_eq!(
-            e,
+            e.message,
             "subscription to public-settings-changed refused: not-allowed"
         );
+        assert!(!e.timed_out);
     }
 
     #[test]
@@ -594,9 +620,10 @@ mod tests {
             .err()
             .expect("no websocket");
         assert!(
-            e.contains("no websocket at /websocket") && e.contains("404"),
+            e.message.contains("no websocket at /websocket") && e.message.contains("404"),
             "{e}"
         );
+        assert!(!e.timed_out, "an answer, not a lack of time");
     }
 
     /// A server that accepts and never says a word, over http and over https (rustls reads
@@ -615,9 +642,11 @@ mod tests {
             .err()
             .expect("silent server");
             assert!(
-                e.contains("no answer to the websocket upgrade in time"),
+                e.message
+                    .contains("no answer to the websocket upgrade or TLS handshake in time"),
                 "{scheme}: {e}"
             );
+            assert!(e.timed_out, "{scheme}: {e}");
             // Bounded by the deadline (generous margin for a loaded machine), not hanging.
             assert!(
                 started.elapsed() < Duration::from_secs(5),
