@@ -23,6 +23,8 @@ import subprocess
 import tempfile
 import time
 
+import from_git
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 DEBUG = os.path.join(TARGET, "debug")
@@ -78,17 +80,7 @@ def one_run(init_bin, tmp, i, listen_delay, extra):
 
 def baseline_bin():
     """The baseline mongo-rs-init, built from git in its own target dir (never the tree's)."""
-    out = os.path.join(TARGET, "baseline-84209f3p")
-    binary = os.path.join(out, "debug", "mongo-rs-init")
-    if os.path.exists(binary):
-        return binary
-    src = os.path.join(out, "src")
-    os.makedirs(src, exist_ok=True)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", BASELINE_REV], check=True, capture_output=True)
-    subprocess.run(["tar", "-x", "-C", src], input=archive.stdout, check=True)
-    env = dict(os.environ, CARGO_TARGET_DIR=out)
-    subprocess.run(["cargo", "build", "-q", "-p", "mongo-rs-init"], cwd=src, env=env, check=True)
-    return binary
+    return from_git.binary_at(BASELINE_REV, "mongo-rs-init", "baseline-84209f3p")
 
 
 def figures(results):

@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+import from_git
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 
@@ -52,17 +54,7 @@ BASELINE_REV = "977a59d"
 
 def baseline_bin():
     """The baseline rc-bootstrap, built from git in its own target dir (never the tree's)."""
-    out = os.path.join(TARGET, f"baseline-{BASELINE_REV}")
-    binary = os.path.join(out, "release", "rc-bootstrap")
-    if os.path.exists(binary):
-        return binary
-    src = os.path.join(out, "src")
-    os.makedirs(src, exist_ok=True)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", BASELINE_REV], check=True, capture_output=True)
-    subprocess.run(["tar", "-x", "-C", src], input=archive.stdout, check=True)
-    env = dict(os.environ, CARGO_TARGET_DIR=out)
-    subprocess.run(["cargo", "build", "-q", "--release", "-p", "rc-bootstrap"], cwd=src, env=env, check=True)
-    return binary
+    return from_git.binary_at(BASELINE_REV, "rc-bootstrap", f"baseline-{BASELINE_REV}", release=True)
 
 
 def free_port():
